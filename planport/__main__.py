@@ -1,0 +1,3 @@
+from planport.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Use cases. Every transaction lives here; web, API and CLI call these functions only."""

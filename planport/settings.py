@@ -1,0 +1,114 @@
+"""Planport's settings. Every option has a PLANPORT_* environment variable and a default.
+
+Settings that do not parse stop the start-up with the variable's name (pydantic-settings'
+validation error names it). docs/configuration.md lists every variable; keep them in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLANPORT_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("planport-data"),
+        description="Folder for the embedded database, the generated secret key and samples.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; default: SQLite at DATA_DIR/planport.db. "
+        "PostgreSQL: postgresql+psycopg://user:password@host:5432/planport",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs sessions and encrypts secrets; default: generated once into "
+        "DATA_DIR/secret_key. Set it explicitly when several machines share one database.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `planport serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `planport serve` uses.")
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public address of this Planport, used in links sent to people.",
+    )
+    cookie_secure: bool = Field(
+        default=False,
+        description="Send the session cookie only over HTTPS. Turn on behind TLS.",
+    )
+    session_hours: int = Field(
+        default=12, ge=1, le=24 * 90, description="How long a login lasts without activity."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="How long an SQLite writer waits for a lock before giving up.",
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="`console` for people, `json` for log collectors."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Lowest level of log lines written."
+    )
+    page_size: int = Field(
+        default=100, ge=10, le=5000, description="Rows per page in the block data grid."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'planport.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    def effective_secret_key(self) -> str:
+        """The configured key, else one generated once into DATA_DIR/secret_key (mode 0600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting at once never overwrite each other's key.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+    def masked(self) -> dict[str, str]:
+        """Effective settings as `PLANPORT_*` → text, with every secret masked."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name == "database_url":
+                value = make_url(self.effective_database_url).render_as_string(hide_password=True)
+            elif name == "secret_key":
+                source = "set" if self.secret_key is not None else "generated file"
+                value = f"******** ({source})"
+            shown[f"PLANPORT_{name.upper()}"] = str(value)
+        return shown
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once from the environment for this process."""
+    return Settings()

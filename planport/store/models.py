@@ -1,0 +1,224 @@
+"""SQLAlchemy models of Planport's own tables. Block data lives in per-block tables
+(store/block_tables.py), not here.
+
+Public ids are UUIDs, stable for clients (URLs, later the API); times are aware UTC.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as UTC and always returns them aware (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Planport stores aware UTC datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Member(Base):
+    __tablename__ = "member"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    account_type: Mapped[str] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MemberSession(Base):
+    """A login. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "member_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Application(Base):
+    __tablename__ = "application"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
+    )
+
+    roles: Mapped[list[Role]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Role(Base):
+    """An application role: a named set of permissions in one application."""
+
+    __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("application_id", "name_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    application: Mapped[Application] = relationship(back_populates="roles")
+    permissions: Mapped[list[RolePermission]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+
+
+class RolePermission(Base):
+    __tablename__ = "role_permission"
+
+    role_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("role.id", ondelete="CASCADE"), primary_key=True
+    )
+    permission: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class ApplicationMember(Base):
+    """A member's access to one application, through exactly one role."""
+
+    __tablename__ = "application_member"
+
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("role.id", ondelete="RESTRICT"))
+
+
+class Block(Base):
+    """A Dimension List, Transaction List or Metric. Its data lives in table `table_name`."""
+
+    __tablename__ = "block"
+    __table_args__ = (UniqueConstraint("application_id", "name_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    table_name: Mapped[str] = mapped_column(String(63), unique=True)
+    value_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    unique_property_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    # Bumped on every change of definition, so dependants (import configurations) re-validate.
+    definition_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Source of the next physical column name (p1, p2, d1…): names are never reused.
+    next_column: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    properties: Mapped[list[BlockProperty]] = relationship(
+        foreign_keys="BlockProperty.block_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="BlockProperty.position",
+        lazy="selectin",
+    )
+    dimensions: Mapped[list[MetricDimension]] = relationship(
+        foreign_keys="MetricDimension.metric_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="MetricDimension.position",
+        lazy="selectin",
+    )
+
+
+class BlockProperty(Base):
+    __tablename__ = "block_property"
+    __table_args__ = (UniqueConstraint("block_id", "name_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    block_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("block.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(20))
+    column_name: Mapped[str] = mapped_column(String(63))
+    position: Mapped[int] = mapped_column(Integer)
+    referenced_block_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("block.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+
+    referenced_block: Mapped[Block | None] = relationship(
+        foreign_keys=[referenced_block_id], lazy="joined"
+    )
+
+
+class MetricDimension(Base):
+    __tablename__ = "metric_dimension"
+
+    metric_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("block.id", ondelete="CASCADE"), primary_key=True
+    )
+    dimension_list_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("block.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    column_name: Mapped[str] = mapped_column(String(63))
+    position: Mapped[int] = mapped_column(Integer)
+
+    dimension_list: Mapped[Block] = relationship(foreign_keys=[dimension_list_id], lazy="joined")
