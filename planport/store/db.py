@@ -41,12 +41,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; rolled back at the end (nothing it does is kept)."""
+        """A session for reading; closed at the end without committing (nothing it does is
+        kept). Objects it loaded stay readable after the block (closing does not expire them)."""
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:

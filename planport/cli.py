@@ -1,0 +1,207 @@
+"""The `planport` command: serve, db, config, admin, demo.
+
+Commands translate arguments to service calls and print results; errors a user can fix are
+printed in one line (with the fix) and exit with status 1, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from planport import __version__
+from planport.domain.enums import AccountType
+from planport.domain.errors import PlanportError
+from planport.logs import configure_logging
+from planport.settings import Settings, get_settings
+from planport.store import migrate
+from planport.store.db import Database
+
+app = typer.Typer(
+    help="Planport keeps planning models fresh.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+console = Console(soft_wrap=True)
+errors = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            variable = "PLANPORT_" + str(problem["loc"][0]).upper()
+            errors.print(f"[red]Invalid setting {variable}:[/] {problem['msg']}")
+        raise typer.Exit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _database(settings: Settings) -> Database:
+    return Database.from_settings(settings)
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]Error:[/] {message}")
+    return typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [PLANPORT_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [PLANPORT_PORT].")] = None,
+) -> None:
+    """Serve Planport's pages. Refuses to start on a database that is not migrated."""
+    import uvicorn
+
+    from planport.web.app import create_app
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        migrate.check_current(db)
+    except PlanportError as error:
+        raise _fail(error.message) from None
+    console.print(
+        f"Planport {__version__} on http://{host or settings.host}:{port or settings.port}"
+    )
+    uvicorn.run(
+        create_app(settings, db),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the current schema (safe to repeat)."""
+    db = _database(_settings())
+    before = migrate.current_revision(db)
+    migrate.upgrade(db)
+    after = migrate.current_revision(db)
+    console.print(
+        f"Database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})")
+    )
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and whether it is current; exit 1 when it is not."""
+    db = _database(_settings())
+    try:
+        migrate.check_current(db)
+    except PlanportError as error:
+        raise _fail(error.message) from None
+    console.print(f"Database at revision {migrate.current_revision(db)} (current)")
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings, with secrets masked."""
+    for variable, value in _settings().masked().items():
+        print(f"{variable}={value}")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: str,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="PLANPORT_ADMIN_PASSWORD"
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+) -> None:
+    """Create a workspace admin (the first one, or another)."""
+    from planport.services import members
+
+    db = _database(_settings())
+    _require_current(db)
+    try:
+        created = members.create_member(
+            db, email, password, display_name=name, account_type=AccountType.ADMIN
+        )
+    except PlanportError as error:
+        raise _fail(error.message) from None
+    console.print(f"Workspace admin {created.email} created.")
+
+
+@admin_app.command("set-password")
+def admin_set_password(
+    email: str,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True, hide_input=True, confirmation_prompt=True, envvar="PLANPORT_ADMIN_PASSWORD"
+        ),
+    ],
+) -> None:
+    """Set a member's password and end their sessions."""
+    from planport.services import members
+
+    db = _database(_settings())
+    _require_current(db)
+    try:
+        members.set_password(db, email, password)
+    except PlanportError as error:
+        raise _fail(error.message) from None
+    console.print(f"Password of {email} changed; their sessions have ended.")
+
+
+@app.command()
+def demo(
+    email: Annotated[str, typer.Option(help="E-mail of the demo admin.")] = "demo@planport.local",
+    password: Annotated[
+        str, typer.Option(help="Password of the demo admin when it is created.")
+    ] = "planport-demo",
+) -> None:
+    """Migrate if needed and load the FP&A demo application and sample files (safe to repeat)."""
+    from planport.services import demo as demo_service
+
+    settings = _settings()
+    db = _database(settings)
+    migrate.upgrade(db)
+    try:
+        result = demo_service.load_demo(
+            db, settings.data_dir / "samples", email=email, password=password
+        )
+    except PlanportError as error:
+        raise _fail(error.message) from None
+    state = "loaded" if result.created else "already loaded"
+    console.print(f"FP&A demo {state}. Sample files in {result.samples_dir}/")
+    shown = result.password or "(unchanged; reset with `planport admin set-password`)"
+    console.print(
+        f"Log in at {settings.base_url} as [bold]{result.email}[/] with password [bold]{shown}[/]"
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print Planport's version."""
+    console.print(__version__)
+
+
+def _require_current(db: Database) -> None:
+    try:
+        migrate.check_current(db)
+    except PlanportError as error:
+        raise _fail(error.message) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""The FP&A demo: an application a new user can explore in the first minute, and sample files
+for imports. Deterministic (seeded) and safe to run again: existing demo data is left alone,
+the sample files are rewritten identically."""
+
+from __future__ import annotations
+
+import csv
+import random
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from planport.domain.enums import AccountType, BlockKind, PropertyType, ValueType
+from planport.domain.errors import Conflict
+from planport.domain.members import Actor
+from planport.services import applications, blocks, items, members
+from planport.store.db import Database
+
+APPLICATION_NAME = "FP&A demo"
+DEFAULT_EMAIL = "demo@planport.local"
+DEFAULT_PASSWORD = "planport-demo"
+BATCH = 1000
+
+COUNTRIES = [
+    ("US", "United States", "Americas", "USD"),
+    ("CA", "Canada", "Americas", "CAD"),
+    ("BR", "Brazil", "Americas", "BRL"),
+    ("MX", "Mexico", "Americas", "MXN"),
+    ("GB", "United Kingdom", "EMEA", "GBP"),
+    ("FR", "France", "EMEA", "EUR"),
+    ("DE", "Germany", "EMEA", "EUR"),
+    ("ES", "Spain", "EMEA", "EUR"),
+    ("IT", "Italy", "EMEA", "EUR"),
+    ("NL", "Netherlands", "EMEA", "EUR"),
+    ("JP", "Japan", "APAC", "JPY"),
+    ("AU", "Australia", "APAC", "AUD"),
+]
+CATEGORIES = {
+    "Planning Suite": ["Core", "Pro", "Enterprise"],
+    "Analytics": ["Dashboards", "Forecasting", "Scenario Lab"],
+    "Connectors": ["ERP Sync", "CRM Sync", "HRIS Sync", "Data Lake"],
+    "Services": ["Onboarding", "Training", "Premium Support"],
+    "Add-ons": ["Audit Trail", "SSO", "Sandbox"],
+}
+DEPARTMENTS = [
+    ("FIN", "Finance", "CC-100"),
+    ("SAL", "Sales", "CC-200"),
+    ("MKT", "Marketing", "CC-300"),
+    ("RND", "R&D", "CC-400"),
+    ("OPS", "Operations", "CC-500"),
+    ("HR", "People", "CC-600"),
+    ("IT", "IT", "CC-700"),
+    ("CS", "Customer Success", "CC-800"),
+]
+FIRST = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dmitri",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kenji",
+    "Lena",
+    "Mateo",
+    "Nora",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Uma",
+    "Victor",
+]
+LAST = [
+    "Martin",
+    "Schmidt",
+    "Rossi",
+    "Garcia",
+    "Smith",
+    "Dubois",
+    "Tanaka",
+    "Silva",
+    "Novak",
+    "Jensen",
+    "Kowalski",
+    "Brown",
+    "Moreau",
+    "Weber",
+    "Lopez",
+    "Ito",
+    "Costa",
+    "Müller",
+]
+# The Month list runs to the end of 2027 so that sample files for 2027 import cleanly; demo
+# data covers 2025 and 2026.
+LIST_MONTHS = [(y, m) for y in (2025, 2026, 2027) for m in range(1, 13)]
+MONTHS = [(y, m) for y, m in LIST_MONTHS if y < 2027]
+PropertySpec = tuple[str, PropertyType] | tuple[str, PropertyType, uuid.UUID]
+Writer = Callable[[Database, Actor, uuid.UUID, Sequence[dict[str, str | None]]], items.WriteResult]
+MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    email: str
+    password: str | None  # None when the admin already existed (password unchanged)
+    application_id: str
+    created: bool
+    samples_dir: Path
+
+
+def load_demo(
+    db: Database, samples_dir: Path, *, email: str = DEFAULT_EMAIL, password: str = DEFAULT_PASSWORD
+) -> DemoResult:
+    """Create the demo admin and application if missing; (re)write the sample files."""
+    existing = members.find_member(db, email)
+    if existing is None:
+        members.create_member(
+            db, email, password, display_name="Demo Admin", account_type=AccountType.ADMIN
+        )
+    actor = members.actor_for(db, email)
+    if not actor.is_admin:
+        raise Conflict(f"{email} exists but is not a workspace admin; choose another --email.")
+    app = next(
+        (a for a in applications.list_applications(db, actor) if a.name == APPLICATION_NAME), None
+    )
+    created = app is None
+    if app is None:
+        app = applications.create_application(
+            db, actor, APPLICATION_NAME, "Revenue, headcount and employees of a software company."
+        )
+        _build(db, actor, app.id)
+    write_samples(samples_dir)
+    return DemoResult(email, None if existing else password, str(app.id), created, samples_dir)
+
+
+def _build(db: Database, actor: Actor, application_id: uuid.UUID) -> None:
+    rng = random.Random(2026)
+    ids: dict[str, uuid.UUID] = {}
+    for name in ("Country", "Product", "Month", "Department"):
+        ids[name] = blocks.create_list(db, actor, application_id, BlockKind.DIMENSION_LIST, name).id
+
+    _properties(
+        db, actor, ids["Country"], [("Region", PropertyType.TEXT), ("Currency", PropertyType.TEXT)]
+    )
+    _write(
+        items.write_items,
+        db,
+        actor,
+        ids["Country"],
+        ({"Code": c, "Name": n, "Region": r, "Currency": cur} for c, n, r, cur in COUNTRIES),
+    )
+
+    _properties(
+        db,
+        actor,
+        ids["Product"],
+        [
+            ("Category", PropertyType.TEXT),
+            ("List price", PropertyType.NUMBER),
+            ("Launch date", PropertyType.DATE),
+            ("Active", PropertyType.BOOLEAN),
+        ],
+    )
+    _write(items.write_items, db, actor, ids["Product"], _products(rng))
+
+    _properties(
+        db,
+        actor,
+        ids["Month"],
+        [
+            ("Quarter", PropertyType.TEXT),
+            ("Year", PropertyType.INTEGER),
+            ("Start date", PropertyType.DATE),
+        ],
+    )
+    _write(
+        items.write_items,
+        db,
+        actor,
+        ids["Month"],
+        (
+            {
+                "Code": f"{y}-{m:02d}",
+                "Name": f"{MONTH_NAMES[m - 1]} {y}",
+                "Quarter": f"{y}-Q{(m - 1) // 3 + 1}",
+                "Year": str(y),
+                "Start date": date(y, m, 1).isoformat(),
+            }
+            for y, m in LIST_MONTHS
+        ),
+    )
+
+    _properties(db, actor, ids["Department"], [("Cost center", PropertyType.TEXT)])
+    _write(
+        items.write_items,
+        db,
+        actor,
+        ids["Department"],
+        ({"Code": c, "Name": n, "Cost center": cc} for c, n, cc in DEPARTMENTS),
+    )
+
+    employees = blocks.create_list(
+        db, actor, application_id, BlockKind.TRANSACTION_LIST, "Employees"
+    ).id
+    _properties(
+        db,
+        actor,
+        employees,
+        [
+            ("Employee ID", PropertyType.TEXT),
+            ("Full name", PropertyType.TEXT),
+            ("Department", PropertyType.DIMENSION, ids["Department"]),
+            ("Country", PropertyType.DIMENSION, ids["Country"]),
+            ("Start date", PropertyType.DATE),
+            ("Annual salary", PropertyType.NUMBER),
+            ("FTE", PropertyType.NUMBER),
+            ("Full time", PropertyType.BOOLEAN),
+        ],
+    )
+    definition = blocks.get_block(db, actor, employees)
+    blocks.set_unique_property(db, actor, employees, definition.properties[0].id)
+    _write(items.append_rows, db, actor, employees, _employees(rng, 600, start=1))
+
+    revenue = blocks.create_metric(
+        db,
+        actor,
+        application_id,
+        "Revenue",
+        ValueType.NUMBER,
+        [ids["Month"], ids["Country"], ids["Product"]],
+    ).id
+    _write(items.set_cells, db, actor, revenue, _revenue(rng))
+    headcount = blocks.create_metric(
+        db, actor, application_id, "Headcount", ValueType.INTEGER, [ids["Month"], ids["Department"]]
+    ).id
+    _write(items.set_cells, db, actor, headcount, _headcount(rng))
+
+
+def _properties(
+    db: Database, actor: Actor, block_id: uuid.UUID, specs: Sequence[PropertySpec]
+) -> None:
+    for spec in specs:
+        reference = spec[2] if len(spec) == 3 else None
+        blocks.add_property(db, actor, block_id, spec[0], spec[1], referenced_list_id=reference)
+
+
+def _write(
+    writer: Writer, db: Database, actor: Actor, block_id: uuid.UUID, rows: Iterable[dict[str, str]]
+) -> None:
+    batch: list[dict[str, str | None]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            writer(db, actor, block_id, batch)
+            batch = []
+    if batch:
+        writer(db, actor, block_id, batch)
+
+
+def _products(rng: random.Random) -> Iterable[dict[str, str]]:
+    number = 0
+    for category, names in CATEGORIES.items():
+        for name in names:
+            number += 1
+            yield {
+                "Code": f"P{number:03d}",
+                "Name": name,
+                "Category": category,
+                "List price": f"{rng.choice([49, 99, 149, 249, 499, 990, 1990, 4990])}",
+                "Launch date": date(2019 + number % 6, 1 + number % 12, 1).isoformat(),
+                "Active": "false" if number % 7 == 0 else "true",
+            }
+
+
+def _employees(rng: random.Random, count: int, *, start: int) -> Iterable[dict[str, str]]:
+    for number in range(start, start + count):
+        dept = rng.choice(DEPARTMENTS)[0]
+        country = rng.choice(COUNTRIES)[0]
+        full_time = rng.random() > 0.12
+        yield {
+            "Employee ID": f"E{number:05d}",
+            "Full name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "Department": dept,
+            "Country": country,
+            "Start date": date(
+                rng.randint(2014, 2026), rng.randint(1, 12), rng.randint(1, 28)
+            ).isoformat(),
+            "Annual salary": f"{rng.randrange(42_000, 185_000, 500)}",
+            "FTE": "1" if full_time else rng.choice(["0.5", "0.6", "0.8"]),
+            "Full time": "true" if full_time else "false",
+        }
+
+
+def _revenue(rng: random.Random) -> Iterable[dict[str, str]]:
+    products = [f"P{n:03d}" for n in range(1, sum(len(v) for v in CATEGORIES.values()) + 1)]
+    for country, *_ in COUNTRIES:
+        size = rng.uniform(0.3, 3.0)
+        for product in rng.sample(products, 12):
+            base = rng.uniform(2_000, 40_000) * size
+            for index, (y, m) in enumerate(MONTHS):
+                growth = (1.015**index) * (1 + 0.08 * ((m % 3) == 0))
+                yield {
+                    "Month": f"{y}-{m:02d}",
+                    "Country": country,
+                    "Product": product,
+                    "Value": f"{base * growth * rng.uniform(0.9, 1.1):.2f}",
+                }
+
+
+def _headcount(rng: random.Random) -> Iterable[dict[str, str]]:
+    for code, *_ in DEPARTMENTS:
+        people = rng.randint(8, 60)
+        for y, m in MONTHS:
+            people = max(1, people + rng.choice([-1, 0, 0, 1, 1, 2]))
+            yield {"Month": f"{y}-{m:02d}", "Department": code, "Value": str(people)}
+
+
+def write_samples(folder: Path) -> list[Path]:
+    """Sample CSV files for imports (rewritten identically each time)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    files = {
+        "countries.csv": (
+            ["Code", "Name", "Region", "Currency"],
+            [list(c) for c in COUNTRIES]
+            + [["SE", "Sweden", "EMEA", "SEK"], ["SG", "Singapore", "APAC", "SGD"]],
+        ),
+        "employees_new_hires.csv": _employee_sample(rng),
+        "revenue_2027-01.csv": _revenue_sample(rng),
+        "revenue_pivoted.csv": _pivoted_sample(rng),
+        "headcount_2027.csv": (
+            ["Month", "Department", "Headcount"],
+            [
+                [f"2027-{m:02d}", d[0], str(rng.randint(10, 70))]
+                for m in range(1, 4)
+                for d in DEPARTMENTS
+            ],
+        ),
+        "employees_with_errors.csv": _employee_errors_sample(),
+    }
+    written = []
+    for name, (header, rows) in files.items():
+        path = folder / name
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+        written.append(path)
+    (folder / "README.txt").write_text(_SAMPLES_README, encoding="utf-8")
+    return written
+
+
+def _employee_sample(rng: random.Random) -> tuple[list[str], list[list[str]]]:
+    rows = [list(r.values()) for r in _employees(rng, 40, start=601)]
+    return list(next(iter(_employees(random.Random(0), 1, start=1))).keys()), rows
+
+
+def _revenue_sample(rng: random.Random) -> tuple[list[str], list[list[str]]]:
+    rows = [
+        ["2027-01", c[0], f"P{p:03d}", f"{rng.uniform(1000, 50000):.2f}"]
+        for c in COUNTRIES
+        for p in range(1, 9)
+    ]
+    return ["Month", "Country", "Product", "Revenue"], rows
+
+
+def _pivoted_sample(rng: random.Random) -> tuple[list[str], list[list[str]]]:
+    months = [f"2027-{m:02d}" for m in range(1, 7)]
+    rows = [
+        [c[0], f"P{p:03d}", *(f"{rng.uniform(1000, 50000):.2f}" for _ in months)]
+        for c in COUNTRIES[:6]
+        for p in range(1, 5)
+    ]
+    return ["Country", "Product", *months], rows
+
+
+def _employee_errors_sample() -> tuple[list[str], list[list[str]]]:
+    header = [
+        "Employee ID",
+        "Full name",
+        "Department",
+        "Country",
+        "Start date",
+        "Annual salary",
+        "FTE",
+        "Full time",
+    ]
+    rows = [
+        ["E09001", "Ada Lovelace", "RND", "GB", "2027-01-04", "98000", "1", "true"],
+        ["E09002", "Alan Turing", "QA", "GB", "2027-01-11", "91000", "1", "true"],
+        ["E09003", "Grace Hopper", "IT", "US", "31/02/2027", "105000", "1", "true"],
+        ["E09004", "Edsger Dijkstra", "RND", "NL", "2027-02-01", "ninety thousand", "1", "true"],
+        ["E09005", "Barbara Liskov", "RND", "US", "2027-02-15", "120000", "0.8", "maybe"],
+    ]
+    return header, rows
+
+
+_SAMPLES_README = """Sample files for Planport imports (written by `planport demo`).
+
+countries.csv              Country items (Code, Name, Region, Currency); adds SE and SG.
+employees_new_hires.csv    40 new rows for the Employees Transaction List.
+revenue_2027-01.csv        Revenue cells, flat: Month, Country, Product, Revenue.
+revenue_pivoted.csv        Revenue cells, pivoted: months across the columns.
+headcount_2027.csv         Headcount cells: Month, Department, Headcount.
+employees_with_errors.csv  Employees with an unknown department, an impossible date, a
+                           non-number salary and a non-boolean: every row but one is rejected.
+"""

@@ -1,0 +1,126 @@
+"""The FastAPI application: pages, health checks, error pages, request logs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from planport import __version__
+from planport.domain.errors import DatabaseNotReady, PlanportError
+from planport.logs import get_logger
+from planport.settings import Settings
+from planport.store import migrate
+from planport.store.db import Database
+from planport.web import auth
+from planport.web.errors import status_for
+from planport.web.pages import applications, blocks, members, sessions
+from planport.web.templating import redirect, render
+
+log = get_logger("planport.web")
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """The web application over `db` (default: the database of `settings`)."""
+    app = FastAPI(title="Planport", version=__version__, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.db = db or Database.from_settings(settings)
+    app.mount(
+        "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
+    )
+    _add_health(app)
+    for module in (sessions, applications, blocks, members):
+        app.include_router(module.router)
+    _add_error_handlers(app)
+    app.middleware("http")(_log_and_harden)
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is up (no dependency checked)."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> Response:
+        """The database answers and its schema is current."""
+        try:
+            migrate.check_current(request.app.state.db)
+        except DatabaseNotReady as error:
+            return JSONResponse({"status": "not ready", "reason": error.message}, status_code=503)
+        return JSONResponse({"status": "ready", "schema": migrate.head_revision()})
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(auth.LoginRequired)
+    async def login_required(request: Request, error: auth.LoginRequired) -> Response:
+        return redirect(request, auth.login_url(error.next_path))
+
+    @app.exception_handler(auth.CsrfRejected)
+    async def csrf_rejected(request: Request, _error: auth.CsrfRejected) -> Response:
+        message = (
+            "This form has expired or did not come from Planport. Reload the page and try again."
+        )
+        return render(
+            request, "error.html", {"title": "Form expired", "message": message}, status=403
+        )
+
+    @app.exception_handler(PlanportError)
+    async def planport_error(request: Request, error: PlanportError) -> Response:
+        status = status_for(error)
+        title = {404: "Not found", 403: "Not allowed"}.get(status, "That did not work")
+        return render(
+            request, "error.html", {"title": title, "message": error.message}, status=status
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: RequestValidationError) -> Response:
+        # A malformed id in a path is an unknown page; anything else names the field.
+        for problem in error.errors():
+            if problem.get("loc", ("",))[0] == "path":
+                return render(
+                    request,
+                    "error.html",
+                    {"title": "Not found", "message": "This page does not exist."},
+                    status=404,
+                )
+        fields = ", ".join(str(p.get("loc", ("", "?"))[-1]) for p in error.errors())
+        message = f"The request is missing or has invalid fields: {fields}."
+        return render(
+            request, "error.html", {"title": "Bad request", "message": message}, status=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        title = "Not found" if error.status_code == 404 else "Error"
+        message = "This page does not exist." if error.status_code == 404 else str(error.detail)
+        return render(
+            request, "error.html", {"title": title, "message": message}, status=error.status_code
+        )
+
+
+async def _log_and_harden(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    started = time.perf_counter()
+    response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.url.path.startswith(("/static", "/healthz", "/readyz")):
+        log.info(
+            "request",
+            method=request.method,
+            path=request.url.path,
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+    return response

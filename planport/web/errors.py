@@ -1,0 +1,29 @@
+"""HTTP statuses for Planport's typed errors: a client's mistake is never a 500."""
+
+from __future__ import annotations
+
+from planport.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DatabaseNotReady,
+    Invalid,
+    NotFound,
+    PermissionDenied,
+    PlanportError,
+)
+
+STATUS_BY_ERROR: dict[type[PlanportError], int] = {
+    NotFound: 404,
+    PermissionDenied: 403,
+    Invalid: 422,
+    Conflict: 409,
+    AuthenticationFailed: 401,
+    DatabaseNotReady: 503,
+}
+
+
+def status_for(error: PlanportError) -> int:
+    for kind, status in STATUS_BY_ERROR.items():
+        if isinstance(error, kind):
+            return status
+    return 400

@@ -1,0 +1,43 @@
+"""Fixtures of the integration tier: an application and members holding its roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from planport.domain.members import Actor
+from planport.services import applications, members
+from planport.services.applications import ApplicationView
+from planport.store.db import Database
+from tests.integration.builders import PASSWORD, grant
+
+
+@pytest.fixture
+def app(db: Database, admin: Actor) -> ApplicationView:
+    """An application created by the workspace admin (who holds its Admin role)."""
+    return applications.create_application(db, admin, "Budget 2025")
+
+
+@pytest.fixture
+def member_as(
+    db: Database, admin: Actor, app: ApplicationView, member: Actor
+) -> Callable[[str], Actor]:
+    """Give the `member` fixture a role of `app` by name; returns the member's actor."""
+
+    def give(role: str) -> Actor:
+        grant(db, admin, app.id, member.email, role)
+        return member
+
+    return give
+
+
+@pytest.fixture
+def new_member(db: Database) -> Callable[[str], Actor]:
+    """Create another member (account type member) by e-mail; returns their actor."""
+
+    def create(email: str) -> Actor:
+        members.create_member(db, email, PASSWORD)
+        return members.actor_for(db, email)
+
+    return create

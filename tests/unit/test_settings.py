@@ -1,0 +1,124 @@
+"""Settings: PLANPORT_* environment variables, masking of secrets, the generated secret key."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from planport.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No PLANPORT_* variable of the machine leaks in; the working folder is a fresh one."""
+    for name in list(os.environ):
+        if name.startswith("PLANPORT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults_serve_an_embedded_sqlite_database_in_the_data_folder(tmp_path: Path) -> None:
+    settings = Settings()
+    assert settings.port == 8000
+    assert settings.is_sqlite
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'planport-data/planport.db'}"
+
+
+def test_every_option_is_read_from_its_planport_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PLANPORT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PLANPORT_DATABASE_URL", "postgresql+psycopg://pp@db:5432/planport")
+    monkeypatch.setenv("PLANPORT_PORT", "9001")
+    monkeypatch.setenv("PLANPORT_HOST", "0.0.0.0")
+    monkeypatch.setenv("PLANPORT_COOKIE_SECURE", "true")
+    monkeypatch.setenv("PLANPORT_SESSION_HOURS", "8")
+    monkeypatch.setenv("PLANPORT_LOG_FORMAT", "json")
+    monkeypatch.setenv("PLANPORT_PAGE_SIZE", "250")
+    monkeypatch.setenv("PLANPORT_BASE_URL", "https://plan.example.com/")
+    settings = Settings()
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.effective_database_url == "postgresql+psycopg://pp@db:5432/planport"
+    assert not settings.is_sqlite
+    assert (settings.port, settings.host, settings.cookie_secure) == (9001, "0.0.0.0", True)
+    assert (settings.session_hours, settings.log_format, settings.page_size) == (8, "json", 250)
+    assert settings.base_url == "https://plan.example.com"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("PLANPORT_PORT", "abc", "port"),
+        ("PLANPORT_PORT", "70000", "port"),
+        ("PLANPORT_SESSION_HOURS", "0", "session_hours"),
+        ("PLANPORT_LOG_LEVEL", "loud", "log_level"),
+        ("PLANPORT_COOKIE_SECURE", "perhaps", "cookie_secure"),
+        ("PLANPORT_PAGE_SIZE", "1", "page_size"),
+    ],
+)
+def test_a_value_that_does_not_parse_stops_start_up_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, field: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    assert [error["loc"] for error in raised.value.errors()] == [(field,)]
+    assert field in str(raised.value)
+
+
+def test_masked_settings_hide_the_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "PLANPORT_DATABASE_URL", "postgresql+psycopg://planner:s3cr3t-pw@db.example.com/planport"
+    )
+    shown = Settings().masked()
+    url = shown["PLANPORT_DATABASE_URL"]
+    assert "s3cr3t-pw" not in url
+    assert url == "postgresql+psycopg://planner:***@db.example.com/planport"
+    assert not any("s3cr3t-pw" in value for value in shown.values())
+
+
+def test_masked_settings_hide_the_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANPORT_SECRET_KEY", "very-secret-signing-key")
+    shown = Settings().masked()
+    assert shown["PLANPORT_SECRET_KEY"] == "******** (set)"
+    assert not any("very-secret-signing-key" in value for value in shown.values())
+
+
+def test_masked_settings_name_every_option_by_its_variable() -> None:
+    shown = Settings().masked()
+    assert set(shown) == {f"PLANPORT_{name.upper()}" for name in Settings.model_fields}
+    assert shown["PLANPORT_PORT"] == "8000"
+    assert shown["PLANPORT_SECRET_KEY"] == "******** (generated file)"
+
+
+def test_a_configured_secret_key_is_used_and_no_file_is_written(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PLANPORT_SECRET_KEY", "configured-key")
+    monkeypatch.setenv("PLANPORT_DATA_DIR", str(tmp_path / "data"))
+    assert Settings().effective_secret_key() == "configured-key"
+    assert not (tmp_path / "data" / "secret_key").exists()
+
+
+def test_without_a_configured_key_one_is_generated_once_into_a_private_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PLANPORT_DATA_DIR", str(tmp_path / "data"))
+    key = Settings().effective_secret_key()
+    path = tmp_path / "data" / "secret_key"
+    assert len(key) >= 32
+    assert path.read_text().strip() == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # A later start (another Settings, another process) reuses the key: sessions survive.
+    assert Settings().effective_secret_key() == key
+    assert Settings().effective_secret_key() == key
+
+
+def test_generated_keys_differ_between_installations(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path / "one").effective_secret_key()
+    second = Settings(data_dir=tmp_path / "two").effective_secret_key()
+    assert first != second
