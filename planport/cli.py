@@ -6,7 +6,6 @@ printed in one line (with the fix) and exit with status 1, never as a traceback.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -29,7 +28,7 @@ admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 console = Console(soft_wrap=True)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -204,4 +203,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Row, Table, bindparam, func, insert, literal, select, tuple_, update
+from sqlalchemy import Column, Table, bindparam, func, insert, literal, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef, PropertyDef
@@ -52,7 +52,7 @@ class _Problems:
 
 def iter_chunks(
     session: Session, query_columns: Sequence[Any], key: Sequence[Column[Any]], source: Any
-) -> Iterator[Sequence[Row[Any]]]:
+) -> Iterator[Sequence[tuple[Any, ...]]]:
     """Rows of `source` ordered by `key`, CHUNK_ROWS at a time, by keyset pagination.
 
     The key columns must come first in `query_columns`.
@@ -65,7 +65,7 @@ def iter_chunks(
         rows = session.execute(query).all()
         if not rows:
             return
-        yield rows
+        yield [tuple(row) for row in rows]
         last = tuple(rows[-1][: len(key)])
 
 
@@ -126,7 +126,7 @@ def _readable_values(table: Table, source: PropertyDef) -> tuple[Any, Any]:
 
 
 def _convert_rows(
-    rows: Sequence[Row[Any]],
+    rows: Sequence[tuple[Any, ...]],
     source_kind: PropertyType,
     target_kind: PropertyType,
     problems: _Problems,
@@ -257,7 +257,8 @@ def _copy_converted_cells(
     problems = _Problems()
     for rows in iter_chunks(session, [*key, old_table.c.value], key, old_table):
         batch = []
-        for *dims, value in rows:
+        for row in rows:
+            dims, value = row[:-1], row[-1]
             try:
                 converted = convert_value(source, target, value)
             except ValueError as error:

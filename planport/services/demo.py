@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import random
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -103,7 +103,7 @@ LAST = [
 LIST_MONTHS = [(y, m) for y in (2025, 2026, 2027) for m in range(1, 13)]
 MONTHS = [(y, m) for y, m in LIST_MONTHS if y < 2027]
 PropertySpec = tuple[str, PropertyType] | tuple[str, PropertyType, uuid.UUID]
-Writer = Callable[[Database, Actor, uuid.UUID, Sequence[dict[str, str | None]]], items.WriteResult]
+Writer = Callable[[Database, Actor, uuid.UUID, items.Rows], items.WriteResult]
 MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
@@ -255,7 +255,7 @@ def _properties(
 def _write(
     writer: Writer, db: Database, actor: Actor, block_id: uuid.UUID, rows: Iterable[dict[str, str]]
 ) -> None:
-    batch: list[dict[str, str | None]] = []
+    batch: list[Mapping[str, str | None]] = []
     for row in rows:
         batch.append(row)
         if len(batch) == BATCH:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, tuple_, update
+from sqlalchemy import CursorResult, Result, Table, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -135,7 +135,7 @@ def delete_rows(
         _expect(definition, BlockKind.TRANSACTION_LIST)
         table = block_tables.build_table(definition)
         result = session.execute(delete(table).where(table.c.id.in_(list(row_ids))))
-        return WriteResult(deleted=result.rowcount or 0)
+        return WriteResult(deleted=_rowcount(result))
 
 
 def _handle_references(
@@ -310,7 +310,7 @@ def _delete_cells(
         return 0
     keys = [tuple(r[d] for d in dims) for r in records]
     result = session.execute(delete(table).where(tuple_(*(table.c[d] for d in dims)).in_(keys)))
-    return result.rowcount or 0
+    return _rowcount(result)
 
 
 def _upsert(
@@ -335,3 +335,8 @@ def _upsert(
     else:
         statement = insert.on_conflict_do_nothing(index_elements=[table.c[k] for k in keys])
     session.execute(statement, records)
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows a DELETE/UPDATE touched (DML results are cursor results)."""
+    return cast(CursorResult[Any], result).rowcount or 0

@@ -18,6 +18,7 @@ together with its definition rows, or not at all.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -45,7 +46,7 @@ VALUE_COLUMN = "value"
 # SQLite only aliases the rowid (fast, auto-numbered) for a column typed exactly INTEGER.
 ItemId = BigInteger().with_variant(Integer(), "sqlite")
 
-_SQL_TYPES: dict[PropertyType, TypeEngine[object]] = {
+_SQL_TYPES: dict[PropertyType, TypeEngine[Any]] = {
     PropertyType.TEXT: Text(),
     PropertyType.NUMBER: Float(precision=53),
     PropertyType.INTEGER: BigInteger(),
@@ -59,7 +60,7 @@ def table_name_for(block_id: uuid.UUID) -> str:
     return f"{TABLE_PREFIX}{block_id.hex}"
 
 
-def sql_type(kind: PropertyType) -> TypeEngine[object]:
+def sql_type(kind: PropertyType) -> TypeEngine[Any]:
     return _SQL_TYPES[kind]
 
 
