@@ -110,6 +110,24 @@ def set_password(db: Database, email: str, password: str) -> None:
         session.execute(delete(MemberSession).where(MemberSession.member_id == member.id))
 
 
+def change_own_password(
+    db: Database, actor: Actor, current: str, new: str, *, keep_token: str | None = None
+) -> None:
+    """Change the actor's password after checking the current one; every other session of
+    theirs ends (the one holding `keep_token` stays). Raises AuthenticationFailed or Invalid."""
+    check_password(new)
+    with db.write() as session:
+        member = session.get(Member, actor.id)
+        if not _password_matches(member, current):
+            raise AuthenticationFailed("The current password is not correct.")
+        assert member is not None
+        member.password_hash = _hasher.hash(new)
+        others = delete(MemberSession).where(MemberSession.member_id == member.id)
+        if keep_token:
+            others = others.where(MemberSession.token_hash != _token_hash(keep_token))
+        session.execute(others)
+
+
 def update_member(
     db: Database,
     actor: Actor,

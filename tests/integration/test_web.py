@@ -235,3 +235,44 @@ def test_readiness_fails_on_a_database_that_was_never_migrated(tmp_path: object)
         response = test_client.get("/readyz")
     assert response.status_code == 503
     assert "planport db upgrade" in response.json()["reason"]
+
+
+def test_changing_your_password_needs_the_current_one_and_ends_other_sessions(
+    db: Database, admin: Actor, tmp_path: object
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db.url)  # type: ignore[arg-type]
+    app = create_app(settings, db)
+    with (
+        TestClient(app, follow_redirects=False) as here,
+        TestClient(app, follow_redirects=False) as elsewhere,
+    ):
+        log_in(here, admin.email)
+        log_in(elsewhere, admin.email)
+        token = csrf_of(here, "/account")
+        wrong = here.post(
+            "/account/password",
+            data={
+                "csrf_token": token,
+                "current": "not it at all",
+                "new": "n" * 12,
+                "confirm": "n" * 12,
+            },
+        )
+        assert wrong.status_code == 401
+        assert "current password is not correct" in wrong.text
+        done = here.post(
+            "/account/password",
+            data={"csrf_token": token, "current": PASSWORD, "new": "n" * 12, "confirm": "n" * 12},
+        )
+        assert done.status_code == 303
+        assert here.get("/account").status_code == 200  # this session stays
+        assert elsewhere.get("/").status_code == 303  # that one ended
+
+
+def test_an_unknown_time_zone_is_refused(admin_client: TestClient) -> None:
+    token = csrf_of(admin_client, "/account")
+    response = admin_client.post(
+        "/account/time-zone", data={"csrf_token": token, "time_zone": "Mars/Olympus"}
+    )
+    assert response.status_code == 422
+    assert "is not an IANA time zone" in response.text
