@@ -1,0 +1,5 @@
+"""Run every benchmark in turn."""
+
+from benchmarks import reads
+
+reads.main()
