@@ -1,0 +1,374 @@
+"""Reading CSV files into Arrow record batches of text, streamed in bounded blocks.
+
+`open_source` settles the dialect (encoding, separator, quote; detected when set to auto) and
+the header from a small sample; `iter_batches` then streams the data rows through pyarrow's
+CSV reader, BLOCK_SIZE bytes at a time, so memory does not grow with the file. Every column is
+read as text: typing is the mapper's job, where a bad cell is a reject, not a failure.
+
+Lines: a row's "line" is its record number in the file (header and skipped rows included),
+which is its physical line unless an earlier quoted field spans several lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import clevercsv
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from planport.engine.file_settings import FileSettings
+
+BLOCK_SIZE = 16 << 20  # bytes per parsed block; also the longest row Planport reads
+SAMPLE_SIZE = 256 << 10  # bytes read to detect encoding, dialect and header
+DETECT_LINES = 200
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_PYTHON_CODECS = {"utf-8": "utf-8-sig"}
+
+
+class FileUnreadable(Exception):
+    """The file cannot be read at all; the message says why and where."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    encoding: str
+    separator: str
+    quote: str
+
+
+@dataclass(slots=True)
+class InvalidRow:
+    """A row whose number of fields differs from the header's."""
+
+    line: int | None
+    fields: int
+    expected: int
+    text: str
+
+
+@dataclass
+class Source:
+    """A file ready to stream: its dialect, column names and where the data starts."""
+
+    path: Path
+    settings: FileSettings
+    dialect: Dialect
+    columns: list[str]
+    first_data_line: int  # line (record number) of the first data row
+    invalid_rows: list[InvalidRow] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def open_source(path: Path, settings: FileSettings) -> Source:
+    """Detect what `settings` leaves to detection and read the header.
+
+    Raises FileUnreadable for an empty, binary or undecodable file.
+    """
+    sample = _read_sample(path)
+    if not sample:
+        raise FileUnreadable("The file is empty.")
+    encoding = _encoding(sample, settings.encoding)
+    text = _decode_sample(sample, encoding)
+    _refuse_binary(text)
+    dialect = Dialect(encoding, _separator(text, settings), settings.quote)
+    records = _sample_records(text, dialect, settings.skip_rows)
+    if not records:
+        raise FileUnreadable(
+            f"The file has no rows after the {settings.skip_rows} skipped row(s)."
+            if settings.skip_rows
+            else "The file has no rows."
+        )
+    columns = _column_names(records[0], settings.header)
+    first_data_line = settings.skip_rows + (2 if settings.header else 1)
+    return Source(path, settings, dialect, columns, first_data_line)
+
+
+def iter_batches(
+    source: Source, *, include: list[int] | None = None, block_size: int = BLOCK_SIZE
+) -> Iterator[pa.RecordBatch]:
+    """Stream the data rows as record batches of text columns named by position ("0", "1"…).
+
+    Only columns in `include` (all by default) are converted. Rows with the wrong number of
+    fields are skipped and recorded in `source.invalid_rows`. Raises FileUnreadable when the
+    file cannot be parsed or decoded, naming the line when it can be found.
+    """
+    count = len(source.columns)
+    names = [str(i) for i in range(count)]
+    wanted = [names[i] for i in (include if include is not None else range(count))]
+    reader = _open_reader(source, names, wanted, block_size)
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+            raise _explain(source, error, block_size) from None
+        yield batch
+
+
+def _open_reader(
+    source: Source, names: list[str], wanted: list[str], block_size: int
+) -> pacsv.CSVStreamingReader:
+    settings, dialect = source.settings, source.dialect
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        source.invalid_rows.append(
+            InvalidRow(row.number, row.actual_columns, row.expected_columns, (row.text or "")[:200])
+        )
+        return "skip"
+
+    read = pacsv.ReadOptions(
+        use_threads=True,
+        block_size=block_size,
+        skip_rows=settings.skip_rows + (1 if settings.header else 0),
+        column_names=names,
+        encoding="utf8" if dialect.encoding == "utf-8" else dialect.encoding,
+    )
+    parse = pacsv.ParseOptions(
+        delimiter=dialect.separator,
+        quote_char=dialect.quote,
+        double_quote=True,
+        newlines_in_values=True,
+        ignore_empty_lines=True,
+        invalid_row_handler=on_invalid,
+    )
+    convert = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in wanted},
+        include_columns=wanted,
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    try:
+        return pacsv.open_csv(
+            source.path, read_options=read, parse_options=parse, convert_options=convert
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise _explain(source, error, block_size) from None
+
+
+def locate_invalid_rows(source: Source) -> list[int]:
+    """Fill in the lines of `source.invalid_rows` and return them sorted.
+
+    pyarrow's threaded parser does not number the rows it rejects, so this re-reads the file
+    with Python's csv module — only when some rows were invalid, an error path.
+    """
+    if not source.invalid_rows:
+        return []
+    expected = len(source.columns)
+    lines: list[int] = []
+    codec = _PYTHON_CODECS.get(source.dialect.encoding, source.dialect.encoding)
+    csv.field_size_limit(BLOCK_SIZE)
+    with source.path.open(encoding=codec, newline="", errors="replace") as handle:
+        reader = csv.reader(
+            handle, delimiter=source.dialect.separator, quotechar=source.dialect.quote
+        )
+        record = 0
+        for row in reader:
+            if not row:
+                continue
+            record += 1
+            if record >= source.first_data_line and len(row) != expected:
+                lines.append(record)
+                if len(lines) == len(source.invalid_rows):
+                    break
+    for invalid, line in zip(source.invalid_rows, lines, strict=False):
+        invalid.line = line
+    return lines
+
+
+def line_of(first_data_line: int, index: int, invalid_lines: list[int]) -> int:
+    """The line of the data row with 0-based `index` among the rows read (invalid rows, which
+    were skipped, keep their own lines)."""
+    line = first_data_line + index
+    for invalid in invalid_lines:
+        if invalid > line:
+            break
+        line += 1
+    return line
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """(size in bytes, SHA-256 hex) of the file, read in blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def preview_rows(source: Source, limit: int) -> list[list[str]]:
+    """The first `limit` data rows as text, for the wizard's step 1."""
+    rows: list[list[str]] = []
+    for batch in iter_batches(source, block_size=1 << 20):
+        columns = [c.to_pylist() for c in batch.columns]
+        rows.extend([list(r) for r in zip(*columns, strict=True)][: limit - len(rows)])
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+# ---------------------------------------------------------------- detection
+
+
+def _read_sample(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(SAMPLE_SIZE)
+
+
+def _encoding(sample: bytes, chosen: str) -> str:
+    if chosen != "auto":
+        return chosen
+    for bom, encoding in _BOMS:
+        if sample.startswith(bom):
+            return encoding
+    try:
+        # A multi-byte character may be cut at the end of the sample: ignore only that.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _decode_sample(sample: bytes, encoding: str) -> str:
+    decoder = codecs.getincrementaldecoder(_PYTHON_CODECS.get(encoding, encoding))()
+    try:
+        return decoder.decode(sample, final=False)
+    except UnicodeDecodeError as error:
+        line = sample[: error.start].count(b"\n") + 1
+        raise FileUnreadable(
+            f"Line {line} has bytes that are not {encoding} text (byte {error.start + 1}). "
+            "Choose the file's encoding in the file settings."
+        ) from None
+
+
+def _refuse_binary(text: str) -> None:
+    position = text.find("\x00")
+    if position >= 0:
+        line = text.count("\n", 0, position) + 1
+        raise FileUnreadable(
+            f"This does not look like a CSV file: line {line} contains binary data (NUL bytes)."
+        )
+
+
+def _separator(text: str, settings: FileSettings) -> str:
+    if settings.separator != "auto":
+        return settings.separator
+    lines = text.splitlines()[settings.skip_rows : settings.skip_rows + DETECT_LINES]
+    sample = "\n".join(lines)
+    try:
+        detected = clevercsv.Detector().detect(sample, delimiters=[",", ";", "\t", "|"])
+    except Exception:  # clevercsv raises assorted errors on odd input; fall back below
+        detected = None
+    if detected is not None and detected.delimiter in {",", ";", "\t", "|"}:
+        return str(detected.delimiter)
+    first = lines[0] if lines else ""
+    counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _sample_records(text: str, dialect: Dialect, skip_rows: int) -> list[list[str]]:
+    csv.field_size_limit(BLOCK_SIZE)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=dialect.separator, quotechar=dialect.quote
+    )
+    records: list[list[str]] = []
+    try:
+        for number, record in enumerate(reader):
+            if number < skip_rows or not any(cell.strip() for cell in record):
+                continue
+            records.append(record)
+            if len(records) >= 2:
+                break
+    except csv.Error as error:
+        raise FileUnreadable(
+            f"The file cannot be read as CSV near line {reader.line_num}: {error}."
+        ) from None
+    return records
+
+
+def _column_names(first: list[str], header: bool) -> list[str]:
+    if not header:
+        return [f"Column {i}" for i in range(1, len(first) + 1)]
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for position, raw in enumerate(first, start=1):
+        name = raw.strip() or f"Column {position}"
+        key = name.casefold()
+        seen[key] = seen.get(key, 0) + 1
+        names.append(name if seen[key] == 1 else f"{name} ({seen[key]})")
+    return names
+
+
+# ---------------------------------------------------------------- explaining failures
+
+
+def _explain(source: Source, error: Exception, block_size: int) -> FileUnreadable:
+    """Turn a parser error into a message with a line number, scanning the file only now."""
+    problem = _first_undecodable_line(source.path, source.dialect.encoding)
+    if problem is not None:
+        line, position = problem
+        return FileUnreadable(
+            f"Line {line} has bytes that are not {source.dialect.encoding} text "
+            f"(byte {position} of the line). Choose the file's encoding in the file settings."
+        )
+    long_line = _first_line_longer_than(source.path, block_size)
+    if long_line is not None:
+        return FileUnreadable(
+            f"Line {long_line} is longer than {block_size >> 20} MB, "
+            "the largest row Planport reads."
+        )
+    return FileUnreadable(f"The file cannot be read as CSV: {error}")
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, int] | None:
+    codec = _PYTHON_CODECS.get(encoding, encoding)
+    if codec.startswith("utf-16"):
+        return None  # lines are not byte-delimited; the parser's message stands
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode(codec)
+            except UnicodeDecodeError as error:
+                return number, error.start + 1
+    return None
+
+
+def _first_line_longer_than(path: Path, limit: int) -> int | None:
+    line, length = 1, 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                if end < 0:
+                    length += len(chunk) - start
+                    break
+                length += end - start
+                if length > limit:
+                    return line
+                line, length, start = line + 1, 0, end + 1
+            if length > limit:
+                return line
+    return None
