@@ -1,0 +1,531 @@
+"""One import, from file to block: read → type and resolve (Arrow) → stage → merge (SQL).
+
+`import_file` runs inside the caller's transaction on one connection: every change to the
+block (and items created in dimension lists) lands together or not at all. The caller holds
+the block lock and decides whether to commit (a real run) or roll back (a preview).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import BigInteger, Connection
+from sqlalchemy.types import TypeEngine
+
+from planport.domain.blocks import BlockDef
+from planport.domain.enums import BlockKind, PropertyType
+from planport.engine import values as parsers
+from planport.engine.file_settings import FileSettings
+from planport.engine.items import ItemIndex, valid_code_mask
+from planport.engine.mapping import (
+    CODE,
+    NAME,
+    VALUE,
+    FieldMapping,
+    Mapping,
+    MatchBy,
+    UnknownItems,
+)
+from planport.engine.reader import Source, iter_batches, line_of, locate_invalid_rows
+from planport.engine.staging import ROW, SEQ, Staging
+from planport.engine.summary import ImportSummary, Reason, RejectedRow, RejectLog
+from planport.engine.writers import Reference, merge, plan_for
+from planport.store import block_tables
+
+
+class ImportFailed(Exception):
+    """The run cannot complete (threshold passed, data in the way); nothing is written."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+@dataclass
+class ImportResult:
+    summary: ImportSummary
+    rejected_rows: list[RejectedRow]
+    preview: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A mapped target, resolved against the block: its staging column and how to type it."""
+
+    field: FieldMapping
+    column: str  # staging column name
+    kind: PropertyType  # the type of the value (dimension: item ids)
+    label: str  # for messages: "Country", "Price"…
+    list_id: uuid.UUID | None = None  # dimension targets: the Dimension List
+
+
+def import_file(
+    connection: Connection,
+    block: BlockDef,
+    lists: dict[uuid.UUID, BlockDef],
+    source: Source,
+    mapping: Mapping,
+    *,
+    started_at: datetime,
+    row_limit: int | None = None,
+    preview_rows: int = 0,
+    on_progress: Callable[[int], None] | None = None,
+    references: list[Reference] | None = None,
+) -> ImportResult:
+    """Import `source` into `block` through `mapping`; returns the summary and rejected rows.
+
+    `lists` holds every Dimension List the mapping resolves items in. Raises ImportFailed when
+    the run must not land (the caller rolls back).
+    """
+    targets = _targets(block, mapping, lists)
+    indexes = {
+        t.list_id: ItemIndex(connection, lists[t.list_id], t.field.match_by)
+        for t in targets
+        if t.list_id is not None
+    }
+    pivot = _Pivot.build(block, mapping, lists, connection) if mapping.pivot else None
+    staging = Staging(connection, _staging_columns(block, targets, pivot))
+    log, summary = RejectLog(), ImportSummary()
+    wanted = _wanted_columns(source, mapping)
+    for batch in iter_batches(source, include=wanted):
+        if row_limit is not None and summary.rows_read >= row_limit:
+            break
+        if row_limit is not None:
+            batch = batch.slice(0, row_limit - summary.rows_read)
+        columns = {
+            source.columns[int(name)]: column
+            for name, column in zip(batch.schema.names, batch.columns, strict=True)
+        }
+        staged = _type_batch(
+            columns,
+            batch.num_rows,
+            summary.rows_read,
+            targets,
+            indexes,
+            pivot,
+            log,
+            mapping.options.blanks_overwrite,
+            started_at,
+            source.settings,
+            block,
+        )
+        staging.append(staged)
+        summary.rows_read += batch.num_rows
+        if on_progress:
+            on_progress(summary.rows_read)
+    invalid_lines = locate_invalid_rows(source)
+    for invalid in source.invalid_rows:
+        log.add_lines(
+            Reason.PARSING_ERROR,
+            "(row)",
+            f"The row has {invalid.fields} fields; the header has {invalid.expected}.",
+            [invalid.line or 0],
+            [invalid.text],
+        )
+    preview = _preview(connection, staging, preview_rows)
+    summary.rows_read += len(source.invalid_rows)
+    pivot_plan = (_Pivot.ITEM, mapping.pivot.dimension) if mapping.pivot else None
+    plan = plan_for(block, {t.column: t.field.target for t in targets}, pivot_plan, mapping.options)
+    merge(connection, block, staging, plan, mapping.options, summary, log, references or [])
+    for list_id, index in indexes.items():
+        _record_created(summary, lists[list_id].name, index.created)
+    if pivot is not None:
+        _record_created(summary, pivot.index.list.name, pivot.index.created)
+    rows = log.finish(summary, lambda index: line_of(source.first_data_line, index, invalid_lines))
+    _check_threshold(summary, mapping)
+    staging.drop()
+    return ImportResult(summary, rows, preview)
+
+
+# ---------------------------------------------------------------- targets
+
+
+def _targets(block: BlockDef, mapping: Mapping, lists: dict[uuid.UUID, BlockDef]) -> list[_Target]:
+    targets = []
+    for position, field_mapping in enumerate(mapping.fields):
+        column = f"t{position}"
+        key = field_mapping.target
+        if key == CODE:
+            targets.append(_Target(field_mapping, column, PropertyType.TEXT, "Code"))
+        elif key == NAME:
+            targets.append(_Target(field_mapping, column, PropertyType.TEXT, "Name"))
+        elif key == VALUE:
+            assert block.value_type is not None
+            targets.append(
+                _Target(field_mapping, column, block.value_type.as_property_type, block.name)
+            )
+        elif block.kind is BlockKind.METRIC:
+            dim = block.dimension(uuid.UUID(key))
+            targets.append(
+                _Target(field_mapping, column, PropertyType.DIMENSION, dim.list_name, dim.list_id)
+            )
+        else:
+            prop = block.property(uuid.UUID(key))
+            targets.append(
+                _Target(field_mapping, column, prop.type, prop.name, prop.referenced_block_id)
+            )
+    return targets
+
+
+def _staging_columns(
+    block: BlockDef, targets: list[_Target], pivot: _Pivot | None
+) -> list[tuple[str, TypeEngine[Any]]]:
+    columns: list[tuple[str, TypeEngine[Any]]] = [
+        (
+            t.column,
+            BigInteger() if t.kind is PropertyType.DIMENSION else block_tables.sql_type(t.kind),
+        )
+        for t in targets
+    ]
+    if pivot is not None:
+        assert block.value_type is not None
+        columns += [
+            (_Pivot.ITEM, BigInteger()),
+            (_Pivot.VALUE, block_tables.sql_type(block.value_type.as_property_type)),
+        ]
+    return columns
+
+
+def _wanted_columns(source: Source, mapping: Mapping) -> list[int]:
+    names = {f.source.column for f in mapping.fields if f.source.column is not None}
+    if mapping.pivot is not None:
+        names |= set(mapping.pivot.columns)
+    return sorted(source.columns.index(n) for n in names)
+
+
+# ---------------------------------------------------------------- typing one batch
+
+
+def _type_batch(
+    columns: dict[str, pa.Array],
+    length: int,
+    first_index: int,
+    targets: list[_Target],
+    indexes: dict[uuid.UUID, ItemIndex],
+    pivot: _Pivot | None,
+    log: RejectLog,
+    blanks_overwrite: bool,
+    started_at: datetime,
+    settings: FileSettings,
+    block: BlockDef,
+) -> pa.Table:
+    row_index = pa.array(range(first_index, first_index + length), pa.int64())
+    keep = parsers.constant(True, length)
+    typed: dict[str, pa.Array] = {}
+    for target in targets:
+        text = _source_text(target.field, columns, length, started_at)
+        values, ok = _type_target(target, text, row_index, indexes, log, settings, block)
+        typed[target.column] = values
+        keep = pc.and_(keep, ok)
+    if pivot is not None:
+        return pivot.unpivot(columns, typed, keep, row_index, log, settings, blanks_overwrite)
+    value = next((t.column for t in targets if t.field.target == VALUE), None)
+    if value is not None and not blanks_overwrite:
+        keep = pc.and_(keep, pc.is_valid(typed[value]))
+    table = pa.table({SEQ: row_index, ROW: row_index, **typed})
+    return table.filter(keep)
+
+
+def _source_text(
+    field: FieldMapping, columns: dict[str, pa.Array], length: int, started_at: datetime
+) -> pa.Array:
+    source = field.source
+    if source.column is not None:
+        return columns[source.column]
+    constant = started_at.isoformat() if source.load_timestamp else (source.constant or "")
+    return pc.fill_null(pa.nulls(length, pa.string()), constant)
+
+
+def _type_target(
+    target: _Target,
+    text: pa.Array,
+    row_index: pa.Array,
+    indexes: dict[uuid.UUID, ItemIndex],
+    log: RejectLog,
+    settings: FileSettings,
+    block: BlockDef,
+) -> tuple[pa.Array, pa.BooleanArray]:
+    """(typed values, rows to keep) for one target; rejects are logged."""
+    column = target.field.source.label
+    if target.kind is PropertyType.DIMENSION:
+        assert target.list_id is not None
+        return _resolve(target, text, row_index, indexes[target.list_id], log, block)
+    if target.field.target == CODE:
+        return _codes(text, row_index, log, column)
+    parsed = _parse(target.kind, text, column, settings)
+    _log_mask(
+        log,
+        Reason.PARSING_ERROR,
+        column,
+        f"The value is not a valid {target.kind.label.lower()}.",
+        parsed.failed,
+        row_index,
+        text,
+    )
+    return parsed.values, pc.invert(parsed.failed)
+
+
+def _parse(
+    kind: PropertyType, text: pa.Array, column: str, settings: FileSettings
+) -> parsers.Parsed:
+    match kind:
+        case PropertyType.NUMBER:
+            return parsers.parse_numbers(text, settings.number_for(column))
+        case PropertyType.INTEGER:
+            return parsers.parse_integers(text, settings.number_for(column))
+        case PropertyType.DATE:
+            return parsers.parse_dates(text, settings.date_for(column))
+        case PropertyType.BOOLEAN:
+            return parsers.parse_booleans(text, settings.boolean)
+        case _:
+            return parsers.parse_text(text)
+
+
+def _codes(
+    text: pa.Array, row_index: pa.Array, log: RejectLog, column: str
+) -> tuple[pa.Array, pa.BooleanArray]:
+    codes = pc.utf8_trim_whitespace(text)
+    blank = pc.equal(codes, "")
+    _log_mask(log, Reason.PARSING_ERROR, column, "The item code is empty.", blank, row_index, text)
+    invalid = pc.and_(pc.invert(blank), pc.invert(valid_code_mask(codes)))
+    _log_mask(
+        log,
+        Reason.PARSING_ERROR,
+        column,
+        "The item code is too long or has control characters.",
+        invalid,
+        row_index,
+        text,
+    )
+    return codes, pc.invert(pc.or_(blank, invalid))
+
+
+def _resolve(
+    target: _Target,
+    text: pa.Array,
+    row_index: pa.Array,
+    index: ItemIndex,
+    log: RejectLog,
+    block: BlockDef,
+) -> tuple[pa.Array, pa.BooleanArray]:
+    column = target.field.source.label
+    codes = pc.utf8_trim_whitespace(text)
+    blank = pc.fill_null(pc.equal(codes, ""), True)
+    ids = index.resolve(codes)
+    unknown = pc.and_(pc.invert(blank), pc.is_null(ids))
+    policy = target.field.unknown_items
+    if policy is UnknownItems.CREATE and pc.any(unknown).as_py():
+        wanted = pc.unique(pc.filter(codes, unknown))
+        creatable = pc.filter(wanted, valid_code_mask(wanted))
+        index.create(creatable.to_pylist())
+        ids = index.resolve(codes)
+        unknown = pc.and_(pc.invert(blank), pc.is_null(ids))
+    keep = parsers.constant(True, len(text))
+    matched = "coded" if target.field.match_by is MatchBy.CODE else "named"
+    what = f"{index.list.name} has no item {matched} like this."
+    if policy is UnknownItems.BLANK:
+        _log_mask(
+            log,
+            Reason.MISSING_ITEM_BLANKED,
+            column,
+            what + " The value was left blank.",
+            unknown,
+            row_index,
+            text,
+        )
+    else:
+        _log_mask(
+            log,
+            Reason.MISSING_ITEM_SKIPPED,
+            column,
+            what + " The row was skipped.",
+            unknown,
+            row_index,
+            text,
+        )
+        keep = pc.invert(unknown)
+    if block.kind is BlockKind.METRIC:
+        _log_mask(
+            log,
+            Reason.PARSING_ERROR,
+            column,
+            f"No {index.list.name} item is given.",
+            blank,
+            row_index,
+            text,
+        )
+        keep = pc.and_(keep, pc.invert(blank))
+    return ids, keep
+
+
+def _log_mask(
+    log: RejectLog,
+    reason: Reason,
+    column: str,
+    description: str,
+    mask: pa.Array,
+    row_index: pa.Array,
+    text: pa.Array,
+) -> None:
+    mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return
+    log.add(
+        reason,
+        column,
+        description,
+        pc.filter(row_index, mask).to_pylist(),
+        pc.filter(text, mask).to_pylist(),
+    )
+
+
+# ---------------------------------------------------------------- pivoted files
+
+
+class _Pivot:
+    """A pivoted Metric file: each pivot column's header is an item; each cell a metric cell."""
+
+    ITEM, VALUE = "pivot_item", "pivot_value"
+
+    def __init__(
+        self,
+        index: ItemIndex,
+        columns: list[str],
+        item_ids: list[int | None],
+        value_kind: PropertyType,
+    ) -> None:
+        self.index = index
+        self.columns = columns
+        self.item_ids = item_ids
+        self.value_kind = value_kind
+
+    @classmethod
+    def build(
+        cls,
+        block: BlockDef,
+        mapping: Mapping,
+        lists: dict[uuid.UUID, BlockDef],
+        connection: Connection,
+    ) -> _Pivot:
+        assert mapping.pivot is not None
+        assert block.value_type is not None
+        pivot = mapping.pivot
+        index = ItemIndex(connection, lists[uuid.UUID(pivot.dimension)], pivot.match_by)
+        headers = pa.array([c.strip() for c in pivot.columns], pa.string())
+        ids = index.resolve(headers)
+        if pivot.unknown_items is UnknownItems.CREATE:
+            unknown = pc.filter(headers, pc.is_null(ids))
+            index.create(pc.filter(unknown, valid_code_mask(unknown)).to_pylist())
+            ids = index.resolve(headers)
+        return cls(index, pivot.columns, ids.to_pylist(), block.value_type.as_property_type)
+
+    def unpivot(
+        self,
+        columns: dict[str, pa.Array],
+        typed: dict[str, pa.Array],
+        keep: pa.BooleanArray,
+        row_index: pa.Array,
+        log: RejectLog,
+        settings: FileSettings,
+        blanks_overwrite: bool,
+    ) -> pa.Table:
+        parts = []
+        width = len(self.columns)
+        for position, (name, item_id) in enumerate(zip(self.columns, self.item_ids, strict=True)):
+            text = columns[name]
+            if item_id is None:
+                nonblank = pc.invert(parsers.blank_mask(text))
+                description = (
+                    f"{self.index.list.name} has no item {name!r} (a header cell); "
+                    "the cell was skipped."
+                )
+                _log_mask(
+                    log,
+                    Reason.MISSING_ITEM_SKIPPED,
+                    name,
+                    description,
+                    pc.and_(keep, nonblank),
+                    row_index,
+                    text,
+                )
+                continue
+            parsed = _parse(self.value_kind, text, name, settings)
+            _log_mask(
+                log,
+                Reason.PARSING_ERROR,
+                name,
+                f"The value is not a valid {self.value_kind.label.lower()}.",
+                pc.and_(keep, parsed.failed),
+                row_index,
+                text,
+            )
+            cell_keep = pc.and_(keep, pc.invert(parsed.failed))
+            if not blanks_overwrite:
+                cell_keep = pc.and_(cell_keep, pc.invert(parsers.blank_mask(text)))
+            seq = pc.add(pc.multiply(row_index, width), position)
+            part = pa.table(
+                {
+                    SEQ: seq,
+                    ROW: row_index,
+                    **typed,
+                    self.ITEM: pc.fill_null(pa.nulls(len(text), pa.int64()), item_id),
+                    self.VALUE: parsed.values,
+                }
+            )
+            parts.append(part.filter(cell_keep))
+        return pa.concat_tables(parts) if parts else _empty_like(typed, self)
+
+
+def _empty_like(typed: dict[str, pa.Array], pivot: _Pivot) -> pa.Table:
+    return pa.table(
+        {
+            SEQ: pa.array([], pa.int64()),
+            ROW: pa.array([], pa.int64()),
+            **{k: v.slice(0, 0) for k, v in typed.items()},
+            pivot.ITEM: pa.array([], pa.int64()),
+            pivot.VALUE: pa.array([], pa.float64()),
+        }
+    )
+
+
+# ---------------------------------------------------------------- finishing
+
+
+def _preview(connection: Connection, staging: Staging, limit: int) -> list[dict[str, Any]]:
+    if limit <= 0:
+        return []
+    rows = (
+        connection.execute(staging.table.select().order_by(staging.table.c.seq).limit(limit))
+        .mappings()
+        .all()
+    )
+    return [dict(row) for row in rows]
+
+
+def _record_created(summary: ImportSummary, list_name: str, codes: list[str]) -> None:
+    if codes:
+        summary.items_created_count[list_name] = summary.items_created_count.get(
+            list_name, 0
+        ) + len(codes)
+        summary.items_created.setdefault(list_name, []).extend(codes[:20])
+
+
+def _check_threshold(summary: ImportSummary, mapping: Mapping) -> None:
+    threshold = mapping.options.reject_threshold_percent
+    total = summary.rows_read
+    if threshold is None or total == 0:
+        return
+    share = 100 * summary.skipped / max(total, 1)
+    if share > threshold:
+        raise ImportFailed(
+            "RejectThresholdExceeded",
+            f"{summary.skipped:,} of {total:,} rows ({share:.1f} %) were skipped, more than the "
+            f"{threshold:g} % this import allows. Nothing was imported.",
+        )

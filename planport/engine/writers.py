@@ -1,0 +1,233 @@
+"""Merging the staging table into the block's table with set-based SQL.
+
+The same statements run on PostgreSQL and SQLite (3.33+: UPDATE … FROM, upserts, window-free
+GROUP BY). Order: drop rows overwritten later in the file, count the keys that already exist,
+clear what the options say, delete cells blanked by the file, then one upsert.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from planport.domain.blocks import BlockDef
+from planport.domain.enums import BlockKind
+from planport.engine.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions, TransactionMode
+from planport.engine.staging import ROW, SEQ, STAGING, Staging
+from planport.engine.summary import ImportSummary, Reason, RejectLog
+
+Quote = Callable[[str], str]
+
+
+class MergeRefused(Exception):
+    """The merge would break a rule (e.g. clear items still in use); nothing is written."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A column of another block that holds item ids of the Dimension List being imported."""
+
+    table_name: str
+    column_name: str
+    description: str  # "Employees (property Country)"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How staging columns map onto the block table."""
+
+    columns: dict[str, str]  # staging column -> block table column
+    key: list[str]  # staging columns identifying a row of the block (empty: append)
+    value_columns: list[str]  # staging columns updated on conflict
+
+
+def plan_for(
+    block: BlockDef, targets: dict[str, str], pivot: tuple[str, str] | None, options: ImportOptions
+) -> Plan:
+    """`targets` maps staging column -> mapping target ("code", a property id…); `pivot` is
+    (staging item column, pivoted dimension id) plus the staging value column "pivot_value"."""
+    columns: dict[str, str] = {}
+    for staging_column, target in targets.items():
+        columns[staging_column] = _block_column(block, target)
+    if pivot is not None:
+        item_column, dimension = pivot
+        columns[item_column] = block.dimension(uuid.UUID(dimension)).column_name
+        columns["pivot_value"] = VALUE
+    inverse = {v: k for k, v in columns.items()}
+    if block.kind is BlockKind.DIMENSION_LIST:
+        key = [inverse["code"]]
+    elif block.kind is BlockKind.METRIC:
+        key = [inverse[d.column_name] for d in block.dimensions]
+    elif options.transaction_mode is TransactionMode.UPSERT and block.unique_property_id:
+        key = [inverse[block.property(block.unique_property_id).column_name]]
+    else:
+        key = []
+    value_columns = [c for c in columns if c not in key]
+    return Plan(columns, key, value_columns)
+
+
+def _block_column(block: BlockDef, target: str) -> str:
+    if target in (CODE, NAME, VALUE):
+        return target
+    target_id = uuid.UUID(target)
+    if block.kind is BlockKind.METRIC:
+        return block.dimension(target_id).column_name
+    return block.property(target_id).column_name
+
+
+def merge(
+    connection: Connection,
+    block: BlockDef,
+    staging: Staging,
+    plan: Plan,
+    options: ImportOptions,
+    summary: ImportSummary,
+    log: RejectLog,
+    references: Sequence[Reference] = (),
+) -> None:
+    """Write the staged rows into the block; fills inserted/updated/deleted in `summary`."""
+    q = connection.dialect.identifier_preparer.quote
+    target = q(block.table_name)
+    if plan.key:
+        _drop_overwritten(connection, plan.key, log)
+    existing = _existing_keys(connection, target, plan, q) if plan.key else 0
+    summary.deleted += _clear(connection, block, target, plan, options, references, q)
+    if block.kind is BlockKind.METRIC:
+        summary.deleted += _delete_blanked_cells(connection, target, plan, q)
+    staged = connection.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
+    _upsert(connection, target, plan, q)
+    summary.updated += existing
+    summary.inserted += staged - existing
+
+
+def _drop_overwritten(connection: Connection, key: list[str], log: RejectLog) -> None:
+    """Rows whose key appears again later in the file: the last one wins, the others are
+    reported and removed."""
+    keys = ", ".join(key)
+    join = " AND ".join(f"s.{k} = d.{k}" for k in key)
+    duplicates = f"""
+        SELECT s.{SEQ} AS seq, s.{ROW} AS rn FROM {STAGING} s
+        JOIN (SELECT {keys}, max({SEQ}) AS keep FROM {STAGING}
+              GROUP BY {keys} HAVING count(*) > 1) d
+          ON {join}
+        WHERE s.{SEQ} < d.keep
+    """
+    rows = connection.execute(text(duplicates)).all()
+    if not rows:
+        return
+    log.add(
+        Reason.OVERWRITTEN_IN_FILE,
+        "(key)",
+        "A later row of the file has the same key; the later row was imported.",
+        [r.rn for r in rows],
+        [""] * len(rows),
+    )
+    connection.execute(
+        text(f"DELETE FROM {STAGING} WHERE {SEQ} IN (SELECT seq FROM ({duplicates}) x)")
+    )
+
+
+def _existing_keys(connection: Connection, target: str, plan: Plan, q: Quote) -> int:
+    quote = q
+    join = " AND ".join(f"t.{quote(plan.columns[k])} = s.{k}" for k in plan.key)
+    condition = " AND ".join(f"s.{k} IS NOT NULL" for k in plan.key)
+    sql = f"SELECT count(*) FROM {STAGING} s JOIN {target} t ON {join} WHERE {condition}"
+    return int(connection.execute(text(sql)).scalar_one())
+
+
+def _clear(
+    connection: Connection,
+    block: BlockDef,
+    target: str,
+    plan: Plan,
+    options: ImportOptions,
+    references: Sequence[Reference],
+    q: Quote,
+) -> int:
+    quote = q
+    if options.clear is ClearMode.OFF:
+        return 0
+    if options.clear is ClearMode.ALL and block.kind is BlockKind.DIMENSION_LIST:
+        code = plan.key[0]
+        in_file = f"SELECT {code} FROM {STAGING} WHERE {code} IS NOT NULL"
+        doomed = f"SELECT id FROM {target} WHERE code NOT IN ({in_file})"
+        _refuse_if_used(connection, doomed, references, quote)
+        return _rowcount(connection.execute(text(f"DELETE FROM {target} WHERE id IN ({doomed})")))
+    if options.clear is ClearMode.ALL:
+        return _rowcount(connection.execute(text(f"DELETE FROM {target}")))
+    inverse = {v: k for k, v in plan.columns.items()}
+    conditions = []
+    for scope in options.clear_scope:
+        column = _block_column(block, scope)
+        conditions.append(f"{quote(column)} IN (SELECT DISTINCT {inverse[column]} FROM {STAGING})")
+    return _rowcount(
+        connection.execute(text(f"DELETE FROM {target} WHERE {' AND '.join(conditions)}"))
+    )
+
+
+def _refuse_if_used(
+    connection: Connection, doomed: str, references: Sequence[Reference], quote: Quote
+) -> None:
+    uses = []
+    for reference in references:
+        table = quote(reference.table_name)
+        column = quote(reference.column_name)
+        count = connection.execute(
+            text(f"SELECT count(*) FROM {table} WHERE {column} IN ({doomed})")
+        ).scalar_one()
+        if count:
+            uses.append(f"{count:,} in {reference.description}")
+    if uses:
+        raise MergeRefused(
+            "ItemsInUse",
+            "Clearing the list would remove items that are still used: "
+            + ", ".join(uses)
+            + ". Nothing was imported; import without clearing, or remove those uses first.",
+        )
+
+
+def _delete_blanked_cells(connection: Connection, target: str, plan: Plan, q: Quote) -> int:
+    """Cells whose value the file leaves blank are cleared; those rows are then done."""
+    quote = q
+    value = next(k for k, v in plan.columns.items() if v == VALUE)
+    match = " AND ".join(f"s.{k} = {target}.{quote(plan.columns[k])}" for k in plan.key)
+    deleted = _rowcount(
+        connection.execute(
+            text(
+                f"DELETE FROM {target} WHERE EXISTS "
+                f"(SELECT 1 FROM {STAGING} s WHERE s.{value} IS NULL AND {match})"
+            )
+        )
+    )
+    connection.execute(text(f"DELETE FROM {STAGING} WHERE {value} IS NULL"))
+    return deleted
+
+
+def _upsert(connection: Connection, target: str, plan: Plan, q: Quote) -> None:
+    quote = q
+    staging_columns = list(plan.columns)
+    block_columns = ", ".join(quote(plan.columns[c]) for c in staging_columns)
+    select = f"SELECT {', '.join(staging_columns)} FROM {STAGING} WHERE true ORDER BY {SEQ}"
+    sql = f"INSERT INTO {target} ({block_columns}) {select}"
+    if plan.key:
+        conflict = ", ".join(quote(plan.columns[k]) for k in plan.key)
+        updates = ", ".join(
+            f"{quote(plan.columns[c])} = excluded.{quote(plan.columns[c])}"
+            for c in plan.value_columns
+        )
+        sql += f" ON CONFLICT ({conflict}) " + (
+            f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        )
+    connection.execute(text(sql))
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
