@@ -6,11 +6,14 @@ printed in one line (with the fix) and exit with status 1, never as a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from planport import __version__
 from planport.domain.enums import AccountType
@@ -21,7 +24,10 @@ from planport.store import migrate
 from planport.store.db import Database
 
 app = typer.Typer(
-    help="Planport keeps planning models fresh.", no_args_is_help=True, add_completion=False
+    help="Planport keeps planning models fresh.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
@@ -45,6 +51,19 @@ def _settings() -> Settings:
 
 def _database(settings: Settings) -> Database:
     return Database.from_settings(settings)
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """Say in one line that the database cannot be used, instead of a traceback. The driver's
+    first line names host and port, never the password."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        detail = str(getattr(error, "orig", None) or type(error).__name__).splitlines()[0]
+        raise _fail(
+            f"The database cannot be used: {detail}. Check PLANPORT_DATABASE_URL."
+        ) from None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -85,9 +104,10 @@ def serve(
 def db_upgrade() -> None:
     """Migrate the database to the current schema (safe to repeat)."""
     db = _database(_settings())
-    before = migrate.current_revision(db)
-    migrate.upgrade(db)
-    after = migrate.current_revision(db)
+    with _database_errors():
+        before = migrate.current_revision(db)
+        migrate.upgrade(db)
+        after = migrate.current_revision(db)
     console.print(
         f"Database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})")
     )
@@ -170,11 +190,12 @@ def demo(
 
     settings = _settings()
     db = _database(settings)
-    migrate.upgrade(db)
     try:
-        result = demo_service.load_demo(
-            db, settings.data_dir / "samples", email=email, password=password
-        )
+        with _database_errors():
+            migrate.upgrade(db)
+            result = demo_service.load_demo(
+                db, settings.data_dir / "samples", email=email, password=password
+            )
     except PlanportError as error:
         raise _fail(error.message) from None
     state = "loaded" if result.created else "already loaded"

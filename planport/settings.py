@@ -31,8 +31,9 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Key that signs sessions and encrypts secrets; default: generated once into "
-        "DATA_DIR/secret_key. Set it explicitly when several machines share one database.",
+        description="Key that will encrypt connection credentials at rest (from the connections "
+        "release on); default: generated once into DATA_DIR/secret_key on first use. Set it "
+        "explicitly when several machines share one database.",
     )
     host: str = Field(default="127.0.0.1", description="Address `planport serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `planport serve` uses.")
@@ -102,7 +103,7 @@ class Settings(BaseSettings):
             if name == "database_url":
                 value = make_url(self.effective_database_url).render_as_string(hide_password=True)
             elif name == "secret_key":
-                source = "set" if self.secret_key is not None else "generated file"
+                source = "set" if self.secret_key is not None else "not set: generated on first use"
                 value = f"******** ({source})"
             shown[f"PLANPORT_{name.upper()}"] = str(value)
         return shown

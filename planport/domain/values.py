@@ -7,6 +7,7 @@ where the value came from (item, line, column).
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from typing import Any
 
@@ -42,7 +43,13 @@ def parse_value(kind: PropertyType, text: str) -> Any:
     raise AssertionError(kind)  # pragma: no cover - exhaustive match
 
 
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _parse_number(text: str) -> float:
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
     try:
         number = float(text)
     except ValueError:
@@ -64,6 +71,8 @@ def _parse_integer(text: str) -> int:
 
 
 def _parse_date(text: str) -> date:
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError(f"{text!r} is not a date (expected YYYY-MM-DD)")
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -175,8 +175,7 @@ def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: s
                 GridColumn("name", "Name", PropertyType.TEXT),
             ]
             if search.strip():
-                pattern = f"%{search.strip()}%"
-                conditions.append(or_(table.c.code.ilike(pattern), table.c.name.ilike(pattern)))
+                conditions.append(_search_condition(table, search.strip()))
         for prop in block.properties:
             column = table.c[prop.column_name]
             if prop.type is PropertyType.DIMENSION:
@@ -248,3 +247,13 @@ def _choices(session: Session, block: BlockDef, limit: int) -> list[tuple[str, s
     table = block_tables.build_table(block)
     rows = session.execute(select(table.c.code, table.c.name).order_by(table.c.id).limit(limit))
     return [(code, name or "") for code, name in rows]
+
+
+def _search_condition(table: Table, search: str) -> Any:
+    """Code or name contains `search`; % and _ typed by the user are literal characters."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(
+        table.c.code.ilike(pattern, escape="\\"),
+        table.c.name.ilike(pattern, escape="\\"),
+    )

@@ -309,18 +309,26 @@ def change_property_type(
     kind: PropertyType,
     *,
     referenced_list_id: uuid.UUID | None = None,
+    name: str | None = None,
 ) -> BlockDef:
-    """Retype a property, converting every existing value.
+    """Retype a property (and rename it, given `name`), converting every existing value.
 
     Raises Conflict naming the values (with their items) that the new type cannot take; the
-    block is then unchanged.
+    block, its name included, is then unchanged.
     """
     with db.write() as session:
         block = _load_list(session, actor, block_id)
         prop = _property(block, property_id)
+        if name is not None:
+            clean = clean_name(name, what="property")
+            if name_key(clean) != prop.name_key:
+                _refuse_reserved_or_duplicate_property(block, clean)
+            prop.name, prop.name_key = clean, name_key(clean)
         reference = _reference_for(session, block, kind, referenced_list_id)
         same_reference = (reference.id if reference else None) == prop.referenced_block_id
         if PropertyType(prop.type) is kind and same_reference:
+            touch(block)
+            session.flush()
             return to_def(block)
         new_column = allocate_column(block, "p")
         convert_column(

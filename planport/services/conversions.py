@@ -215,11 +215,11 @@ def _copy_cells(
     }
     query = select(*selected.values())
     if fill is not None:
-        item_id = _item_id(session, fill.list_block, fill.code, old, "belong to")
+        item_id = _item_id(session, fill.list_block, fill.code, old, "the cells belong to")
         selected[fill.column] = item_id
         query = select(*[_literal_or(v) for v in selected.values()])
     if keep is not None:
-        item_id = _item_id(session, keep.list_block, keep.code, old, "keep")
+        item_id = _item_id(session, keep.list_block, keep.code, old, "whose cells to keep")
         query = query.where(old_table.c[keep.column] == item_id)
     session.execute(insert(new_table).from_select(list(selected), query))
 
@@ -233,7 +233,7 @@ def _item_id(
 ) -> int:
     if not code:
         raise Conflict(
-            f"{old.name!r} holds cells. Choose the item of {list_block.name!r} they {verb}.",
+            f"{old.name!r} holds cells. Choose the item of {list_block.name!r} {verb}.",
             field="item",
         )
     table = block_tables.build_table(to_def(list_block))

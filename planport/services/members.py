@@ -147,8 +147,10 @@ def update_member(
         member = session.get(Member, member_id)
         if member is None:
             raise NotFound("This member does not exist.")
-        losing_admin = member.account_type == AccountType.ADMIN and (
-            account_type is AccountType.MEMBER or is_active is False
+        losing_admin = (
+            member.account_type == AccountType.ADMIN
+            and member.is_active
+            and (account_type is AccountType.MEMBER or is_active is False)
         )
         if losing_admin and _active_admin_count(session) <= 1:
             raise Conflict(f"{member.email} is the last active admin of the workspace.")

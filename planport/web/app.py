@@ -16,8 +16,8 @@ from starlette.responses import Response
 from planport import __version__
 from planport.domain.errors import DatabaseNotReady, PlanportError
 from planport.logs import get_logger
+from planport.services import health
 from planport.settings import Settings
-from planport.store import migrate
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
@@ -53,10 +53,10 @@ def _add_health(app: FastAPI) -> None:
     def readyz(request: Request) -> Response:
         """The database answers and its schema is current."""
         try:
-            migrate.check_current(request.app.state.db)
+            schema = health.readiness(request.app.state.db)
         except DatabaseNotReady as error:
             return JSONResponse({"status": "not ready", "reason": error.message}, status_code=503)
-        return JSONResponse({"status": "ready", "schema": migrate.head_revision()})
+        return JSONResponse({"status": "ready", "schema": schema})
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -107,7 +107,6 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=settings.session_hours * 3600 * 8,
         httponly=True,
         samesite="lax",
         secure=settings.cookie_secure,

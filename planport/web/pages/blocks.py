@@ -65,7 +65,7 @@ def _new_block_page(
         "lists": lists,
         "values": values,
         "error": error,
-        "dimension_slots": max(3, min(len(lists), 6)),
+        "dimension_slots": max(3, min(len(lists), blocks.MAX_METRIC_DIMENSIONS)),
     }
     return render(request, "block_form.html", context, status=status)
 
@@ -362,9 +362,8 @@ def edit_property(
 ) -> Response:
     def action() -> None:
         reference = _uuid(referenced_list, "referenced_list") if referenced_list else None
-        blocks.rename_property(db, actor, block_id, property_id, name)
         blocks.change_property_type(
-            db, actor, block_id, property_id, type, referenced_list_id=reference
+            db, actor, block_id, property_id, type, referenced_list_id=reference, name=name
         )
 
     return _act(
@@ -529,7 +528,10 @@ def delete_items(
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
 ) -> Response:
-    chosen = [c.strip() for c in codes.replace("\n", ",").split(",") if c.strip()]
+    # Unknown codes are refused whole, so once repeats are dropped every code is one deletion.
+    chosen = list(
+        dict.fromkeys(c.strip() for c in codes.replace("\n", ",").split(",") if c.strip())
+    )
     rule = OnReferenced.CASCADE if cascade else OnReferenced.REFUSE
 
     def action() -> None:

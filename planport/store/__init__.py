@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, per-block tables, engines and migrations."""
