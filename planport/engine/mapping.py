@@ -122,7 +122,7 @@ def check_mapping(block: BlockDef, mapping: Mapping, columns: list[str] | None =
             )
             continue
         if field.target in seen:
-            problems.append(f"{label} is mapped twice.")
+            problems.append(f"{label[0].upper()}{label[1:]} is mapped twice.")
         seen.add(field.target)
         if (
             columns is not None

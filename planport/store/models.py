@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -222,3 +223,94 @@ class MetricDimension(Base):
     position: Mapped[int] = mapped_column(Integer)
 
     dimension_list: Mapped[Block] = relationship(foreign_keys=[dimension_list_id], lazy="joined")
+
+
+class ImportConfiguration(Base):
+    """A saved recipe for importing into one block. Its UUID never changes: clients use it."""
+
+    __tablename__ = "import_configuration"
+    __table_args__ = (UniqueConstraint("block_id", "name_key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    # SET NULL: a configuration whose block was deleted stays, in error, saying why.
+    block_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("block.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    block_name: Mapped[str] = mapped_column(String(200))  # kept for messages after deletion
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default='{"kind": "upload"}')  # JSON
+    file_settings: Mapped[str] = mapped_column(Text)  # JSON of engine FileSettings
+    mapping: Mapped[str] = mapped_column(Text)  # JSON of engine Mapping
+    # The block definition version last checked, and what is wrong (None: fits its block).
+    checked_version: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class ImportRun(Base):
+    """One execution of an import. The row is the truth: created queued before anything runs."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    block_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("block.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    configuration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("import_configuration.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    block_name: Mapped[str] = mapped_column(String(200))
+    trigger: Mapped[str] = mapped_column(String(20))  # manual, schedule, api, run_again
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued running completed failed
+    # For scheduled runs (Import Scheduling): which fire this run is, and its attempt.
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    file_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    file_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    file_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    file_settings: Mapped[str] = mapped_column(Text)  # JSON: what this run used
+    mapping: Mapped[str] = mapped_column(Text)  # JSON
+    rows_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    inserted: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated: Mapped[int] = mapped_column(BigInteger, default=0)
+    deleted: Mapped[int] = mapped_column(BigInteger, default=0)
+    skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON ImportSummary
+    errors: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [{name, description}]
+
+
+class ImportRunReject(Base):
+    """A rejected row of a run, for the downloadable rejects file (first 100,000 kept)."""
+
+    __tablename__ = "import_run_reject"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("import_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(60))
+    column_name: Mapped[str] = mapped_column(String(500))
+    value: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,24 @@
+"""Words of import runs shared by all layers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        return self in {RunStatus.COMPLETED, RunStatus.FAILED}
+
+
+class Trigger(StrEnum):
+    MANUAL = "manual"
+    SCHEDULE = "schedule"
+    API = "api"
+    RUN_AGAIN = "run_again"
+    COMMAND_LINE = "command_line"
