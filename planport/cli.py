@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-from planport import __version__
+from planport import __version__, cli_imports
 from planport.domain.enums import AccountType
 from planport.domain.errors import PlanportError
 from planport.logs import configure_logging
@@ -32,6 +32,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(cli_imports.import_app, name="import")
 app.add_typer(admin_app, name="admin")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -204,6 +205,39 @@ def demo(
     console.print(
         f"Log in at {settings.base_url} as [bold]{result.email}[/] with password [bold]{shown}[/]"
     )
+    if result.example_configuration_id:
+        sample = result.samples_dir / "revenue_2027-01.csv"
+        console.print(
+            f"Try an import: planport import run {result.example_configuration_id} {sample}"
+        )
+
+
+@cli_imports.import_app.command("run")
+def import_run(
+    configuration: cli_imports.ConfigurationArg,
+    file: cli_imports.FileArg,
+    as_email: cli_imports.AsOption = None,
+) -> None:
+    """Import FILE through a saved import configuration; print the Import Summary.
+
+    Exits 1 when the run failed.
+    """
+    db = _database(_settings())
+    _require_current(db)
+    cli_imports.run_command(db, configuration, file, as_email)
+
+
+@cli_imports.import_app.command("preview")
+def import_preview(
+    configuration: cli_imports.ConfigurationArg,
+    file: cli_imports.FileArg,
+    rows: Annotated[int, typer.Option(help="Rows to run through the pipeline.")] = 1000,
+    as_email: cli_imports.AsOption = None,
+) -> None:
+    """Show what importing FILE would do, without writing anything."""
+    db = _database(_settings())
+    _require_current(db)
+    cli_imports.preview_command(db, configuration, file, rows, as_email)
 
 
 @app.command()

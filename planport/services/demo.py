@@ -7,7 +7,8 @@ from __future__ import annotations
 import csv
 import random
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Mapping as Row
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,9 @@ from pathlib import Path
 from planport.domain.enums import AccountType, BlockKind, PropertyType, ValueType
 from planport.domain.errors import Conflict
 from planport.domain.members import Actor
-from planport.services import applications, blocks, items, members
+from planport.engine.file_settings import FileSettings, Layout
+from planport.engine.mapping import ImportOptions, Mapping, PivotMapping, TransactionMode
+from planport.services import applications, blocks, configurations, imports, items, members
 from planport.store.db import Database
 
 APPLICATION_NAME = "FP&A demo"
@@ -114,6 +117,7 @@ class DemoResult:
     application_id: str
     created: bool
     samples_dir: Path
+    example_configuration_id: str | None = None  # "Revenue, monthly file"
 
 
 def load_demo(
@@ -138,7 +142,20 @@ def load_demo(
         )
         _build(db, actor, app.id)
     write_samples(samples_dir)
-    return DemoResult(email, None if existing else password, str(app.id), created, samples_dir)
+    if created:
+        _configurations(db, actor, app.id, samples_dir)
+    example = next(
+        (c for c in _all_configurations(db, actor, app.id) if c.name == "Revenue, monthly file"),
+        None,
+    )
+    return DemoResult(
+        email,
+        None if existing else password,
+        str(app.id),
+        created,
+        samples_dir,
+        str(example.id) if example else None,
+    )
 
 
 def _build(db: Database, actor: Actor, application_id: uuid.UUID) -> None:
@@ -255,7 +272,7 @@ def _properties(
 def _write(
     writer: Writer, db: Database, actor: Actor, block_id: uuid.UUID, rows: Iterable[dict[str, str]]
 ) -> None:
-    batch: list[Mapping[str, str | None]] = []
+    batch: list[Row[str, str | None]] = []
     for row in rows:
         batch.append(row)
         if len(batch) == BATCH:
@@ -321,6 +338,49 @@ def _headcount(rng: random.Random) -> Iterable[dict[str, str]]:
         for y, m in MONTHS:
             people = max(1, people + rng.choice([-1, 0, 0, 1, 1, 2]))
             yield {"Month": f"{y}-{m:02d}", "Department": code, "Value": str(people)}
+
+
+# (configuration name, block, sample file, pivoted months, description)
+DEMO_CONFIGURATIONS = [
+    ("Countries", "Country", "countries.csv", "Country items with region and currency."),
+    ("New hires", "Employees", "employees_new_hires.csv", "Adds or updates employees by ID."),
+    ("Revenue, monthly file", "Revenue", "revenue_2027-01.csv", "One month of revenue, flat."),
+    ("Revenue, months across", "Revenue", "revenue_pivoted.csv", "Months across the columns."),
+    ("Headcount", "Headcount", "headcount_2027.csv", "Headcount by month and department."),
+]
+
+
+def _configurations(db: Database, actor: Actor, application_id: uuid.UUID, samples: Path) -> None:
+    """One saved import configuration per demo block, each matching a sample file."""
+    by_name = {b.name: b.id for b in blocks.list_blocks(db, actor, application_id)}
+    for name, block_name, file_name, description in DEMO_CONFIGURATIONS:
+        block = blocks.get_block(db, actor, by_name[block_name])
+        columns = imports.inspect_file(samples / file_name, FileSettings(), rows=1).columns
+        mapping = imports.suggest_mapping(block, columns)
+        settings = FileSettings()
+        if file_name == "revenue_pivoted.csv":
+            month = next(d for d in block.dimensions if d.list_name == "Month")
+            pivoted = [c for c in columns if c not in ("Country", "Product")]
+            mapping = Mapping(
+                fields=[f for f in mapping.fields if f.target != str(month.list_id)],
+                pivot=PivotMapping(dimension=str(month.list_id), columns=pivoted),
+            )
+            settings = FileSettings(layout=Layout.PIVOTED)
+        if block_name == "Employees":
+            mapping = Mapping(
+                fields=mapping.fields,
+                options=ImportOptions(transaction_mode=TransactionMode.UPSERT),
+            )
+        configurations.save_configuration(db, actor, block.id, name, settings, mapping, description)
+
+
+def _all_configurations(
+    db: Database, actor: Actor, application_id: uuid.UUID
+) -> list[configurations.ConfigurationView]:
+    found = []
+    for block in blocks.list_blocks(db, actor, application_id):
+        found += configurations.list_configurations(db, actor, block.id)
+    return found
 
 
 def write_samples(folder: Path) -> list[Path]:

@@ -49,6 +49,7 @@ from planport.store.db import Database
 from planport.store.models import Block, ImportRun, ImportRunReject, Member, utc_now
 
 PREVIEW_ROWS = 20
+Progress = Callable[[int], None]  # called with the number of rows read so far
 REJECT_BATCH = 5000
 
 
@@ -158,6 +159,10 @@ def preview_import(
     """The whole pipeline on the first `rows` rows (None: the whole file), then rolled back."""
     block, lists, references = _prepare(db, actor, block_id, mapping)
     source = _open(path, settings)
+    try:
+        _refuse_unmatched_file(block, mapping, source)
+    except FileDoesNotMatch as error:
+        raise Invalid(error.message, field="file") from None
     with db.engine.execution_options(planport_write=True).connect() as connection:
         transaction = connection.begin()
         try:
@@ -199,6 +204,7 @@ def run_import(
         size, digest = file_digest(path)
         _record_file(db, run_id, size, digest)
         source = open_source(path, settings)
+        _refuse_unmatched_file(block, mapping, source)
         with (
             db.engine.execution_options(planport_write=True).connect() as connection,
             connection.begin(),
@@ -211,9 +217,20 @@ def run_import(
         _finish(db, run_id, RunStatus.FAILED, None, [], [RunError(error.name, error.message)])
     except FileUnreadable as error:
         _finish(db, run_id, RunStatus.FAILED, None, [], [RunError("FileUnreadable", error.message)])
+    except FileDoesNotMatch as error:
+        problem = RunError("FileDoesNotMatch", error.message)
+        _finish(db, run_id, RunStatus.FAILED, None, [], [problem])
     except OSError as error:
         message = f"The file could not be read: {error.strerror or error}."
         _finish(db, run_id, RunStatus.FAILED, None, [], [RunError("FileUnreadable", message)])
+    except Exception as error:
+        # A bug, not the user's doing: the run is failed (never left running) and the error
+        # propagates to the logs with its traceback.
+        problem = RunError(
+            "UnexpectedError", f"Planport failed unexpectedly ({type(error).__name__})."
+        )
+        _finish(db, run_id, RunStatus.FAILED, None, [], [problem])
+        raise
     else:
         _finish(db, run_id, RunStatus.COMPLETED, result.summary, result.rejected_rows, [])
     return get_run(db, actor, run_id)
@@ -269,6 +286,20 @@ def _references(session: Session, block: BlockDef) -> list[Reference]:
             )
         references.append(Reference(definition.table_name, column, f"{user.name} ({how})"))
     return references
+
+
+class FileDoesNotMatch(Exception):
+    """The file lacks columns the mapping uses."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _refuse_unmatched_file(block: BlockDef, mapping: Mapping, source: Source) -> None:
+    problems = check_mapping(block, mapping, source.columns)
+    if problems:
+        raise FileDoesNotMatch(f"{source.name}: " + " ".join(problems))
 
 
 def _open(path: Path, settings: FileSettings) -> Source:
