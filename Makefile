@@ -45,6 +45,7 @@ e2e: install-test chromium
 	$(BIN)/pytest tests/e2e
 
 bench: install-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m benchmarks
 
 clean:

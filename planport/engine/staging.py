@@ -15,6 +15,7 @@ from sqlalchemy.types import TypeEngine
 
 STAGING = "planport_staging"
 SEQ, ROW = "seq", "rn"
+SLICE_ROWS = 50_000
 
 
 class Staging:
@@ -40,20 +41,30 @@ class Staging:
         self.rows = 0
 
     def append(self, batch: pa.Table) -> None:
-        """Load a batch whose columns are `self.names`, in that order."""
-        if batch.num_rows == 0:
-            return
-        if self.is_postgres:
-            self._copy(batch)
-        else:
-            columns = [c.to_pylist() for c in batch.columns]
-            placeholders = ", ".join("?" for _ in self.names)
-            cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        """Load a batch whose columns are `self.names`, in that order, SLICE_ROWS at a time
+        (memory stays bounded whatever the parser's block size)."""
+        for start in range(0, batch.num_rows, SLICE_ROWS):
+            part = batch.slice(start, SLICE_ROWS)
+            if self.is_postgres:
+                self._copy(part)
+            else:
+                self._insert(part)
+            self.rows += part.num_rows
+
+    def _insert(self, batch: pa.Table) -> None:
+        columns = [c.to_pylist() for c in batch.columns]
+        placeholders = ", ".join("?" for _ in self.names)
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
             cursor.executemany(
-                f"INSERT INTO {STAGING} VALUES ({placeholders})", list(zip(*columns, strict=True))
+                f"INSERT INTO {STAGING} VALUES ({placeholders})", zip(*columns, strict=True)
             )
+        finally:
             cursor.close()
-        self.rows += batch.num_rows
+
+    def analyze(self) -> None:
+        """Give the planner row counts for the merge (a fresh temporary table has none)."""
+        self.connection.execute(text(f"ANALYZE {STAGING}"))
 
     def _copy(self, batch: pa.Table) -> None:
         buffer = io.BytesIO()

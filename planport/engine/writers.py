@@ -96,6 +96,8 @@ def merge(
     """Write the staged rows into the block; fills inserted/updated/deleted in `summary`."""
     q = connection.dialect.identifier_preparer.quote
     target = q(block.table_name)
+    if staging.is_postgres:
+        staging.analyze()
     if plan.key:
         _drop_overwritten(connection, plan.key, log)
     existing = _existing_keys(connection, target, plan, q) if plan.key else 0
@@ -103,7 +105,7 @@ def merge(
     if block.kind is BlockKind.METRIC:
         summary.deleted += _delete_blanked_cells(connection, target, plan, q)
     staged = connection.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
-    _upsert(connection, target, plan, q)
+    _upsert(connection, target, plan, existing, q)
     summary.updated += existing
     summary.inserted += staged - existing
 
@@ -211,17 +213,19 @@ def _delete_blanked_cells(connection: Connection, target: str, plan: Plan, q: Qu
     return deleted
 
 
-def _upsert(connection: Connection, target: str, plan: Plan, q: Quote) -> None:
-    quote = q
+def _upsert(connection: Connection, target: str, plan: Plan, existing: int, q: Quote) -> None:
+    """One INSERT … SELECT. Keyed rows go in key order, so the block's primary key index is
+    filled sequentially; when no staged key exists yet (`existing` is 0, and the block is
+    locked) there can be no conflict, so the plain INSERT skips conflict handling."""
     staging_columns = list(plan.columns)
-    block_columns = ", ".join(quote(plan.columns[c]) for c in staging_columns)
-    select = f"SELECT {', '.join(staging_columns)} FROM {STAGING} WHERE true ORDER BY {SEQ}"
+    block_columns = ", ".join(q(plan.columns[c]) for c in staging_columns)
+    order = ", ".join(plan.key) if plan.key else SEQ
+    select = f"SELECT {', '.join(staging_columns)} FROM {STAGING} WHERE true ORDER BY {order}"
     sql = f"INSERT INTO {target} ({block_columns}) {select}"
-    if plan.key:
-        conflict = ", ".join(quote(plan.columns[k]) for k in plan.key)
+    if plan.key and existing:
+        conflict = ", ".join(q(plan.columns[k]) for k in plan.key)
         updates = ", ".join(
-            f"{quote(plan.columns[c])} = excluded.{quote(plan.columns[c])}"
-            for c in plan.value_columns
+            f"{q(plan.columns[c])} = excluded.{q(plan.columns[c])}" for c in plan.value_columns
         )
         sql += f" ON CONFLICT ({conflict}) " + (
             f"DO UPDATE SET {updates}" if updates else "DO NOTHING"

@@ -21,7 +21,7 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
-from planport.web.pages import account, applications, blocks, members, sessions
+from planport.web.pages import account, applications, blocks, imports, members, sessions
 from planport.web.templating import redirect, render
 
 log = get_logger("planport.web")
@@ -36,7 +36,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
     _add_health(app)
-    for module in (sessions, applications, blocks, members, account):
+    for module in (sessions, applications, blocks, imports, members, account):
         app.include_router(module.router)
     _add_error_handlers(app)
     app.middleware("http")(_log_and_harden)

@@ -17,3 +17,15 @@ def test_the_reads_benchmark_runs_and_ends_with_one_json_line(
     figures = json.loads(last)
     assert figures["sqlite_cells"] == 3000
     assert figures["sqlite_export_rows_s"] > 0
+
+
+def test_the_imports_benchmark_runs_and_ends_with_one_json_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import imports
+
+    imports.main(["--rows", "2000", "--transactions", "500", "--pandas-rows", "0", "--no-4x"])
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["sqlite_metric_new_rows_s"] > 0
+    assert figures["pg_metric_update_rows_s"] > 0
+    assert figures["pg_copy_rows_s"] > 0

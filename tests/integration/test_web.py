@@ -28,9 +28,12 @@ def client(db: Database, tmp_path: object) -> Iterator[TestClient]:
 
 
 def csrf_of(client: TestClient, path: str) -> str:
-    match = CSRF.search(client.get(path).text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
+    """The CSRF token of the page's forms (all of them must carry the same one)."""
+    tokens = set(CSRF.findall(client.get(path).text))
+    assert len(tokens) == 1, f"forms on {path} carry tokens {tokens}"
+    (token,) = tokens
+    assert token, f"empty CSRF token on {path}"
+    return token
 
 
 def log_in(client: TestClient, email: str) -> None:
