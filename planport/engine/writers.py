@@ -11,13 +11,16 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Index, func, select, text
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
 from planport.engine.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions, TransactionMode
 from planport.engine.staging import ROW, SEQ, STAGING, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectLog
+from planport.store import block_tables
+
+BULK_ROWS = 100_000  # staged rows from which secondary indexes are rebuilt, not maintained
 
 Quote = Callable[[str], str]
 
@@ -105,7 +108,10 @@ def merge(
     if block.kind is BlockKind.METRIC:
         summary.deleted += _delete_blanked_cells(connection, target, plan, q)
     staged = connection.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
+    rebuild = _without_secondary_indexes(connection, block, staged)
     _upsert(connection, target, plan, existing, q)
+    for index in rebuild:
+        index.create(connection)
     summary.updated += existing
     summary.inserted += staged - existing
 
@@ -214,23 +220,52 @@ def _delete_blanked_cells(connection: Connection, target: str, plan: Plan, q: Qu
 
 
 def _upsert(connection: Connection, target: str, plan: Plan, existing: int, q: Quote) -> None:
-    """One INSERT … SELECT. Keyed rows go in key order, so the block's primary key index is
-    filled sequentially; when no staged key exists yet (`existing` is 0, and the block is
-    locked) there can be no conflict, so the plain INSERT skips conflict handling."""
+    """One INSERT … SELECT.
+
+    Keyed rows go in key order, so the primary key index fills sequentially. When no staged
+    key exists yet (`existing` is 0, and the block is locked) there can be no conflict, so the
+    plain INSERT skips conflict handling. An existing row is only rewritten when a value
+    changes: re-importing a file rewrites (and logs) nothing that did not change.
+    """
     staging_columns = list(plan.columns)
     block_columns = ", ".join(q(plan.columns[c]) for c in staging_columns)
     order = ", ".join(plan.key) if plan.key else SEQ
     select = f"SELECT {', '.join(staging_columns)} FROM {STAGING} WHERE true ORDER BY {order}"
-    sql = f"INSERT INTO {target} ({block_columns}) {select}"
+    sql = f"INSERT INTO {target} AS t ({block_columns}) {select}"
     if plan.key and existing:
         conflict = ", ".join(q(plan.columns[k]) for k in plan.key)
-        updates = ", ".join(
-            f"{q(plan.columns[c])} = excluded.{q(plan.columns[c])}" for c in plan.value_columns
-        )
-        sql += f" ON CONFLICT ({conflict}) " + (
-            f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        )
+        sql += f" ON CONFLICT ({conflict}) " + _on_conflict(connection, plan, q)
     connection.execute(text(sql))
+
+
+def _on_conflict(connection: Connection, plan: Plan, q: Quote) -> str:
+    columns = [q(plan.columns[c]) for c in plan.value_columns]
+    if not columns:
+        return "DO NOTHING"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    old = f"({', '.join(f't.{c}' for c in columns)})" if len(columns) > 1 else f"t.{columns[0]}"
+    new = (
+        f"({', '.join(f'excluded.{c}' for c in columns)})"
+        if len(columns) > 1
+        else f"excluded.{columns[0]}"
+    )
+    differs = "IS DISTINCT FROM" if connection.dialect.name == "postgresql" else "IS NOT"
+    return f"DO UPDATE SET {updates} WHERE {old} {differs} {new}"
+
+
+def _without_secondary_indexes(connection: Connection, block: BlockDef, staged: int) -> list[Index]:
+    """Drop the block's non-unique indexes before a large load (rebuilding them afterwards
+    is several times cheaper than maintaining them row by row). Returns what to rebuild."""
+    if staged < BULK_ROWS:
+        return []
+    table = block_tables.build_table(block)
+    current = connection.execute(select(func.count()).select_from(table)).scalar_one()
+    if staged < current:
+        return []
+    dropped = [index for index in table.indexes if not index.unique]
+    for index in dropped:
+        index.drop(connection)
+    return dropped
 
 
 def _rowcount(result: object) -> int:

@@ -51,6 +51,7 @@ from planport.store.models import Block, ImportRun, ImportRunReject, Member, utc
 PREVIEW_ROWS = 20
 Progress = Callable[[int], None]  # called with the number of rows read so far
 REJECT_BATCH = 5000
+MERGE_WORK_MEM = "256MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +346,9 @@ def _lock_block(connection: Connection, block: BlockDef) -> None:
     if connection.dialect.name == "postgresql":
         key = int.from_bytes(block.id.bytes[:8], "big", signed=True)
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        # The merge groups and joins millions of staged rows: let them hash in memory rather
+        # than sort on disk (for this transaction only).
+        connection.execute(text(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'"))
 
 
 # ---------------------------------------------------------------- the run row
