@@ -71,6 +71,7 @@ class Source:
     dialect: Dialect
     columns: list[str]
     first_data_line: int  # line (record number) of the first data row
+    rows_before_data: int  # lines the parser skips: skipped rows, blank lines, the header
     invalid_rows: list[InvalidRow] = field(default_factory=list)
 
     @property
@@ -90,7 +91,7 @@ def open_source(path: Path, settings: FileSettings) -> Source:
     text = _decode_sample(sample, encoding)
     _refuse_binary(text)
     dialect = Dialect(encoding, _separator(text, settings), settings.quote)
-    records = _sample_records(text, dialect, settings.skip_rows)
+    records, first_record = _sample_records(text, dialect, settings.skip_rows)
     if not records:
         raise FileUnreadable(
             f"The file has no rows after the {settings.skip_rows} skipped row(s)."
@@ -98,8 +99,9 @@ def open_source(path: Path, settings: FileSettings) -> Source:
             else "The file has no rows."
         )
     columns = _column_names(records[0], settings.header)
-    first_data_line = settings.skip_rows + (2 if settings.header else 1)
-    return Source(path, settings, dialect, columns, first_data_line)
+    # Blank lines before the header are passed over like skipped rows; pyarrow counts them.
+    rows_before_data = first_record + (1 if settings.header else 0)
+    return Source(path, settings, dialect, columns, rows_before_data + 1, rows_before_data)
 
 
 def iter_batches(
@@ -128,7 +130,7 @@ def iter_batches(
 def _open_reader(
     source: Source, names: list[str], wanted: list[str], block_size: int
 ) -> pacsv.CSVStreamingReader:
-    settings, dialect = source.settings, source.dialect
+    dialect = source.dialect
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         source.invalid_rows.append(
@@ -139,7 +141,7 @@ def _open_reader(
     read = pacsv.ReadOptions(
         use_threads=True,
         block_size=block_size,
-        skip_rows=settings.skip_rows + (1 if settings.header else 0),
+        skip_rows=source.rows_before_data,
         column_names=names,
         encoding="utf8" if dialect.encoding == "utf-8" else dialect.encoding,
     )
@@ -183,9 +185,9 @@ def locate_invalid_rows(source: Source) -> list[int]:
         )
         record = 0
         for row in reader:
+            record += 1
             if not row:
                 continue
-            record += 1
             if record >= source.first_data_line and len(row) != expected:
                 lines.append(record)
                 if len(lines) == len(source.invalid_rows):
@@ -288,16 +290,21 @@ def _separator(text: str, settings: FileSettings) -> str:
     return best if counts[best] else ","
 
 
-def _sample_records(text: str, dialect: Dialect, skip_rows: int) -> list[list[str]]:
+def _sample_records(text: str, dialect: Dialect, skip_rows: int) -> tuple[list[list[str]], int]:
+    """The first two non-blank records after `skip_rows` lines, and the 0-based line index of
+    the first of them."""
     csv.field_size_limit(BLOCK_SIZE)
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=dialect.separator, quotechar=dialect.quote
     )
     records: list[list[str]] = []
+    first = 0
     try:
         for number, record in enumerate(reader):
             if number < skip_rows or not any(cell.strip() for cell in record):
                 continue
+            if not records:
+                first = number
             records.append(record)
             if len(records) >= 2:
                 break
@@ -305,7 +312,7 @@ def _sample_records(text: str, dialect: Dialect, skip_rows: int) -> list[list[st
         raise FileUnreadable(
             f"The file cannot be read as CSV near line {reader.line_num}: {error}."
         ) from None
-    return records
+    return records, first
 
 
 def _column_names(first: list[str], header: bool) -> list[str]:

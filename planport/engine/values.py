@@ -24,7 +24,7 @@ for _number, _names in enumerate(
     [
         "jan january janv janvier januar ene enero gen gennaio jän",
         "feb february fév févr février februar febrero febbraio",
-        "mar march mars märz marzo mrz",
+        "mar march mars märz mär marzo mrz",
         "apr april avr avril abr abril aprile",
         "may mai mayo mag maggio",
         "jun june juin juni junio giu giugno",
@@ -75,28 +75,36 @@ def parse_text(column: pa.Array) -> Parsed:
 
 
 def parse_numbers(column: pa.Array, fmt: NumberFormat) -> Parsed:
+    """Numbers as `fmt` writes them. A written % divides by 100; with `fmt.percent` every value
+    is a percentage (divided by 100 once, % sign or not)."""
     cleaned, negative, percent = _normalise_number_text(column, fmt)
     valid = pc.fill_null(pc.match_substring_regex(cleaned, _NUMBER), False)
     numbers = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())), pa.float64())
     numbers = pc.if_else(negative, pc.negate(numbers), numbers)
-    scale = fmt.multiplier / (100.0 if fmt.percent else 1.0)
-    numbers = pc.if_else(percent, pc.divide(numbers, 100.0), numbers)
-    if scale != 1.0:
-        numbers = pc.multiply(numbers, scale)
+    if fmt.percent:
+        numbers = pc.divide(numbers, 100.0)
+    else:
+        numbers = pc.if_else(percent, pc.divide(numbers, 100.0), numbers)
+    if fmt.multiplier != 1.0:
+        numbers = pc.multiply(numbers, fmt.multiplier)
     return Parsed(numbers, _failed(column, valid))
 
 
 def parse_integers(column: pa.Array, fmt: NumberFormat) -> Parsed:
-    """Whole numbers; exact for up to 18 digits, else through the number path (whole values)."""
+    """Whole numbers: exact (through int64) for up to 18 digits as written, else through the
+    number path when the value is whole."""
     numbers = parse_numbers(column, fmt)
     whole = pc.equal(numbers.values, pc.floor(numbers.values))
     in_range = pc.less(pc.abs(numbers.values), 9.2e18)
     ok = pc.fill_null(pc.and_(whole, in_range), False)
     values = pc.cast(pc.if_else(ok, numbers.values, pa.scalar(None, pa.float64())), pa.int64())
-    plain = pc.utf8_trim_whitespace(column)
+    cleaned, negative, percent = _normalise_number_text(column, fmt)
+    plain = pc.replace_substring_regex(cleaned, r"^\+", "")
     exact = pc.fill_null(pc.match_substring_regex(plain, _INTEGER), False)
+    exact = pc.and_(exact, pc.invert(percent))
     if fmt.multiplier == 1 and not fmt.percent and pc.any(exact).as_py():
         exact_values = pc.cast(pc.if_else(exact, plain, pa.scalar(None, pa.string())), pa.int64())
+        exact_values = pc.if_else(negative, pc.negate(exact_values), exact_values)
         values = pc.if_else(exact, exact_values, values)
     return Parsed(values, _failed(column, pc.or_(exact, ok)))
 
