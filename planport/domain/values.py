@@ -59,15 +59,20 @@ def _parse_number(text: str) -> float:
     return number
 
 
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1  # what an integer column stores
+
+
 def _parse_integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    number = _parse_number(text)
-    if not number.is_integer():
-        raise ValueError(f"{text!r} is not a whole number")
-    return int(number)
+    if re.fullmatch(r"[+-]?\d+", text):
+        value = int(text)
+    else:
+        number = _parse_number(text)
+        if not number.is_integer():
+            raise ValueError(f"{text!r} is not a whole number")
+        value = int(number)
+    if not INTEGER_MIN <= value <= INTEGER_MAX:
+        raise ValueError(f"{text!r} is too large for an integer (at most 19 digits)")
+    return value
 
 
 def _parse_date(text: str) -> date:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Select, Table, Text, func, or_, select
+from sqlalchemy import Column, MetaData, Select, Table, Text, func, or_, select
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef
@@ -199,25 +199,21 @@ def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: s
             )
         if codes:
             conditions.append(known_filters[key].in_(list(codes)))
-    statement = select(*selected).select_from(source)
+    # A Transaction List without properties still has rows (and SQLite refuses SELECT FROM).
+    statement = select(*(selected or [table.c.id])).select_from(source)
     if conditions:
         statement = statement.where(*conditions)
     return _Query(columns, statement, order)
 
 
 def _item_table(table_name: str, metadata: Any, key: str) -> Any:
-    items = Table(
-        table_name,
-        metadata,
-        Column("id", block_tables.ItemId),
-        Column("code", Text),
-        extend_existing=True,
-    )
+    # Its own MetaData: the referenced list may be the block itself (a self-reference).
+    items = Table(table_name, MetaData(), Column("id", block_tables.ItemId), Column("code", Text))
     return items.alias(f"ref_{key.replace('-', '')[:20]}")
 
 
 def _format_row(columns: list[GridColumn], row: Sequence[Any]) -> list[str]:
-    return [format_value(c.kind, v) for c, v in zip(columns, row, strict=True)]
+    return [format_value(c.kind, v) for c, v in zip(columns, row[: len(columns)], strict=True)]
 
 
 def _export_row(columns: list[GridColumn], row: Sequence[Any]) -> list[str]:

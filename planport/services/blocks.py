@@ -327,8 +327,9 @@ def change_property_type(
         reference = _reference_for(session, block, kind, referenced_list_id)
         same_reference = (reference.id if reference else None) == prop.referenced_block_id
         if PropertyType(prop.type) is kind and same_reference:
-            touch(block)
-            session.flush()
+            if session.is_modified(prop):  # renamed only
+                touch(block)
+                session.flush()
             return to_def(block)
         new_column = allocate_column(block, "p")
         convert_column(

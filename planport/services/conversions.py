@@ -13,7 +13,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table, bindparam, func, insert, literal, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    MetaData,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef, PropertyDef
@@ -91,7 +102,9 @@ def convert_column(
     block_tables.add_column(connection, block.table_name, new_column, target_kind)
     table = block_tables.build_table(block)
     target = Table(block.table_name, table.metadata, Column(new_column), extend_existing=True)
+    # Rows are named for people: Dimension List items by code, Transaction List rows by id.
     label_col = table.c.code if block.kind is BlockKind.DIMENSION_LIST else table.c.id
+    where = "item" if block.kind is BlockKind.DIMENSION_LIST else "row"
     value_col, joined = _readable_values(table, source)
     problems = _Problems()
     statement = (
@@ -100,11 +113,11 @@ def convert_column(
         .values({new_column: bindparam("_value")})
     )
     for rows in iter_chunks(session, [table.c.id, label_col, value_col], [table.c.id], joined):
-        converted = _convert_rows(rows, source_kind, target_kind, problems)
+        converted = _convert_rows(rows, source_kind, target_kind, problems, where)
         if target_reference is not None:
-            converted = _resolve_codes(session, target_reference, converted, problems)
+            converted = _resolve_codes(session, target_reference, converted, problems, where)
         if converted and not problems.count:
-            session.execute(statement, [{"_id": i, "_value": v} for i, v in converted])
+            session.execute(statement, [{"_id": i, "_value": v} for i, _, v in converted])
     problems.raise_if_any(f"Property {source.name!r} cannot become {target_kind.label}")
     block_tables.drop_column(connection, block.table_name, source.column_name)
 
@@ -115,13 +128,13 @@ def _readable_values(table: Table, source: PropertyDef) -> tuple[Any, Any]:
     if source.type is not PropertyType.DIMENSION:
         return column, table
     assert source.referenced_table_name is not None
+    # Its own MetaData and an alias: the referenced list may be this very block.
     referenced = Table(
         source.referenced_table_name,
-        table.metadata,
+        MetaData(),
         Column("id", block_tables.ItemId),
         Column("code"),
-        extend_existing=True,
-    )
+    ).alias("referenced")
     return referenced.c.code, table.outerjoin(referenced, referenced.c.id == column)
 
 
@@ -130,35 +143,40 @@ def _convert_rows(
     source_kind: PropertyType,
     target_kind: PropertyType,
     problems: _Problems,
-) -> list[tuple[Any, Any]]:
-    """(row id, converted value) for the non-blank values of a chunk; problems recorded."""
-    converted: list[tuple[Any, Any]] = []
+    where: str,
+) -> list[tuple[Any, Any, Any]]:
+    """(row id, label, converted value) for the non-blank values of a chunk; problems recorded."""
+    converted: list[tuple[Any, Any, Any]] = []
     reading_kind = PropertyType.TEXT if source_kind is PropertyType.DIMENSION else source_kind
     for row_id, label, value in rows:
         if value is None:
             continue
         try:
-            converted.append((row_id, convert_value(reading_kind, target_kind, value)))
+            converted.append((row_id, label, convert_value(reading_kind, target_kind, value)))
         except ValueError as error:
-            problems.add(f"item {label}", format_value(reading_kind, value), str(error))
+            problems.add(f"{where} {label}", format_value(reading_kind, value), str(error))
     return converted
 
 
 def _resolve_codes(
-    session: Session, reference: BlockDef, converted: list[tuple[Any, Any]], problems: _Problems
-) -> list[tuple[Any, Any]]:
+    session: Session,
+    reference: BlockDef,
+    converted: list[tuple[Any, Any, Any]],
+    problems: _Problems,
+    where: str,
+) -> list[tuple[Any, Any, Any]]:
     """Turn item codes into item ids of `reference`; unknown codes are problems."""
     table = block_tables.build_table(reference)
-    codes = {code for _, code in converted}
+    codes = {code for _, _, code in converted}
     ids = dict(
         session.execute(select(table.c.code, table.c.id).where(table.c.code.in_(codes))).all()
     )
     resolved = []
-    for row_id, code in converted:
+    for row_id, label, code in converted:
         if code in ids:
-            resolved.append((row_id, ids[code]))
+            resolved.append((row_id, label, ids[code]))
         else:
-            problems.add(f"row {row_id}", code, f"no item of {reference.name} has this code")
+            problems.add(f"{where} {label}", code, f"no item of {reference.name} has this code")
     return resolved
 
 
@@ -262,9 +280,21 @@ def _copy_converted_cells(
             try:
                 converted = convert_value(source, target, value)
             except ValueError as error:
-                problems.add(f"cell {tuple(dims)}", value, str(error))
+                label = _cell_label(session, old, dims) if problems.count < MAX_SAMPLES else ""
+                problems.add(f"cell {label}", value, str(error))
                 continue
             batch.append({**dict(zip(new_table.c.keys(), dims, strict=False)), "value": converted})
         if batch and not problems.count:
             session.execute(insert(new_table), batch)
     problems.raise_if_any(f"Metric {old.name!r} cannot hold {target.label} values")
+
+
+def _cell_label(session: Session, metric: BlockDef, item_ids: Sequence[Any]) -> str:
+    """A cell named by its item codes, e.g. "2026-01 × FR" (only for the few samples shown)."""
+    codes = []
+    for dimension, item_id in zip(metric.dimensions, item_ids, strict=True):
+        items = Table(
+            dimension.list_table_name, MetaData(), Column("id", block_tables.ItemId), Column("code")
+        )
+        codes.append(str(session.scalar(select(items.c.code).where(items.c.id == item_id))))
+    return " × ".join(codes)

@@ -52,7 +52,8 @@ def write_items(db: Database, actor: Actor, list_id: uuid.UUID, rows: Rows) -> W
         table = block_tables.build_table(block)
         records = _dedupe(_parse_rows(session, block, rows, with_item=True), "code")
         existing = _existing_codes(session, table, [r["code"] for r in records])
-        columns = ["name", *(p.column_name for p in block.properties)]
+        given = _given_columns(block, rows)
+        columns = [c for c in ["name", *(p.column_name for p in block.properties)] if c in given]
         _upsert(session, table, records, key="code", update_columns=columns)
         return WriteResult(inserted=len(records) - existing, updated=existing)
 
@@ -75,7 +76,12 @@ def append_rows(db: Database, actor: Actor, list_id: uuid.UUID, rows: Rows) -> W
             session.scalar(select(func.count()).where(table.c[key].in_([r[key] for r in keyed])))
             or 0
         )
-        others = [p.column_name for p in block.properties if p.column_name != key]
+        given = _given_columns(block, rows)
+        others = [
+            p.column_name
+            for p in block.properties
+            if p.column_name not in (key,) and p.column_name in given
+        ]
         _upsert(session, table, keyed, key=key, update_columns=others)
         unkeyed = [r for r in records if r[key] is None]
         if unkeyed:
@@ -269,6 +275,13 @@ def _resolve(
                 field=label,
             )
         record[column] = ids[code]
+
+
+def _given_columns(block: BlockDef, rows: Rows) -> set[str]:
+    """Physical columns some row of the batch names: an update leaves the others alone."""
+    labels = {name_key(label) for row in rows for label in row}
+    given = {"name"} if name_key(NAME) in labels else set()
+    return given | {p.column_name for p in block.properties if name_key(p.name) in labels}
 
 
 def _dedupe(records: list[dict[str, Any]], *key: str) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import inspect
 
 from planport.domain.members import Actor
-from planport.services import access
+from planport.services import access, block_data
 from planport.store.db import Database
 
 PASSWORD = "correct horse battery"
@@ -30,3 +30,24 @@ def table_names(db: Database) -> set[str]:
 
 def column_names(db: Database, table: str) -> list[str]:
     return [c["name"] for c in inspect(db.engine).get_columns(table)]
+
+
+def grid(db: Database, actor: Actor, block_id: uuid.UUID) -> list[dict[str, str]]:
+    """Every row of the block as people see it: column label → formatted value."""
+    page = block_data.read_page(db, actor, block_id, page_size=100_000)
+    labels = [c.label for c in page.columns]
+    return [dict(zip(labels, row, strict=True)) for row in page.rows]
+
+
+def column_of(db: Database, actor: Actor, block_id: uuid.UUID, label: str) -> dict[str, str]:
+    """One column of a Dimension List: item code → formatted value."""
+    return {row["Code"]: row[label] for row in grid(db, actor, block_id)}
+
+
+def index_columns(db: Database, table: str, *, unique: bool) -> set[str]:
+    """Columns carrying a (unique or plain) single-column index of the table."""
+    found = set()
+    for index in inspect(db.engine).get_indexes(table):
+        if bool(index["unique"]) is unique and len(index["column_names"]) == 1:
+            found.add(str(index["column_names"][0]))
+    return found

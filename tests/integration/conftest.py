@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from argon2 import PasswordHasher
 
 from planport.domain.members import Actor
 from planport.services import applications, members
 from planport.services.applications import ApplicationView
 from planport.store.db import Database
 from tests.integration.builders import PASSWORD, grant
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 with its smallest cost, so that every test's members are made in microseconds.
+
+    Still argon2id through the same code; only the work factor differs from production's.
+    """
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(members, "_hasher", cheap)
 
 
 @pytest.fixture

@@ -50,18 +50,11 @@ def test_a_member_without_a_role_may_do_nothing(
 
 
 @pytest.mark.parametrize("role", list(EXPECTED))
-def test_a_member_may_do_exactly_what_their_role_allows(
+def test_a_member_may_do_exactly_what_their_role_allows_and_is_refused_the_rest_by_label(
     db: Database, app: ApplicationView, member_as: Callable[[str], Actor], role: str
 ) -> None:
     actor = member_as(role)
     assert allowed(db, actor, app.id) == EXPECTED[role]
-
-
-@pytest.mark.parametrize("role", list(EXPECTED))
-def test_require_refuses_each_permission_the_role_lacks_naming_its_label(
-    db: Database, app: ApplicationView, member_as: Callable[[str], Actor], role: str
-) -> None:
-    actor = member_as(role)
     with db.read() as session:
         for permission in Permission:
             if permission in EXPECTED[role]:
@@ -118,7 +111,7 @@ def test_revoking_access_a_member_does_not_have_is_not_found(
 def test_granting_access_to_an_unknown_email_is_not_found(
     db: Database, admin: Actor, app: ApplicationView
 ) -> None:
-    with pytest.raises(NotFound, match="nobody@example.com"):
+    with pytest.raises(NotFound, match=r"nobody@example\.com"):
         access.grant_access(
             db, admin, app.id, "nobody@example.com", role_id(db, admin, app.id, "Reader")
         )
@@ -134,21 +127,19 @@ def test_a_role_of_another_application_cannot_be_granted(
     assert allowed(db, member, app.id) == set()
 
 
-@pytest.mark.parametrize("role", ["Modeler", "Contributor", "Reader"])
 def test_only_holders_of_manage_application_grant_access(
     db: Database,
     admin: Actor,
     app: ApplicationView,
     member_as: Callable[[str], Actor],
     new_member: Callable[[str], Actor],
-    role: str,
 ) -> None:
-    actor = member_as(role)
     other = new_member("other@example.com")
-    with pytest.raises(PermissionDenied, match="Manage Application"):
-        access.grant_access(
-            db, actor, app.id, other.email, role_id(db, admin, app.id, "Reader")
-        )
+    reader = role_id(db, admin, app.id, "Reader")
+    for role in ("Modeler", "Contributor", "Reader"):
+        actor = member_as(role)
+        with pytest.raises(PermissionDenied, match="Manage Application"):
+            access.grant_access(db, actor, app.id, other.email, reader)
     assert allowed(db, other, app.id) == set()
 
 

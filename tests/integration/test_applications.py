@@ -34,13 +34,13 @@ def test_a_member_cannot_create_an_application(db: Database, member: Actor) -> N
         applications.create_application(db, member, "Shadow budget")
 
 
-@pytest.mark.parametrize("duplicate", ["Budget 2025", "budget 2025", "BUDGET  2025", "Ｂudget 2025"])
 def test_a_duplicate_application_name_is_refused_whatever_its_case(
-    db: Database, admin: Actor, app: ApplicationView, duplicate: str
+    db: Database, admin: Actor, app: ApplicationView
 ) -> None:
-    with pytest.raises(Conflict, match="already exists") as raised:
-        applications.create_application(db, admin, duplicate)
-    assert raised.value.field == "name"
+    for duplicate in ("Budget 2025", "budget 2025", "BUDGET  2025", "Ｂudget 2025"):
+        with pytest.raises(Conflict, match="already exists") as raised:
+            applications.create_application(db, admin, duplicate)
+        assert raised.value.field == "name"
     assert [a.name for a in applications.list_applications(db, admin)] == ["Budget 2025"]
 
 

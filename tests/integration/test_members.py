@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -44,13 +45,11 @@ def test_a_new_member_gets_a_normalised_email_and_a_default_display_name(db: Dat
     assert members.find_member(db, "ADA.LOVELACE@example.com") == created
 
 
-@pytest.mark.parametrize("email", ["", "ada", "ada@", "@example.com", "ada@example", "a b@x.org"])
-def test_an_address_that_is_not_an_email_is_refused_on_the_email_field(
-    db: Database, email: str
-) -> None:
-    with pytest.raises(Invalid, match="is not an e-mail address") as raised:
-        members.create_member(db, email, PASSWORD)
-    assert raised.value.field == "email"
+def test_an_address_that_is_not_an_email_is_refused_on_the_email_field(db: Database) -> None:
+    for email in ("", "ada", "ada@", "@example.com", "ada@example", "a b@x.org"):
+        with pytest.raises(Invalid, match="is not an e-mail address") as raised:
+            members.create_member(db, email, PASSWORD)
+        assert raised.value.field == "email"
     assert members.list_members(db) == []
 
 
@@ -123,12 +122,10 @@ def test_a_wrong_password_and_an_unknown_email_fail_with_the_same_message(
     assert "not correct" in wrong_password.value.message
 
 
-@pytest.mark.parametrize("token", ["", "made-up-token"])
-def test_an_unknown_session_token_resolves_to_nobody(
-    db: Database, member: Actor, token: str
-) -> None:
-    members.log_in(db, member.email, PASSWORD, hours=HOURS)
-    assert members.resolve_session(db, token, hours=HOURS) is None
+def test_an_unknown_session_token_resolves_to_nobody(db: Database, member: Actor) -> None:
+    login = members.log_in(db, member.email, PASSWORD, hours=HOURS)
+    for token in ("", "made-up-token", login.csrf_token):
+        assert members.resolve_session(db, token, hours=HOURS) is None
 
 
 def test_logging_out_ends_that_session_only(db: Database, member: Actor) -> None:
@@ -142,9 +139,7 @@ def test_logging_out_ends_that_session_only(db: Database, member: Actor) -> None
 def test_an_expired_session_resolves_to_nobody(db: Database, member: Actor) -> None:
     login = members.log_in(db, member.email, PASSWORD, hours=HOURS)
     with db.write() as session:
-        session.execute(
-            update(MemberSession).values(expires_at=utc_now() - timedelta(seconds=1))
-        )
+        session.execute(update(MemberSession).values(expires_at=utc_now() - timedelta(seconds=1)))
     assert members.resolve_session(db, login.token, hours=HOURS) is None
 
 
@@ -189,8 +184,6 @@ def test_only_admins_change_members(db: Database, admin: Actor, member: Actor) -
 
 
 def test_changing_an_unknown_member_is_not_found(db: Database, admin: Actor) -> None:
-    import uuid
-
     with pytest.raises(NotFound):
         members.update_member(db, admin, uuid.uuid4(), is_active=False)
 
@@ -214,7 +207,7 @@ def test_an_admin_can_be_demoted_while_another_admin_remains(
     demoted = members.update_member(db, admin, admin.id, account_type=AccountType.MEMBER)
     assert demoted.account_type is AccountType.MEMBER
     # Now `other` is the last one.
-    with pytest.raises(Conflict, match="second@example.com is the last active admin"):
+    with pytest.raises(Conflict, match=r"second@example\.com is the last active admin"):
         members.update_member(db, admin, other.id, is_active=False)
 
 
@@ -258,7 +251,7 @@ def test_a_short_new_password_is_refused_and_the_old_one_still_works(
 
 
 def test_setting_the_password_of_an_unknown_email_is_not_found(db: Database) -> None:
-    with pytest.raises(NotFound, match="nobody@example.com"):
+    with pytest.raises(NotFound, match=r"nobody@example\.com"):
         members.set_password(db, "nobody@example.com", "a brand new password")
 
 
@@ -269,3 +262,24 @@ def test_a_member_chooses_an_iana_time_zone(db: Database, member: Actor) -> None
         members.set_time_zone(db, member, "Mars/Olympus")
     assert raised.value.field == "time_zone"
     assert members.actor_for(db, member.email).time_zone == "Europe/Paris"
+
+
+def test_a_member_changes_their_own_password_keeping_only_the_current_session(
+    db: Database, member: Actor
+) -> None:
+    here = members.log_in(db, member.email, PASSWORD, hours=HOURS)
+    elsewhere = members.log_in(db, member.email, PASSWORD, hours=HOURS)
+    members.change_own_password(db, member, PASSWORD, "my new passphrase", keep_token=here.token)
+    assert members.resolve_session(db, here.token, hours=HOURS) is not None
+    assert members.resolve_session(db, elsewhere.token, hours=HOURS) is None
+    assert members.log_in(db, member.email, "my new passphrase", hours=HOURS).actor == member
+
+
+def test_changing_ones_password_needs_the_current_one(db: Database, member: Actor) -> None:
+    login = members.log_in(db, member.email, PASSWORD, hours=HOURS)
+    with pytest.raises(AuthenticationFailed, match="current password"):
+        members.change_own_password(db, member, "a wrong guess", "my new passphrase")
+    with pytest.raises(Invalid, match="at least 10"):
+        members.change_own_password(db, member, PASSWORD, "short")
+    assert members.resolve_session(db, login.token, hours=HOURS) is not None
+    assert members.log_in(db, member.email, PASSWORD, hours=HOURS).actor == member

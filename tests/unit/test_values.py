@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planport.domain.enums import PropertyType
@@ -25,7 +25,7 @@ non_blank_text = st.text().filter(lambda s: s.strip() != "")
 VALUES_OF: dict[PropertyType, st.SearchStrategy[Any]] = {
     T.TEXT: non_blank_text,
     T.NUMBER: finite_floats,
-    T.INTEGER: st.integers(),
+    T.INTEGER: st.integers(min_value=-(2**63), max_value=2**63 - 1),
     T.DATE: st.dates(),
     T.BOOLEAN: st.booleans(),
 }
@@ -65,7 +65,7 @@ def test_text_that_is_not_a_number_is_refused_with_the_text_in_the_reason(text: 
 
 @pytest.mark.parametrize("text", ["nan", "inf", "-Infinity", "1e999"])
 def test_numbers_must_be_finite(text: str) -> None:
-    with pytest.raises(ValueError, match="not a finite number"):
+    with pytest.raises(ValueError, match=r"is not a (finite )?number"):
         parse_value(T.NUMBER, text)
 
 
@@ -136,12 +136,14 @@ def test_dates_format_as_iso() -> None:
 
 
 @pytest.mark.parametrize("kind", [k for k in PropertyType if k is not T.DIMENSION])
+@settings(deadline=None)  # pure and fast; a loaded CI machine must not fail it
 @given(data=st.data())
 def test_formatting_then_parsing_gives_the_value_back(kind: PropertyType, data: Any) -> None:
     value = data.draw(VALUES_OF[kind])
     assert parse_value(kind, format_value(kind, value)) == value
 
 
+@settings(deadline=None)  # pure and fast; a loaded CI machine must not fail it
 @given(value=finite_floats)
 def test_a_number_formats_to_the_shortest_text_that_parses_to_it(value: float) -> None:
     text = format_value(T.NUMBER, value)
@@ -223,12 +225,14 @@ def test_no_value_converts_to_no_value(kind: PropertyType) -> None:
 
 
 @pytest.mark.parametrize("kind", [k for k in PropertyType if k is not T.DIMENSION])
+@settings(deadline=None)  # pure and fast; a loaded CI machine must not fail it
 @given(data=st.data())
 def test_converting_to_text_and_back_gives_the_value_back(kind: PropertyType, data: Any) -> None:
     value = data.draw(VALUES_OF[kind])
     assert convert_value(T.TEXT, kind, convert_value(kind, T.TEXT, value)) == value
 
 
+@settings(deadline=None)  # pure and fast; a loaded CI machine must not fail it
 @given(value=st.integers(min_value=-(2**53), max_value=2**53))
 def test_integers_survive_a_round_trip_through_number(value: int) -> None:
     assert convert_value(T.NUMBER, T.INTEGER, convert_value(T.INTEGER, T.NUMBER, value)) == value
