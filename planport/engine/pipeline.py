@@ -42,10 +42,12 @@ from planport.store import block_tables
 class ImportFailed(Exception):
     """The run cannot complete (threshold passed, data in the way); nothing is written."""
 
-    def __init__(self, name: str, message: str) -> None:
+    def __init__(self, name: str, message: str, result: ImportResult | None = None) -> None:
         super().__init__(message)
         self.name = name
         self.message = message
+        # What the run found before it was refused (rejected rows stay worth reporting).
+        self.result = result
 
 
 @dataclass
@@ -139,9 +141,10 @@ def import_file(
     if pivot is not None:
         _record_created(summary, pivot.index.list.name, pivot.index.created)
     rows = log.finish(summary, lambda index: line_of(source.first_data_line, index, invalid_lines))
-    _check_threshold(summary, mapping)
     staging.drop()
-    return ImportResult(summary, rows, preview)
+    result = ImportResult(summary, rows, preview)
+    _check_threshold(result, mapping)
+    return result
 
 
 # ---------------------------------------------------------------- targets
@@ -220,7 +223,7 @@ def _type_batch(
     keep = parsers.constant(True, length)
     typed: dict[str, pa.Array] = {}
     for target in targets:
-        text = _source_text(target.field, columns, length, started_at)
+        text = _source_text(target.field, columns, length, started_at, target.kind)
         values, ok = _type_target(target, text, row_index, indexes, log, settings, block)
         typed[target.column] = values
         keep = pc.and_(keep, ok)
@@ -234,12 +237,22 @@ def _type_batch(
 
 
 def _source_text(
-    field: FieldMapping, columns: dict[str, pa.Array], length: int, started_at: datetime
+    field: FieldMapping,
+    columns: dict[str, pa.Array],
+    length: int,
+    started_at: datetime,
+    kind: PropertyType,
 ) -> pa.Array:
+    """A column's text, or a virtual column: a constant, or the run's start (its day for a
+    date target, the ISO instant otherwise)."""
     source = field.source
     if source.column is not None:
         return columns[source.column]
-    constant = started_at.isoformat() if source.load_timestamp else (source.constant or "")
+    if source.load_timestamp:
+        stamp = started_at.date() if kind is PropertyType.DATE else started_at
+        constant = stamp.isoformat()
+    else:
+        constant = source.constant or ""
     return pc.fill_null(pa.nulls(length, pa.string()), constant)
 
 
@@ -517,7 +530,10 @@ def _record_created(summary: ImportSummary, list_name: str, codes: list[str]) ->
         summary.items_created.setdefault(list_name, []).extend(codes[:20])
 
 
-def _check_threshold(summary: ImportSummary, mapping: Mapping) -> None:
+def _check_threshold(result: ImportResult, mapping: Mapping) -> None:
+    """Refuse the run when more rows were skipped than the mapping allows. The refusal carries
+    the result with its write counts zeroed: the caller rolls back, so nothing landed."""
+    summary = result.summary
     threshold = mapping.options.reject_threshold_percent
     total = summary.rows_read
     if threshold is None or total == 0:
@@ -528,4 +544,12 @@ def _check_threshold(summary: ImportSummary, mapping: Mapping) -> None:
             "RejectThresholdExceeded",
             f"{summary.skipped:,} of {total:,} rows ({share:.1f} %) were skipped, more than the "
             f"{threshold:g} % this import allows. Nothing was imported.",
+            _nothing_landed(result),
         )
+
+
+def _nothing_landed(result: ImportResult) -> ImportResult:
+    summary = result.summary
+    summary.inserted = summary.updated = summary.deleted = 0
+    summary.items_created, summary.items_created_count = {}, {}
+    return result

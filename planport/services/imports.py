@@ -214,7 +214,13 @@ def run_import(
             result = _import(
                 connection, block, lists, source, mapping, references, None, 0, on_progress
             )
-    except (ImportFailed, MergeRefused) as error:
+    except ImportFailed as error:
+        found = error.result
+        summary, rejected = (found.summary, found.rejected_rows) if found else (None, [])
+        _finish(
+            db, run_id, RunStatus.FAILED, summary, rejected, [RunError(error.name, error.message)]
+        )
+    except MergeRefused as error:
         _finish(db, run_id, RunStatus.FAILED, None, [], [RunError(error.name, error.message)])
     except FileUnreadable as error:
         _finish(db, run_id, RunStatus.FAILED, None, [], [RunError("FileUnreadable", error.message)])
