@@ -93,6 +93,7 @@ async def csrf_protect(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
     sent = request.headers.get(CSRF_HEADER)
+    form = None
     if sent is None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
@@ -100,6 +101,8 @@ async def csrf_protect(request: Request) -> None:
     login = current_login(request)
     expected = login.csrf_token if login else request.cookies.get(LOGIN_CSRF_COOKIE)
     if not sent or not expected or not hmac.compare_digest(sent, expected):
+        if form is not None:
+            await form.close()  # uploads already spooled to temporary files
         raise CsrfRejected
 
 

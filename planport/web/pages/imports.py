@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -185,6 +186,16 @@ async def _save_upload(form: FormData, settings: Settings) -> tuple[uuid.UUID, P
     return upload_id, path
 
 
+@asynccontextmanager
+async def _form_of(request: Request) -> AsyncIterator[FormData]:
+    """The request's form, closed (its spooled files deleted) when the handler is done."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
 def _uploaded_file(settings: Settings, upload_id: uuid.UUID) -> Path:
     """The file of an upload. Raises NotFound when it is gone."""
     folder = _uploads(settings) / str(upload_id)
@@ -314,14 +325,18 @@ def _pivot(form: FormData, block: BlockDef, used: set[str], columns: Sequence[st
         raise Invalid("Choose how the pivoted headers are matched.", field="pivot") from None
 
 
-def _options(form: FormData) -> ImportOptions:
-    raw_threshold = _form_text(form, "reject_threshold").strip().rstrip("%").strip()
+def _threshold(form: FormData) -> tuple[float | None, str | None]:
+    raw = _form_text(form, "reject_threshold").strip().rstrip("%").strip()
     try:
-        threshold = float(raw_threshold.replace(",", ".")) if raw_threshold else None
+        threshold = float(raw.replace(",", ".")) if raw else None
     except ValueError:
         threshold = -1.0
     if threshold is not None and not 0 <= threshold <= 100:
-        raise Invalid("The reject threshold is a percentage from 0 to 100.", field="options")
+        return None, "The reject threshold is a percentage from 0 to 100 (empty: never fail)."
+    return threshold, None
+
+
+def _options(form: FormData, threshold: float | None) -> ImportOptions:
     try:
         return ImportOptions(
             clear=ClearMode(_form_text(form, "clear", ClearMode.OFF.value)),
@@ -336,27 +351,31 @@ def _options(form: FormData) -> ImportOptions:
         raise Invalid("Choose one of the offered import options.", field="options") from None
 
 
-def mapping_from_form(
+def read_mapping(
     form: FormData, block: BlockDef, columns: Sequence[str], settings: FileSettings
-) -> Mapping:
-    """The mapping of step 2's form. Raises Invalid for a choice the form never offered."""
+) -> tuple[Mapping, str | None]:
+    """The mapping of step 2's form and what is wrong with what was typed (None: nothing).
+
+    Raises Invalid for a choice the form never offered (a column the file does not have…).
+    """
     fields = []
     for target in targets_of(block):
         source = _source(form, target.key, columns)
         if source is not None:
             fields.append(_field(form, target, source))
     pivot = None
-    if block.kind is BlockKind.METRIC and settings.layout is Layout.PIVOTED:
+    if _pivoted(block, settings):
         used = {f.source.column for f in fields if f.source.column is not None}
         pivot = _pivot(form, block, used, columns)
-    return Mapping(fields=fields, pivot=pivot, options=_options(form))
+    threshold, problem = _threshold(form)
+    return Mapping(fields=fields, pivot=pivot, options=_options(form, threshold)), problem
 
 
 def _suggested(block: BlockDef, columns: list[str], settings: FileSettings) -> Mapping:
     """The suggested mapping; for a pivoted Metric file, the first dimension no column was
     matched to heads the columns that nothing else uses."""
     suggestion = imports.suggest_mapping(block, columns)
-    if block.kind is not BlockKind.METRIC or settings.layout is not Layout.PIVOTED:
+    if not _pivoted(block, settings):
         return suggestion
     mapped = {f.target for f in suggestion.fields}
     free = [d for d in block.dimensions if str(d.list_id) not in mapped] or [block.dimensions[-1]]
@@ -415,16 +434,18 @@ def _cell(value: Any) -> str:
 def _size(size: int | None) -> str:
     if size is None:
         return "—"
-    amount = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if amount < 1024 or unit == "GB":
-            return f"{size:,} bytes" if unit == "bytes" else f"{amount:.1f} {unit}"
+    if size < 1024:
+        return f"{size:,} bytes"
+    amount = size / 1024
+    for unit in ("KB", "MB"):
+        if amount < 1024:
+            return f"{amount:.1f} {unit}"
         amount /= 1024
-    return f"{size:,} bytes"
+    return f"{amount:.1f} GB"
 
 
-def _wizard_url(block_id: uuid.UUID, upload_id: uuid.UUID, step: str = "") -> str:
-    return f"/blocks/{block_id}/import/{upload_id}" + (f"/{step}" if step else "")
+def _wizard_url(block_id: uuid.UUID, upload_id: uuid.UUID) -> str:
+    return f"/blocks/{block_id}/import/{upload_id}"
 
 
 def _page_context(block: BlockDef, application: ApplicationView, **extra: Any) -> dict[str, Any]:
@@ -471,11 +492,14 @@ async def upload(
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
 ) -> Response:
-    block, application = await run_in_threadpool(_importable, db, actor, block_id)
-    try:
-        upload_id, _path = await _save_upload(await request.form(), settings)
-    except PlanportError as error:
-        return _upload_page(request, block, application, error.message, status=status_for(error))
+    async with _form_of(request) as form:
+        block, application = await run_in_threadpool(_importable, db, actor, block_id)
+        try:
+            upload_id, _path = await _save_upload(form, settings)
+        except PlanportError as error:
+            return _upload_page(
+                request, block, application, error.message, status=status_for(error)
+            )
     return redirect(request, _wizard_url(block_id, upload_id))
 
 
@@ -567,8 +591,8 @@ def mapping_page(
         columns = imports.inspect_file(path, file_settings, rows=1).columns
     except Invalid as error:
         return _settings_page(request, block, application, upload_id, path, error.message)
-    mapping = _suggested(block, columns, file_settings)
-    return _mapping_page(request, block, application, upload_id, path, file_settings, mapping)
+    wizard = _Wizard(block, application, upload_id, path, file_settings, columns)
+    return _mapping_page(request, wizard, _suggested(block, columns, file_settings))
 
 
 def _refuse_pivot_outside_metrics(block: BlockDef, file_settings: FileSettings) -> None:
@@ -580,13 +604,25 @@ def _refuse_pivot_outside_metrics(block: BlockDef, file_settings: FileSettings) 
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Wizard:
+    """Where the wizard is: the block, the uploaded file and how it is read."""
+
+    block: BlockDef
+    application: ApplicationView
+    upload_id: uuid.UUID
+    path: Path
+    file_settings: FileSettings
+    columns: list[str]
+
+    @property
+    def url(self) -> str:
+        return _wizard_url(self.block.id, self.upload_id)
+
+
 def _mapping_page(
     request: Request,
-    block: BlockDef,
-    application: ApplicationView,
-    upload_id: uuid.UUID,
-    path: Path,
-    file_settings: FileSettings,
+    wizard: _Wizard,
     mapping: Mapping,
     *,
     error: str | None = None,
@@ -594,29 +630,30 @@ def _mapping_page(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    columns = imports.inspect_file(path, file_settings, rows=1).columns
-    wizard = _wizard_url(block.id, upload_id)
+    block, settings_json = wizard.block, _compact(wizard.file_settings)
     context = _page_context(
         block,
-        application,
-        upload_id=upload_id,
-        file_name=path.name,
-        file_settings=file_settings,
-        file_settings_json=_compact(file_settings),
-        back_url=f"{wizard}?{urlencode({'file_settings': _compact(file_settings)})}",
-        wizard=wizard,
-        columns=columns,
+        wizard.application,
+        file_name=wizard.path.name,
+        file_settings_json=settings_json,
+        back_url=f"{wizard.url}?{urlencode({'file_settings': settings_json})}",
+        wizard=wizard.url,
+        columns=wizard.columns,
         targets=targets_of(block),
         mapping=mapping,
-        pivoted=block.kind is BlockKind.METRIC and file_settings.layout is Layout.PIVOTED,
+        pivoted=mapping.pivot is not None or _pivoted(block, wizard.file_settings),
         scope_choices=_scope_choices(block),
         unique_name=_unique_name(block),
         error=error,
         check=check,
         values=values or {},
-        step=2,
+        check_rows=CHECK_ROWS,
     )
     return render(request, "import_mapping.html", context, status=status)
+
+
+def _pivoted(block: BlockDef, file_settings: FileSettings) -> bool:
+    return block.kind is BlockKind.METRIC and file_settings.layout is Layout.PIVOTED
 
 
 def _scope_choices(block: BlockDef) -> list[tuple[str, str]]:
@@ -634,32 +671,20 @@ def _unique_name(block: BlockDef) -> str | None:
     return block.property(block.unique_property_id).name
 
 
-@dataclass(frozen=True, slots=True)
-class _Posted:
-    """What step 2's form sent, read against the file and the block."""
-
-    block: BlockDef
-    application: ApplicationView
-    path: Path
-    file_settings: FileSettings
-    columns: list[str]
-    values: dict[str, str]
-
-
-def _posted(
+def _posted_wizard(
     db: Database,
     actor: Actor,
     settings: Settings,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
     form: FormData,
-) -> _Posted:
+) -> _Wizard:
+    """The wizard as step 2's form carries it (its settings in a hidden field)."""
     block, application = _importable(db, actor, block_id)
     path = _uploaded_file(settings, upload_id)
     file_settings = _settings_from_json(_form_text(form, "file_settings"))
     columns = imports.inspect_file(path, file_settings, rows=1).columns
-    values = {"reject_threshold": _form_text(form, "reject_threshold")}
-    return _Posted(block, application, path, file_settings, columns, values)
+    return _Wizard(block, application, upload_id, path, file_settings, columns)
 
 
 def _check_context(
@@ -695,8 +720,10 @@ async def check(
     settings: Settings = SettingsDep,
 ) -> Response:
     """Run the first rows through the whole import and roll it back: the "Check" button."""
-    form = await request.form()
-    return await run_in_threadpool(_check, request, db, actor, settings, block_id, upload_id, form)
+    async with _form_of(request) as form:
+        return await run_in_threadpool(
+            _check, request, db, actor, settings, block_id, upload_id, form
+        )
 
 
 def _check(
@@ -708,44 +735,26 @@ def _check(
     upload_id: uuid.UUID,
     form: FormData,
 ) -> Response:
-    posted = _posted(db, actor, settings, block_id, upload_id, form)
-    fragment = bool(request.headers.get("hx-request"))
-    mapping = Mapping()
+    wizard = _posted_wizard(db, actor, settings, block_id, upload_id, form)
+    values = {"reject_threshold": _form_text(form, "reject_threshold")}
+    mapping, problem = read_mapping(form, wizard.block, wizard.columns, wizard.file_settings)
     try:
-        mapping = mapping_from_form(form, posted.block, posted.columns, posted.file_settings)
+        if problem:
+            raise Invalid(problem, field="options")
         preview = imports.preview_import(
-            db, actor, block_id, posted.path, posted.file_settings, mapping, rows=CHECK_ROWS
+            db, actor, block_id, wizard.path, wizard.file_settings, mapping, rows=CHECK_ROWS
         )
     except PlanportError as error:
-        if fragment:
-            context = {"check": None, "check_error": error.message, **CHOICES}
+        if request.headers.get("hx-request"):
+            context = {"check_error": error.message, **CHOICES}
             return render(request, "_import_check.html", context, status=status_for(error))
         return _mapping_page(
-            request,
-            posted.block,
-            posted.application,
-            upload_id,
-            posted.path,
-            posted.file_settings,
-            mapping,
-            error=error.message,
-            values=posted.values,
-            status=status_for(error),
+            request, wizard, mapping, error=error.message, values=values, status=status_for(error)
         )
-    result = _check_context(posted.block, mapping, preview)
-    if fragment:
+    result = _check_context(wizard.block, mapping, preview)
+    if request.headers.get("hx-request"):
         return render(request, "_import_check.html", {"check": result, "cell": _cell, **CHOICES})
-    return _mapping_page(
-        request,
-        posted.block,
-        posted.application,
-        upload_id,
-        posted.path,
-        posted.file_settings,
-        mapping,
-        check=result,
-        values=posted.values,
-    )
+    return _mapping_page(request, wizard, mapping, check=result, values=values)
 
 
 @router.post("/blocks/{block_id}/import/{upload_id}/run")
@@ -757,8 +766,10 @@ async def run(
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
 ) -> Response:
-    form = await request.form()
-    return await run_in_threadpool(_run, request, db, actor, settings, block_id, upload_id, form)
+    async with _form_of(request) as form:
+        return await run_in_threadpool(
+            _run, request, db, actor, settings, block_id, upload_id, form
+        )
 
 
 def _run(
@@ -770,35 +781,28 @@ def _run(
     upload_id: uuid.UUID,
     form: FormData,
 ) -> Response:
-    posted = _posted(db, actor, settings, block_id, upload_id, form)
-    mapping = Mapping()
+    wizard = _posted_wizard(db, actor, settings, block_id, upload_id, form)
+    mapping, problem = read_mapping(form, wizard.block, wizard.columns, wizard.file_settings)
     try:
-        mapping = mapping_from_form(form, posted.block, posted.columns, posted.file_settings)
+        if problem:
+            raise Invalid(problem, field="options")
         finished = imports.run_import(
             db,
             actor,
             block_id,
-            posted.path,
-            posted.file_settings,
+            wizard.path,
+            wizard.file_settings,
             mapping,
-            file_name=posted.path.name,
+            file_name=wizard.path.name,
         )
     except PlanportError as error:
+        values = {"reject_threshold": _form_text(form, "reject_threshold")}
         return _mapping_page(
-            request,
-            posted.block,
-            posted.application,
-            upload_id,
-            posted.path,
-            posted.file_settings,
-            mapping,
-            error=error.message,
-            values=posted.values,
-            status=status_for(error),
+            request, wizard, mapping, error=error.message, values=values, status=status_for(error)
         )
-    # RunView does not carry the run's settings and mapping: the summary's link does, for
-    # "Save as import configuration".
-    recipe = {"file_settings": _compact(posted.file_settings), "mapping": _compact(mapping)}
+    # RunView does not carry the run's settings and mapping, so the summary's address does:
+    # "Save as import configuration" sends them back.
+    recipe = {"file_settings": _compact(wizard.file_settings), "mapping": _compact(mapping)}
     return redirect(request, f"/runs/{finished.id}?{urlencode(recipe)}")
 
 
@@ -1024,33 +1028,33 @@ async def run_configuration(
     settings: Settings = SettingsDep,
 ) -> Response:
     """Run a saved configuration on a newly uploaded file; the upload is removed afterwards."""
-    configuration, block, application = await run_in_threadpool(
-        _configured, db, actor, configuration_id
-    )
-    form = await request.form()
-    path = None
-    try:
-        _upload_id, path = await _save_upload(form, settings)
-        finished = await run_in_threadpool(
-            configurations.run_configuration,
-            db,
-            actor,
-            configuration_id,
-            path,
-            file_name=path.name,
+    async with _form_of(request) as form:
+        configuration, block, application = await run_in_threadpool(
+            _configured, db, actor, configuration_id
         )
-    except PlanportError as error:
-        return _upload_page(
-            request,
-            block,
-            application,
-            error.message,
-            configuration=configuration,
-            status=status_for(error),
-        )
-    finally:
-        if path is not None:
-            shutil.rmtree(path.parent, ignore_errors=True)
+        path = None
+        try:
+            _upload_id, path = await _save_upload(form, settings)
+            finished = await run_in_threadpool(
+                configurations.run_configuration,
+                db,
+                actor,
+                configuration_id,
+                path,
+                file_name=path.name,
+            )
+        except PlanportError as error:
+            return _upload_page(
+                request,
+                block,
+                application,
+                error.message,
+                configuration=configuration,
+                status=status_for(error),
+            )
+        finally:
+            if path is not None:
+                shutil.rmtree(path.parent, ignore_errors=True)
     return redirect(request, f"/runs/{finished.id}")
 
 
