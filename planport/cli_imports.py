@@ -89,12 +89,21 @@ def print_summary(summary: ImportSummary) -> None:
     )
     for list_name, count in summary.items_created_count.items():
         console.print(f"Items created in {list_name}: {count:,}")
-    if summary.groups:
-        table = Table("Reason", "Column", "Rows", "Examples (line: value)")
+    if not summary.groups:
+        return
+    if not console.is_terminal:
+        # Plain lines for logs and scripts: reason names stay whole and greppable.
         for group in summary.groups:
-            examples = ", ".join(f"{s.line}: {s.value!r}" for s in group.samples[:3])
-            table.add_row(group.reason, group.column, f"{group.count:,}", examples)
-        console.print(table)
+            examples = ", ".join(f"line {s.line}: {s.value!r}" for s in group.samples[:3])
+            console.print(f"{group.reason} · {group.column} · {group.count:,} row(s) · {examples}")
+        return
+    table = Table()
+    for header in ("Reason", "Column", "Rows", "Examples (line: value)"):
+        table.add_column(header, overflow="fold")
+    for group in summary.groups:
+        examples = ", ".join(f"{s.line}: {s.value!r}" for s in group.samples[:3])
+        table.add_row(group.reason, group.column, f"{group.count:,}", examples)
+    console.print(table)
 
 
 def _configuration_id(raw: str) -> uuid.UUID:

@@ -43,6 +43,7 @@ class ItemIndex:
 
     def create(self, texts: list[str]) -> None:
         """Add items for `texts` (distinct, non-blank, unknown) to the list and to the index."""
+        texts = self._without_taken_codes(texts)
         if not texts:
             return
         rows = [{"code": t, "name": t if self.match_by is MatchBy.NAME else None} for t in texts]
@@ -58,11 +59,23 @@ class ItemIndex:
         self._ids = pa.concat_arrays([self._ids, pa.array([new_ids[t] for t in texts], pa.int64())])
         self.created += texts
 
+    def _without_taken_codes(self, texts: list[str]) -> list[str]:
+        """Matching by name, a name may equal another item's code: such an item cannot be
+        created (codes are unique), so the text stays unknown and its rows are reported."""
+        if self.match_by is MatchBy.CODE or not texts:
+            return texts
+        key = self._table.c.code
+        taken: set[str] = set()
+        for start in range(0, len(texts), CHUNK):
+            chunk = texts[start : start + CHUNK]
+            taken |= set(self._connection.scalars(select(key).where(key.in_(chunk))))
+        return [t for t in texts if t not in taken]
+
 
 def valid_code_mask(texts: pa.Array) -> pa.BooleanArray:
     """Codes a new item may have: at most MAX_CODE_LENGTH characters, no control characters."""
     short = pc.less_equal(pc.utf8_length(texts), MAX_CODE_LENGTH)
-    clean = pc.invert(pc.match_substring_regex(texts, r"[\x00-\x1f\x7f]"))
+    clean = pc.invert(pc.match_substring_regex(texts, r"[\x00-\x1f\x7f-\x9f]"))
     return pc.fill_null(pc.and_(short, clean), False)
 
 

@@ -32,7 +32,7 @@ from planport.engine.mapping import (
     MatchBy,
     UnknownItems,
 )
-from planport.engine.reader import Source, iter_batches, line_of, locate_invalid_rows
+from planport.engine.reader import Source, iter_batches, physical_lines
 from planport.engine.staging import ROW, SEQ, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectedRow, RejectLog
 from planport.engine.writers import Reference, merge, plan_for
@@ -122,15 +122,6 @@ def import_file(
         summary.rows_read += batch.num_rows
         if on_progress:
             on_progress(summary.rows_read)
-    invalid_lines = locate_invalid_rows(source)
-    for invalid in source.invalid_rows:
-        log.add_lines(
-            Reason.PARSING_ERROR,
-            "(row)",
-            f"The row has {invalid.fields} fields; the header has {invalid.expected}.",
-            [invalid.line or 0],
-            [invalid.text],
-        )
     preview = _preview(connection, staging, preview_rows)
     summary.rows_read += len(source.invalid_rows)
     pivot_plan = (_Pivot.ITEM, mapping.pivot.dimension) if mapping.pivot else None
@@ -140,7 +131,16 @@ def import_file(
         _record_created(summary, lists[list_id].name, index.created)
     if pivot is not None:
         _record_created(summary, pivot.index.list.name, pivot.index.created)
-    rows = log.finish(summary, lambda index: line_of(source.first_data_line, index, invalid_lines))
+    lines = physical_lines(source, log.indexes())  # also numbers the ragged rows
+    for invalid in source.invalid_rows:
+        log.add_lines(
+            Reason.PARSING_ERROR,
+            "(row)",
+            f"The row has {invalid.fields} fields; the header has {invalid.expected}.",
+            [invalid.line or 0],
+            [invalid.text],
+        )
+    rows = log.finish(summary, lambda index: lines.get(index, source.first_data_line + index))
     staging.drop()
     result = ImportResult(summary, rows, preview)
     _check_threshold(result, mapping)

@@ -5,8 +5,9 @@ the header from a small sample; `iter_batches` then streams the data rows throug
 CSV reader, BLOCK_SIZE bytes at a time, so memory does not grow with the file. Every column is
 read as text: typing is the mapper's job, where a bad cell is a reject, not a failure.
 
-Lines: a row's "line" is its record number in the file (header and skipped rows included),
-which is its physical line unless an earlier quoted field spans several lines.
+Lines: a row's "line" is the physical line it starts on. The parser does not number rows, so
+`physical_lines` finds the lines of the rows a summary shows with one extra pass, only when
+there is something to report.
 """
 
 from __future__ import annotations
@@ -167,45 +168,42 @@ def _open_reader(
         raise _explain(source, error, block_size) from None
 
 
-def locate_invalid_rows(source: Source) -> list[int]:
-    """Fill in the lines of `source.invalid_rows` and return them sorted.
+def physical_lines(source: Source, wanted: set[int]) -> dict[int, int]:
+    """The physical line each wanted data row starts on, by the row's 0-based index among the
+    rows the parser returned; also fills in the lines of `source.invalid_rows`.
 
-    pyarrow's threaded parser does not number the rows it rejects, so this re-reads the file
-    with Python's csv module — only when some rows were invalid, an error path.
+    pyarrow numbers neither the rows it returns nor those it rejects, and drops blank lines, so
+    this re-reads the file once with Python's csv module, whose line count is physical (quoted
+    line breaks included). It runs only when there is something to report: an error path.
     """
-    if not source.invalid_rows:
-        return []
-    expected = len(source.columns)
-    lines: list[int] = []
+    lines: dict[int, int] = {}
+    if not wanted and not source.invalid_rows:
+        return lines
+    expected, last_wanted = len(source.columns), max(wanted, default=-1)
+    invalid_lines: list[int] = []
     codec = _PYTHON_CODECS.get(source.dialect.encoding, source.dialect.encoding)
     csv.field_size_limit(BLOCK_SIZE)
     with source.path.open(encoding=codec, newline="", errors="replace") as handle:
         reader = csv.reader(
             handle, delimiter=source.dialect.separator, quotechar=source.dialect.quote
         )
-        record = 0
+        record, index, previous_end = 0, -1, 0
         for row in reader:
+            start, previous_end = previous_end + 1, reader.line_num
             record += 1
-            if not row:
+            if record <= source.rows_before_data or not row:
                 continue
-            if record >= source.first_data_line and len(row) != expected:
-                lines.append(record)
-                if len(lines) == len(source.invalid_rows):
-                    break
-    for invalid, line in zip(source.invalid_rows, lines, strict=False):
+            if len(row) != expected:
+                invalid_lines.append(start)
+            else:
+                index += 1
+                if index in wanted:
+                    lines[index] = start
+            if index >= last_wanted and len(invalid_lines) >= len(source.invalid_rows):
+                break
+    for invalid, line in zip(source.invalid_rows, invalid_lines, strict=False):
         invalid.line = line
     return lines
-
-
-def line_of(first_data_line: int, index: int, invalid_lines: list[int]) -> int:
-    """The line of the data row with 0-based `index` among the rows read (invalid rows, which
-    were skipped, keep their own lines)."""
-    line = first_data_line + index
-    for invalid in invalid_lines:
-        if invalid > line:
-            break
-        line += 1
-    return line
 
 
 def file_digest(path: Path) -> tuple[int, str]:
@@ -350,15 +348,28 @@ def _explain(source: Source, error: Exception, block_size: int) -> FileUnreadabl
 
 
 def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, int] | None:
+    """(line, byte of the line) of the first bytes that are not `encoding` text, decoding in
+    1 MB chunks so a huge line is never held whole."""
     codec = _PYTHON_CODECS.get(encoding, encoding)
     if codec.startswith("utf-16"):
         return None  # lines are not byte-delimited; the parser's message stands
+    decoder = codecs.getincrementaldecoder(codec)()
+    line, line_start, offset = 1, 0, 0
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        while chunk := handle.read(1 << 20):
             try:
-                raw.decode(codec)
+                decoder.decode(chunk, final=False)
             except UnicodeDecodeError as error:
-                return number, error.start + 1
+                bad = max(error.start, 0)
+                line += chunk.count(b"\n", 0, bad)
+                last = chunk.rfind(b"\n", 0, bad)
+                line_start = offset + last + 1 if last >= 0 else line_start
+                return line, offset + bad - line_start + 1
+            line += chunk.count(b"\n")
+            last = chunk.rfind(b"\n")
+            if last >= 0:
+                line_start = offset + last + 1
+            offset += len(chunk)
     return None
 
 

@@ -140,6 +140,13 @@ class RejectLog:
         ]
         self.skipped_outside_rows += len(lines)
 
+    def indexes(self) -> set[int]:
+        """Row indexes whose lines the summary will show (samples and kept rows)."""
+        wanted = {row.line for row in self._rows if row.line >= 0}
+        for group in self._groups.values():
+            wanted |= {sample.line for sample in group.samples if sample.line >= 0}
+        return wanted
+
     @property
     def skipped(self) -> int:
         return len(self._skipped_indexes) + self.skipped_outside_rows

@@ -1,0 +1,205 @@
+"""`planport import run|preview`, run as a user runs them, on the demo's sample files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from planport.domain.imports import RunStatus, Trigger
+from planport.services import blocks, configurations, imports, members
+from planport.store.db import Database
+from planport.store.models import ImportConfiguration, ImportRun
+from tests.integration.test_cli import planport
+
+DEMO_EMAIL = "demo@planport.local"
+
+
+@dataclass
+class Demo:
+    """A private copy of a data folder where `planport demo` ran."""
+
+    data_dir: Path
+
+    @property
+    def samples(self) -> Path:
+        return self.data_dir / "samples"
+
+    def database(self) -> Database:
+        return Database(f"sqlite:///{self.data_dir / 'planport.db'}")
+
+    def configuration_id(self, name: str) -> str:
+        with _open(self) as db, db.read() as session:
+            found = session.scalar(
+                select(ImportConfiguration.id).where(ImportConfiguration.name == name)
+            )
+        assert found is not None, name
+        return str(found)
+
+    def runs(self) -> int:
+        with _open(self) as db, db.read() as session:
+            return session.scalar(select(func.count()).select_from(ImportRun)) or 0
+
+    def block_rows(self, name: str) -> int:
+        with _open(self) as db:
+            actor = members.actor_for(db, DEMO_EMAIL)
+            with db.read() as session:
+                application_id = session.scalar(select(ImportConfiguration.application_id).limit(1))
+            assert application_id is not None
+            found = {b.name: b for b in blocks.list_blocks(db, actor, application_id)}
+            return found[name].row_count
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return planport(*args, data_dir=self.data_dir)
+
+
+class _open:
+    """A Database on the demo's SQLite file, disposed on exit."""
+
+    def __init__(self, demo: Demo) -> None:
+        self.db = demo.database()
+
+    def __enter__(self) -> Database:
+        return self.db
+
+    def __exit__(self, *_: object) -> None:
+        self.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`planport demo` once per module; each test works on its own copy."""
+    data_dir = tmp_path_factory.mktemp("demo")
+    loaded = planport("demo", data_dir=data_dir, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    return data_dir
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path) -> Demo:
+    copy = tmp_path / "data"
+    shutil.copytree(demo_template, copy)
+    return Demo(copy)
+
+
+def test_import_run_imports_a_sample_file_and_prints_the_summary(demo: Demo) -> None:
+    before = demo.block_rows("Revenue")
+    configuration = demo.configuration_id("Revenue, monthly file")
+    result = demo.run("import", "run", configuration, str(demo.samples / "revenue_2027-01.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "completed" in result.stdout
+    assert "Rows read 96 · inserted 96 · updated 0 · deleted 0 · skipped 0" in result.stdout
+    assert demo.block_rows("Revenue") == before + 96
+    with _open(demo) as db:
+        (run,) = imports.list_runs(
+            db, members.actor_for(db, DEMO_EMAIL), uuid.UUID(_block_id(demo, "Revenue"))
+        )
+    assert (run.status, run.trigger, run.actor_email) == (
+        RunStatus.COMPLETED,
+        Trigger.COMMAND_LINE,
+        DEMO_EMAIL,
+    )
+    assert str(run.configuration_id) == configuration
+    assert str(run.id) in result.stdout
+
+
+def test_import_run_prints_why_rows_were_skipped(demo: Demo) -> None:
+    configuration = demo.configuration_id("New hires")
+    sample = demo.samples / "employees_with_errors.csv"
+    result = demo.run("import", "run", configuration, str(sample))
+    assert result.returncode == 0, result.stderr
+    assert "Rows read 5 · inserted 1 · updated 0 · deleted 0 · skipped 4" in result.stdout
+    for example in ("3: 'QA'", "4: '31/02/2027'", "5: 'ninety thousand'", "6: 'maybe'"):
+        assert example in result.stdout
+    for column in ("Department", "Start date", "Annual salary", "Full time"):
+        assert column in result.stdout
+    # The reason names are what people search the documentation and logs for: never cut.
+    assert "ParsingError" in result.stdout
+    assert "MissingModalitySkippedDataRow" in result.stdout
+
+
+def test_import_run_of_a_file_missing_columns_exits_1_with_the_reason(
+    demo: Demo, tmp_path: Path
+) -> None:
+    before = demo.block_rows("Revenue")
+    missing = tmp_path / "partial.csv"
+    missing.write_text("Month,Country\n2027-01,FR\n", encoding="utf-8")
+    configuration = demo.configuration_id("Revenue, monthly file")
+    result = demo.run("import", "run", configuration, str(missing))
+    assert result.returncode == 1
+    assert "failed" in result.stdout
+    assert "FileDoesNotMatch" in result.stderr
+    assert "no column 'Product'" in result.stderr
+    assert "no column 'Revenue'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert demo.block_rows("Revenue") == before
+
+
+def test_import_preview_shows_the_rows_and_writes_nothing(demo: Demo) -> None:
+    before = demo.block_rows("Revenue")
+    configuration = demo.configuration_id("Revenue, months across")
+    sample = demo.samples / "revenue_pivoted.csv"
+    result = demo.run("import", "preview", configuration, str(sample))
+    assert result.returncode == 0, result.stderr
+    assert "Preview only: nothing was written." in result.stdout
+    assert "Rows read 24 · inserted 144" in result.stdout
+    assert "2027-01" in result.stdout
+    assert demo.block_rows("Revenue") == before
+    assert demo.runs() == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "configuration", "message"),
+    [
+        ("run", "not-an-id", "'not-an-id' is not an import configuration ID"),
+        ("preview", str(uuid.UUID(int=1)), "This import configuration does not exist."),
+    ],
+)
+def test_a_bad_configuration_id_exits_1_with_a_clear_message(
+    demo: Demo, command: str, configuration: str, message: str
+) -> None:
+    result = demo.run("import", command, configuration, str(demo.samples / "countries.csv"))
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert demo.runs() == 0
+
+
+def test_acting_as_an_unknown_member_exits_1_naming_the_address(demo: Demo) -> None:
+    configuration = demo.configuration_id("Countries")
+    result = demo.run(
+        "import", "run", configuration, str(demo.samples / "countries.csv"), "--as", "x@y.z"
+    )
+    assert result.returncode == 1
+    assert "No member has the e-mail address 'x@y.z'." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert demo.runs() == 0
+
+
+def test_a_configuration_in_error_is_refused_by_the_command_saying_why(demo: Demo) -> None:
+    configuration = demo.configuration_id("New hires")
+    with _open(demo) as db:
+        actor = members.actor_for(db, DEMO_EMAIL)
+        employees = blocks.get_block(db, actor, uuid.UUID(_block_id(demo, "Employees")))
+        fte = next(p for p in employees.properties if p.name == "FTE")
+        blocks.remove_property(db, actor, employees.id, fte.id)
+        assert configurations.get_configuration(db, actor, uuid.UUID(configuration)).in_error
+    sample = demo.samples / "employees_new_hires.csv"
+    result = demo.run("import", "run", configuration, str(sample))
+    assert result.returncode == 1
+    assert "is in error" in result.stderr
+    assert demo.runs() == 0
+
+
+def _block_id(demo: Demo, name: str) -> str:
+    with _open(demo) as db, db.read() as session:
+        found = session.scalar(
+            select(ImportConfiguration.block_id).where(ImportConfiguration.block_name == name)
+        )
+    assert found is not None, name
+    return str(found)
