@@ -94,6 +94,9 @@ class RunView:
     skipped: int
     summary: ImportSummary | None
     errors: list[RunError] = field(default_factory=list)
+    # What the run used, so a run from the history can be saved as a configuration.
+    file_settings: FileSettings | None = None
+    mapping: Mapping | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -543,6 +546,8 @@ def _run_view(session: Session, run: ImportRun) -> RunView:
         skipped=run.skipped,
         summary=summary,
         errors=errors,
+        file_settings=FileSettings.model_validate_json(run.file_settings),
+        mapping=Mapping.model_validate_json(run.mapping),
     )
 
 
