@@ -16,9 +16,11 @@ import codecs
 import csv
 import hashlib
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import clevercsv
 import pyarrow as pa
@@ -117,19 +119,59 @@ def iter_batches(
     count = len(source.columns)
     names = [str(i) for i in range(count)]
     wanted = [names[i] for i in (include if include is not None else range(count))]
-    reader = _open_reader(source, names, wanted, block_size)
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-            raise _explain(source, error, block_size) from None
-        yield batch
+    with _PacedFile(source.path) as paced:
+        reader = _open_reader(source, paced, names, wanted, block_size)
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+                raise _explain(source, error, block_size) from None
+            paced.consumed()
+            yield batch
+
+
+class _PacedFile(io.RawIOBase):
+    """The file as pyarrow reads it, at most AHEAD reads ahead of the batches consumed.
+
+    pyarrow's streaming CSV reader reads and parses ahead of its consumer without bound (peak
+    memory grew with the file: 0.3 GB for 240 MB of CSV). Pacing its reads keeps memory flat.
+    A read waits at most WAIT_S for the consumer, so a block that yields no batch (only blank
+    lines, say) can slow the reader down but never stall it.
+    """
+
+    AHEAD = 2
+    WAIT_S = 10.0
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._turn = threading.Condition()
+        self._reads = 0
+        self._consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with self._turn:
+            self._turn.wait_for(lambda: self._reads - self._consumed < self.AHEAD, self.WAIT_S)
+            self._reads += 1
+        return self._file.readinto(buffer)
+
+    def consumed(self) -> None:
+        with self._turn:
+            self._consumed += 1
+            self._turn.notify_all()
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _open_reader(
-    source: Source, names: list[str], wanted: list[str], block_size: int
+    source: Source, stream: io.RawIOBase, names: list[str], wanted: list[str], block_size: int
 ) -> pacsv.CSVStreamingReader:
     dialect = source.dialect
 
@@ -162,7 +204,7 @@ def _open_reader(
     )
     try:
         return pacsv.open_csv(
-            source.path, read_options=read, parse_options=parse, convert_options=convert
+            stream, read_options=read, parse_options=parse, convert_options=convert
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise _explain(source, error, block_size) from None
