@@ -21,7 +21,9 @@ from typing import Any
 
 from benchmarks._support import bench_admin, database, peak_rss_mb, postgres_available
 from planport.domain.enums import BlockKind, ValueType
-from planport.services import applications, block_data, blocks, items
+from planport.engine.file_settings import FileSettings
+from planport.engine.mapping import FieldMapping, Mapping, SourceColumn
+from planport.services import applications, block_data, blocks, imports, items
 from planport.store.db import Database
 
 BATCH = 5000
@@ -48,23 +50,27 @@ def build_metric(db: Database, cells: int) -> tuple[Any, Any, str]:
         ValueType.NUMBER,
         [lists["Month"], lists["Country"], lists["Product"]],
     )
-    batch: list[dict[str, str | None]] = []
-    for m in range(months):
-        for c in range(countries):
-            for p in range(products):
-                batch.append(
-                    {
-                        "Month": f"M{m:05d}",
-                        "Country": f"C{c:05d}",
-                        "Product": f"P{p:05d}",
-                        "Value": str(m + c + p),
-                    }
+    # Cells arrive through the import engine (bulk), as they would in production.
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cells.csv"
+        with path.open("w") as handle:
+            handle.write("Month,Country,Product,Revenue\n")
+            for m in range(months):
+                handle.write(
+                    "".join(
+                        f"M{m:05d},C{c:05d},P{p:05d},{m + c + p}\n"
+                        for c in range(countries)
+                        for p in range(products)
+                    )
                 )
-                if len(batch) == BATCH:
-                    items.set_cells(db, actor, metric.id, batch)
-                    batch = []
-    if batch:
-        items.set_cells(db, actor, metric.id, batch)
+        mapping = Mapping(
+            fields=[
+                *(FieldMapping(target=str(lists[n]), source=SourceColumn(column=n)) for n in lists),
+                FieldMapping(target="value", source=SourceColumn(column="Revenue")),
+            ]
+        )
+        run = imports.run_import(db, actor, metric.id, path, FileSettings(separator=","), mapping)
+        assert run.status.value == "completed", run.errors
     return actor, metric.id, str(lists["Country"])
 
 
