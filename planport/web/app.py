@@ -21,7 +21,16 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
-from planport.web.pages import account, applications, blocks, imports, members, sessions
+from planport.web.pages import (
+    account,
+    applications,
+    blocks,
+    imports_configurations,
+    imports_runs,
+    imports_wizard,
+    members,
+    sessions,
+)
 from planport.web.templating import redirect, render
 
 log = get_logger("planport.web")
@@ -36,7 +45,17 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )
     _add_health(app)
-    for module in (sessions, applications, blocks, imports, members, account):
+    routed = (
+        sessions,
+        applications,
+        blocks,
+        imports_wizard,
+        imports_runs,
+        imports_configurations,
+        members,
+        account,
+    )
+    for module in routed:
         app.include_router(module.router)
     _add_error_handlers(app)
     app.middleware("http")(_log_and_harden)

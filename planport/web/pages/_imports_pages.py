@@ -1,0 +1,122 @@
+"""Page pieces the import pages share: who may import into a block, how instants, sizes and
+preview values are shown, the upload page (of the wizard and of a saved configuration)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Depends, Request
+from starlette.responses import Response
+
+from planport.domain.blocks import BlockDef
+from planport.domain.enums import Permission
+from planport.domain.errors import NotFound, PermissionDenied
+from planport.domain.members import Actor
+from planport.services import applications, blocks, configurations
+from planport.services.applications import ApplicationView
+from planport.store.db import Database
+from planport.web import auth
+from planport.web.pages._imports_forms import CHOICES
+from planport.web.templating import render
+
+SettingsDep = Depends(auth.get_settings)
+
+T = TypeVar("T")
+
+
+def importable(db: Database, actor: Actor, block_id: uuid.UUID) -> tuple[BlockDef, ApplicationView]:
+    """The block and its application, if `actor` may import into it. Raises PermissionDenied."""
+    block = blocks.get_block(db, actor, block_id)
+    application = applications.get_application(db, actor, block.application_id)
+    if not application.can(Permission.IMPORT_DATA):
+        raise PermissionDenied(
+            f"Importing into {block.name!r} needs the Import Data permission in "
+            f"{application.name!r}."
+        )
+    return block, application
+
+
+def unless_gone(
+    get: Callable[[Database, Actor, uuid.UUID], T],
+    db: Database,
+    actor: Actor,
+    found_id: uuid.UUID | None,
+) -> T | None:
+    """`get(db, actor, found_id)`, or None when there is no id or it names something deleted
+    since (a run's configuration, a configuration's block)."""
+    if found_id is None:
+        return None
+    try:
+        return get(db, actor, found_id)
+    except NotFound:
+        return None
+
+
+def when(actor: Actor) -> Callable[[datetime | None], str]:
+    """A formatter of instants in the member's time zone."""
+    try:
+        zone = ZoneInfo(actor.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+
+    def show(instant: datetime | None) -> str:
+        if instant is None:
+            return "—"
+        return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    return show
+
+
+def cell(value: Any) -> str:
+    """A preview value as text (blank for missing values)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def size(amount_bytes: int | None) -> str:
+    """A file size for people: bytes, KB, MB or GB ("—" when unknown)."""
+    if amount_bytes is None:
+        return "—"
+    if amount_bytes < 1024:
+        return f"{amount_bytes:,} bytes"
+    amount = amount_bytes / 1024
+    for unit in ("KB", "MB"):
+        if amount < 1024:
+            return f"{amount:.1f} {unit}"
+        amount /= 1024
+    return f"{amount:.1f} GB"
+
+
+def page_context(block: BlockDef, application: ApplicationView, **extra: Any) -> dict[str, Any]:
+    """The context every page of the wizard starts from."""
+    return {"block": block, "application": application, **CHOICES, "cell": cell, **extra}
+
+
+def render_upload(
+    request: Request,
+    block: BlockDef,
+    application: ApplicationView,
+    error: str | None,
+    *,
+    configuration: configurations.ConfigurationView | None = None,
+    status: int = 200,
+) -> Response:
+    """The upload step: into the wizard, or to run `configuration` when one is given."""
+    action = (
+        f"/configurations/{configuration.id}/run" if configuration else f"/blocks/{block.id}/import"
+    )
+    context = page_context(
+        block, application, error=error, configuration=configuration, action=action, step=0
+    )
+    return render(request, "import_upload.html", context, status=status)

@@ -1,0 +1,237 @@
+"""A block's import configurations and recent runs (the block page's Imports section), a
+configuration's page, running it on a new file, and renaming, duplicating and deleting it."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from planport.domain.blocks import BlockDef
+from planport.domain.errors import Invalid, NotFound, PlanportError
+from planport.domain.members import Actor
+from planport.domain.names import name_key
+from planport.services import applications, blocks, configurations, imports
+from planport.services.applications import ApplicationView
+from planport.settings import Settings
+from planport.store.db import Database
+from planport.web import auth
+from planport.web.errors import status_for
+from planport.web.pages._imports_forms import CHOICES, form_of, save_upload, targets_of
+from planport.web.pages._imports_pages import (
+    SettingsDep,
+    importable,
+    render_upload,
+    unless_gone,
+    when,
+)
+from planport.web.templating import redirect, render
+
+router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
+
+RECENT_RUNS = 10
+
+
+@router.get("/blocks/{block_id}/imports")
+def block_imports(
+    request: Request,
+    block_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """The block's import configurations and recent runs: a fragment the block page loads, or
+    a page of its own without htmx."""
+    block = blocks.get_block(db, actor, block_id)
+    application = applications.get_application(db, actor, block.application_id)
+    context = {
+        "block": block,
+        "application": application,
+        "configurations": configurations.list_configurations(db, actor, block_id),
+        "runs": imports.list_runs(db, actor, block_id, limit=RECENT_RUNS),
+        "when": when(actor),
+    }
+    fragment = bool(request.headers.get("hx-request"))
+    template = "_import_configurations.html" if fragment else "import_block.html"
+    return render(request, template, context)
+
+
+def _configuration_page(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    configuration_id: uuid.UUID,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    configuration = configurations.get_configuration(db, actor, configuration_id)
+    application = applications.get_application(db, actor, configuration.application_id)
+    block = unless_gone(blocks.get_block, db, actor, configuration.block_id)
+    context = {
+        "configuration": configuration,
+        "application": application,
+        "block": block,
+        "targets": {t.key: t.label for t in targets_of(block)} if block else {},
+        "errors": errors or {},
+        "values": values or {},
+        "when": when(actor),
+        **CHOICES,
+    }
+    return render(request, "import_configuration.html", context, status=status)
+
+
+@router.get("/configurations/{configuration_id}")
+def configuration_page(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    return _configuration_page(request, db, actor, configuration_id)
+
+
+def _configured(
+    db: Database, actor: Actor, configuration_id: uuid.UUID
+) -> tuple[configurations.ConfigurationView, BlockDef, ApplicationView]:
+    configuration = configurations.get_configuration(db, actor, configuration_id)
+    if configuration.block_id is None:
+        raise NotFound(f"The block {configuration.block_name!r} of this configuration was deleted.")
+    block, application = importable(db, actor, configuration.block_id)
+    return configuration, block, application
+
+
+@router.get("/configurations/{configuration_id}/run")
+def configuration_upload_page(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    configuration, block, application = _configured(db, actor, configuration_id)
+    return render_upload(request, block, application, None, configuration=configuration)
+
+
+@router.post("/configurations/{configuration_id}/run")
+async def run_configuration(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    """Run a saved configuration on a newly uploaded file; the upload is removed afterwards."""
+    async with form_of(request) as form:
+        configuration, block, application = await run_in_threadpool(
+            _configured, db, actor, configuration_id
+        )
+        path = None
+        try:
+            _upload_id, path = await save_upload(form, settings)
+            finished = await run_in_threadpool(
+                configurations.run_configuration,
+                db,
+                actor,
+                configuration_id,
+                path,
+                file_name=path.name,
+            )
+        except PlanportError as error:
+            return render_upload(
+                request,
+                block,
+                application,
+                error.message,
+                configuration=configuration,
+                status=status_for(error),
+            )
+        finally:
+            if path is not None:
+                shutil.rmtree(path.parent, ignore_errors=True)
+    return redirect(request, f"/runs/{finished.id}")
+
+
+def _configuration_action(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    configuration_id: uuid.UUID,
+    form: str,
+    action: Callable[[], str],
+    values: dict[str, str] | None = None,
+) -> Response:
+    """Run `action` (it returns the flash message); back to the block, or the configuration's
+    page with the error next to `form`."""
+    configuration = configurations.get_configuration(db, actor, configuration_id)
+    try:
+        done = action()
+    except PlanportError as error:
+        return _configuration_page(
+            request,
+            db,
+            actor,
+            configuration_id,
+            errors={form: error.message},
+            values=values,
+            status=status_for(error),
+        )
+    back = f"/blocks/{configuration.block_id}#imports" if configuration.block_id else "/"
+    return redirect(request, back, flash=done)
+
+
+@router.post("/configurations/{configuration_id}/rename")
+def rename_configuration(
+    request: Request,
+    configuration_id: uuid.UUID,
+    name: str = Form(""),
+    description: str = Form(""),
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    def action() -> str:
+        renamed = configurations.rename_configuration(
+            db, actor, configuration_id, name, description
+        )
+        return f"Import configuration renamed to {renamed.name!r}."
+
+    values = {"name": name, "description": description}
+    return _configuration_action(request, db, actor, configuration_id, "rename", action, values)
+
+
+@router.post("/configurations/{configuration_id}/duplicate")
+def duplicate_configuration(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    def action() -> str:
+        copy = configurations.duplicate_configuration(db, actor, configuration_id)
+        return f"Import configuration {copy.name!r} created (ID {copy.id})."
+
+    return _configuration_action(request, db, actor, configuration_id, "duplicate", action)
+
+
+@router.post("/configurations/{configuration_id}/delete")
+def delete_configuration(
+    request: Request,
+    configuration_id: uuid.UUID,
+    confirm_name: str = Form(""),
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    def action() -> str:
+        configuration = configurations.get_configuration(db, actor, configuration_id)
+        if name_key(confirm_name) != name_key(configuration.name):
+            raise Invalid(
+                f"Type the configuration's name, {configuration.name!r}, to delete it.",
+                field="confirm_name",
+            )
+        configurations.delete_configuration(db, actor, configuration_id)
+        return f"Import configuration {configuration.name!r} deleted."
+
+    return _configuration_action(request, db, actor, configuration_id, "delete", action)

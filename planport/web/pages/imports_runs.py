@@ -1,0 +1,143 @@
+"""The Import Summary of a run, its rejected rows as CSV, and saving the run's settings and
+mapping as an import configuration of its block."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import ValidationError
+from starlette.responses import Response, StreamingResponse
+
+from planport.domain.errors import Invalid, PlanportError
+from planport.domain.members import Actor
+from planport.engine.file_settings import FileSettings
+from planport.engine.mapping import Mapping
+from planport.services import applications, configurations, imports
+from planport.store.db import Database
+from planport.web import auth
+from planport.web.errors import status_for
+from planport.web.pages._imports_forms import CHOICES, explain
+from planport.web.pages._imports_pages import size, unless_gone, when
+from planport.web.templating import redirect, render
+
+router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
+
+
+@router.get("/runs/{run_id}")
+def run_page(
+    request: Request,
+    run_id: uuid.UUID,
+    file_settings: str = "",
+    mapping: str = "",
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    return _run_page(request, db, actor, run_id, file_settings, mapping)
+
+
+def _run_page(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    run_id: uuid.UUID,
+    file_settings: str,
+    mapping: str,
+    *,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    found = imports.get_run(db, actor, run_id)
+    application = applications.get_application(db, actor, found.application_id)
+    configuration = unless_gone(configurations.get_configuration, db, actor, found.configuration_id)
+    context = {
+        "run": found,
+        "application": application,
+        "configuration": configuration,
+        "recipe": _recipe(file_settings, mapping),
+        "when": when(actor),
+        "size": size,
+        "error": error,
+        "values": values or {},
+        "step": 3,
+        **CHOICES,
+    }
+    return render(request, "import_run.html", context, status=status)
+
+
+def _recipe(file_settings: str, mapping: str) -> dict[str, str] | None:
+    """The run's settings and mapping as carried by the link, if they read back."""
+    if not mapping:
+        return None
+    try:
+        FileSettings.model_validate_json(file_settings or "{}")
+        Mapping.model_validate_json(mapping)
+    except ValidationError:
+        return None
+    return {"file_settings": file_settings or "{}", "mapping": mapping}
+
+
+@router.get("/runs/{run_id}/rejects.csv")
+def rejects(
+    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+) -> Response:
+    found = imports.get_run(db, actor, run_id)
+    chunks = imports.rejects_csv(db, actor, run_id)
+    stem = Path(found.file_name or "import").stem
+    filename = quote(f"{stem} rejected rows.csv")
+    return StreamingResponse(
+        chunks,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
+    )
+
+
+@router.post("/runs/{run_id}/configuration")
+def save_configuration(
+    request: Request,
+    run_id: uuid.UUID,
+    name: str = Form(""),
+    description: str = Form(""),
+    file_settings: str = Form(""),
+    mapping: str = Form(""),
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """Save the run's settings and mapping as an import configuration of its block."""
+    found = imports.get_run(db, actor, run_id)
+    try:
+        if found.block_id is None:
+            raise Invalid(f"The block {found.block_name!r} of this run was deleted.")
+        try:
+            saved = configurations.save_configuration(
+                db,
+                actor,
+                found.block_id,
+                name,
+                FileSettings.model_validate_json(file_settings or "{}"),
+                Mapping.model_validate_json(mapping),
+                description,
+            )
+        except ValidationError as error:
+            raise Invalid(f"The run's mapping could not be read: {explain(error)}") from None
+    except PlanportError as error:
+        values = {"name": name, "description": description}
+        return _run_page(
+            request,
+            db,
+            actor,
+            run_id,
+            file_settings,
+            mapping,
+            error=error.message,
+            values=values,
+            status=status_for(error),
+        )
+    return redirect(
+        request,
+        f"/blocks/{found.block_id}#imports",
+        flash=f"Import configuration {saved.name!r} saved. Its ID is {saved.id}.",
+    )

@@ -1,0 +1,421 @@
+"""The import wizard: upload → file settings → mapping and options → check or run.
+
+The wizard keeps no state on the server besides the uploaded file: each step carries the
+upload's id, the file settings and the mapping in its query or hidden fields. A run ends on
+its Import Summary (see imports_runs).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from planport.domain.blocks import BlockDef
+from planport.domain.enums import BlockKind, PropertyType
+from planport.domain.errors import Invalid, PlanportError
+from planport.domain.members import Actor
+from planport.engine.file_settings import FileSettings, Layout
+from planport.engine.mapping import Mapping
+from planport.engine.summary import Reason
+from planport.services import imports
+from planport.services.applications import ApplicationView
+from planport.settings import Settings
+from planport.store.db import Database
+from planport.web import auth
+from planport.web.errors import status_for
+from planport.web.pages._imports_forms import (
+    CHOICES,
+    compact,
+    form_of,
+    form_text,
+    pivoted,
+    read_mapping,
+    save_upload,
+    settings_from_json,
+    settings_from_query,
+    suggested,
+    targets_of,
+    uploaded_file,
+)
+from planport.web.pages._imports_pages import (
+    SettingsDep,
+    cell,
+    importable,
+    page_context,
+    render_upload,
+)
+from planport.web.templating import redirect, render
+
+router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
+
+CHECK_ROWS = 1000
+
+
+def _wizard_url(block_id: uuid.UUID, upload_id: uuid.UUID) -> str:
+    return f"/blocks/{block_id}/import/{upload_id}"
+
+
+# ---------------------------------------------------------------- step 0: upload
+
+
+@router.get("/blocks/{block_id}/import")
+def upload_page(
+    request: Request,
+    block_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    block, application = importable(db, actor, block_id)
+    return render_upload(request, block, application, None)
+
+
+@router.post("/blocks/{block_id}/import")
+async def upload(
+    request: Request,
+    block_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    async with form_of(request) as form:
+        block, application = await run_in_threadpool(importable, db, actor, block_id)
+        try:
+            upload_id, _path = await save_upload(form, settings)
+        except PlanportError as error:
+            return render_upload(
+                request, block, application, error.message, status=status_for(error)
+            )
+    return redirect(request, _wizard_url(block_id, upload_id))
+
+
+# ---------------------------------------------------------------- step 1: file settings
+
+
+@router.get("/blocks/{block_id}/import/{upload_id}")
+def settings_page(
+    request: Request,
+    block_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    block, application = importable(db, actor, block_id)
+    path = uploaded_file(settings, upload_id)
+    return _settings_page(request, block, application, upload_id, path)
+
+
+def _settings_page(
+    request: Request,
+    block: BlockDef,
+    application: ApplicationView,
+    upload_id: uuid.UUID,
+    path: Path,
+    error: str | None = None,
+) -> Response:
+    context, status = _preview_context(request, path)
+    context = page_context(
+        block,
+        application,
+        **context,
+        upload_id=upload_id,
+        file_name=path.name,
+        wizard=_wizard_url(block.id, upload_id),
+        step=1,
+    )
+    if error:
+        context["error"], status = error, 422
+    return render(request, "import_settings.html", context, status=status)
+
+
+def _preview_context(request: Request, path: Path) -> tuple[dict[str, Any], int]:
+    """Step 1's settings and the file read with them (or the reason it cannot be read)."""
+    file_settings = FileSettings()
+    try:
+        file_settings = settings_from_query(request)
+        view = imports.inspect_file(path, file_settings)
+    except Invalid as error:
+        return {"file_settings": file_settings, "view": None, "file_error": error.message}, 422
+    return {"file_settings": file_settings, "view": view, "file_error": None}, 200
+
+
+@router.get("/blocks/{block_id}/import/{upload_id}/preview")
+def file_preview(
+    request: Request,
+    block_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    """Step 1's live preview (an htmx fragment), re-read with the settings in the query."""
+    importable(db, actor, block_id)
+    context, status = _preview_context(request, uploaded_file(settings, upload_id))
+    return render(request, "_import_file_preview.html", {**CHOICES, **context}, status=status)
+
+
+# ---------------------------------------------------------------- step 2: mapping and options
+
+
+@dataclass(frozen=True, slots=True)
+class _Wizard:
+    """Where the wizard is: the block, the uploaded file and how it is read."""
+
+    block: BlockDef
+    application: ApplicationView
+    upload_id: uuid.UUID
+    path: Path
+    file_settings: FileSettings
+    columns: list[str]
+
+    @property
+    def url(self) -> str:
+        return _wizard_url(self.block.id, self.upload_id)
+
+
+@router.get("/blocks/{block_id}/import/{upload_id}/mapping")
+def mapping_page(
+    request: Request,
+    block_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    block, application = importable(db, actor, block_id)
+    path = uploaded_file(settings, upload_id)
+    try:
+        file_settings = settings_from_query(request)
+        _refuse_pivot_outside_metrics(block, file_settings)
+        columns = imports.inspect_file(path, file_settings, rows=1).columns
+    except Invalid as error:
+        return _settings_page(request, block, application, upload_id, path, error.message)
+    wizard = _Wizard(block, application, upload_id, path, file_settings, columns)
+    return _mapping_page(request, wizard, suggested(block, columns, file_settings))
+
+
+def _refuse_pivot_outside_metrics(block: BlockDef, file_settings: FileSettings) -> None:
+    if file_settings.layout is Layout.PIVOTED and block.kind is not BlockKind.METRIC:
+        raise Invalid(
+            f"Only Metrics are imported from pivoted files; {block.name!r} is a "
+            f"{block.kind.label}. Choose the flat layout.",
+            field="layout",
+        )
+
+
+def _mapping_page(
+    request: Request,
+    wizard: _Wizard,
+    mapping: Mapping,
+    *,
+    error: str | None = None,
+    check: dict[str, Any] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    block, settings_json = wizard.block, compact(wizard.file_settings)
+    context = page_context(
+        block,
+        wizard.application,
+        file_name=wizard.path.name,
+        file_settings_json=settings_json,
+        back_url=f"{wizard.url}?{urlencode({'file_settings': settings_json})}",
+        wizard=wizard.url,
+        columns=wizard.columns,
+        targets=targets_of(block),
+        mapping=mapping,
+        pivoted=mapping.pivot is not None or pivoted(block, wizard.file_settings),
+        scope_choices=_scope_choices(block),
+        unique_name=_unique_name(block),
+        error=error,
+        check=check,
+        values=values or {},
+        check_rows=CHECK_ROWS,
+    )
+    return render(request, "import_mapping.html", context, status=status)
+
+
+def _mapping_error(
+    request: Request, wizard: _Wizard, mapping: Mapping, form: FormData, error: PlanportError
+) -> Response:
+    """Step 2 again, with `error` and the reject threshold as it was typed."""
+    values = {"reject_threshold": form_text(form, "reject_threshold")}
+    return _mapping_page(
+        request, wizard, mapping, error=error.message, values=values, status=status_for(error)
+    )
+
+
+def _scope_choices(block: BlockDef) -> list[tuple[str, str]]:
+    """The dimensions that may limit clearing, as (target key, label)."""
+    if block.kind is BlockKind.METRIC:
+        return [(str(d.list_id), d.list_name) for d in block.dimensions]
+    if block.kind is BlockKind.TRANSACTION_LIST:
+        return [(str(p.id), p.name) for p in block.properties if p.type is PropertyType.DIMENSION]
+    return []
+
+
+def _unique_name(block: BlockDef) -> str | None:
+    if block.kind is not BlockKind.TRANSACTION_LIST or block.unique_property_id is None:
+        return None
+    return block.property(block.unique_property_id).name
+
+
+# ---------------------------------------------------------------- check and run
+
+# What a posted step does with the wizard and mapping its form carries, and what it shows when
+# that fails: both get the request, the wizard, the mapping and the form.
+_Step = Callable[[Request, Database, Actor, _Wizard, Mapping, FormData], Response]
+_Failed = Callable[[Request, _Wizard, Mapping, FormData, PlanportError], Response]
+
+
+async def _posted_step(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    settings: Settings,
+    ids: tuple[uuid.UUID, uuid.UUID],
+    step: _Step,
+    failed: _Failed,
+) -> Response:
+    """Read step 2's form and hand it to `step`, off the event loop (it reads the file)."""
+    async with form_of(request) as form:
+        return await run_in_threadpool(
+            _take_step, request, db, actor, settings, ids, form, step, failed
+        )
+
+
+def _take_step(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    settings: Settings,
+    ids: tuple[uuid.UUID, uuid.UUID],
+    form: FormData,
+    step: _Step,
+    failed: _Failed,
+) -> Response:
+    """The wizard as step 2's form carries it (its settings in a hidden field), then `step`;
+    `failed` shows what was wrong with the mapping or what `step` raised."""
+    block_id, upload_id = ids
+    block, application = importable(db, actor, block_id)
+    path = uploaded_file(settings, upload_id)
+    file_settings = settings_from_json(form_text(form, "file_settings"))
+    columns = imports.inspect_file(path, file_settings, rows=1).columns
+    wizard = _Wizard(block, application, upload_id, path, file_settings, columns)
+    mapping, problem = read_mapping(form, block, columns, file_settings)
+    try:
+        if problem:
+            raise Invalid(problem, field="options")
+        return step(request, db, actor, wizard, mapping, form)
+    except PlanportError as error:
+        return failed(request, wizard, mapping, form, error)
+
+
+def _check_context(
+    block: BlockDef, mapping: Mapping, preview: imports.PreviewView
+) -> dict[str, Any]:
+    """The Check result: the summary, the mapped rows and which columns failed to parse."""
+    sources = {}
+    for target in targets_of(block):
+        field = mapping.field_for(target.key)
+        if field is not None:
+            sources[target.label] = field.source.label
+    bad_columns = {
+        g.column for g in preview.summary.groups if g.reason == Reason.PARSING_ERROR.value
+    }
+    labels = list(preview.rows[0]) if preview.rows else []
+    return {
+        "summary": preview.summary,
+        "rows": preview.rows,
+        "labels": labels,
+        "bad_labels": {label for label in labels if sources.get(label) in bad_columns},
+        "bad_columns": bad_columns,
+        "limit": CHECK_ROWS,
+    }
+
+
+@router.post("/blocks/{block_id}/import/{upload_id}/check")
+async def check(
+    request: Request,
+    block_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    """Run the first rows through the whole import and roll it back: the "Check" button."""
+    ids = (block_id, upload_id)
+    return await _posted_step(request, db, actor, settings, ids, _check, _check_failed)
+
+
+def _check(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    wizard: _Wizard,
+    mapping: Mapping,
+    form: FormData,
+) -> Response:
+    preview = imports.preview_import(
+        db, actor, wizard.block.id, wizard.path, wizard.file_settings, mapping, rows=CHECK_ROWS
+    )
+    result = _check_context(wizard.block, mapping, preview)
+    if request.headers.get("hx-request"):
+        return render(request, "_import_check.html", {"check": result, "cell": cell, **CHOICES})
+    values = {"reject_threshold": form_text(form, "reject_threshold")}
+    return _mapping_page(request, wizard, mapping, check=result, values=values)
+
+
+def _check_failed(
+    request: Request, wizard: _Wizard, mapping: Mapping, form: FormData, error: PlanportError
+) -> Response:
+    """The Check's error: only the Check fragment for htmx, else step 2 again."""
+    if request.headers.get("hx-request"):
+        context = {"check_error": error.message, **CHOICES}
+        return render(request, "_import_check.html", context, status=status_for(error))
+    return _mapping_error(request, wizard, mapping, form, error)
+
+
+@router.post("/blocks/{block_id}/import/{upload_id}/run")
+async def run(
+    request: Request,
+    block_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    ids = (block_id, upload_id)
+    return await _posted_step(request, db, actor, settings, ids, _run, _mapping_error)
+
+
+def _run(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    wizard: _Wizard,
+    mapping: Mapping,
+    form: FormData,
+) -> Response:
+    finished = imports.run_import(
+        db,
+        actor,
+        wizard.block.id,
+        wizard.path,
+        wizard.file_settings,
+        mapping,
+        file_name=wizard.path.name,
+    )
+    # RunView does not carry the run's settings and mapping, so the summary's address does:
+    # "Save as import configuration" sends them back.
+    recipe = {"file_settings": compact(wizard.file_settings), "mapping": compact(mapping)}
+    return redirect(request, f"/runs/{finished.id}?{urlencode(recipe)}")
