@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lowest level of log lines written."
     )
+    upload_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 365,
+        description="How long files uploaded to the import wizard are kept under DATA_DIR/uploads.",
+    )
     page_size: int = Field(
         default=100, ge=10, le=5000, description="Rows per page in the block data grid."
     )

@@ -4,7 +4,9 @@ run → Import Summary → save as configuration → run the configuration, and 
 from __future__ import annotations
 
 import html
+import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -451,3 +453,21 @@ def test_a_configuration_in_error_shows_why_and_cannot_run(
     assert refused.status_code == 409
     assert "is in error and cannot run" in refused.text
     assert applications.get_application(db, admin, model.application.id).block_count == 4
+
+
+def test_uploads_older_than_the_retention_are_swept_when_a_new_one_arrives(
+    tmp_path: Path,
+) -> None:
+    from planport.web.pages._imports_forms import sweep_uploads
+
+    settings = Settings(data_dir=tmp_path, upload_retention_hours=1)
+    uploads = tmp_path / "uploads"
+    old, fresh = uploads / "old", uploads / "fresh"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "file.csv").write_text("Code\nA\n")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    assert sweep_uploads(settings) == 1
+    assert not old.exists()
+    assert (fresh / "file.csv").exists()

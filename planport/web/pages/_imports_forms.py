@@ -9,6 +9,7 @@ a UUID resolved under DATA_DIR/uploads, so a client never names a path.
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -159,6 +160,7 @@ async def save_upload(form: FormData, settings: Settings) -> tuple[uuid.UUID, Pa
     item = form.get("file")
     if not isinstance(item, UploadFile) or not item.filename:
         raise Invalid("Choose a file to import.", field="file")
+    await run_in_threadpool(sweep_uploads, settings)
     upload_id = uuid.uuid4()
     folder = _uploads(settings) / str(upload_id)
     folder.mkdir(parents=True)
@@ -168,6 +170,24 @@ async def save_upload(form: FormData, settings: Settings) -> tuple[uuid.UUID, Pa
         shutil.rmtree(folder, ignore_errors=True)
         raise Invalid(f"{path.name} is empty: choose a file with a header and rows.", field="file")
     return upload_id, path
+
+
+def sweep_uploads(settings: Settings) -> int:
+    """Delete wizard uploads older than PLANPORT_UPLOAD_RETENTION_HOURS; returns how many.
+
+    A wizard keeps its file between steps by id only, so an abandoned wizard leaves its upload
+    behind; every new upload clears those past the retention.
+    """
+    root = _uploads(settings)
+    if not root.is_dir():
+        return 0
+    cutoff = time.time() - settings.upload_retention_hours * 3600
+    removed = 0
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 @asynccontextmanager
