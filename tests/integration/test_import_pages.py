@@ -471,3 +471,33 @@ def test_uploads_older_than_the_retention_are_swept_when_a_new_one_arrives(
     assert sweep_uploads(settings) == 1
     assert not old.exists()
     assert (fresh / "file.csv").exists()
+
+
+def test_any_run_of_the_history_can_be_saved_as_an_import_configuration(
+    admin_client: TestClient, db: Database, admin: Actor, model: Model, tmp_path: Path
+) -> None:
+    from planport.engine.file_settings import FileSettings
+    from planport.services import configurations, imports
+
+    path = tmp_path / "countries.csv"
+    path.write_text("Code,Name\nIT,Italy\n")
+    block = blocks.get_block(db, admin, model.country)
+    chosen = imports.suggest_mapping(block, ["Code", "Name"])
+    done = imports.run_import(db, admin, model.country, path, FileSettings(), chosen)
+    page = admin_client.get(f"/runs/{done.id}")  # reached from the history: no recipe in the link
+    assert "Save as import configuration" in page.text
+    saved = admin_client.post(
+        f"/runs/{done.id}/configuration",
+        data={
+            "name": "Countries again",
+            "file_settings": html.unescape(
+                re.search(r'name="file_settings" value="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
+            ),
+            "mapping": html.unescape(
+                re.search(r'name="mapping" value="([^"]*)"', page.text).group(1)  # type: ignore[union-attr]
+            ),
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    names = [c.name for c in configurations.list_configurations(db, admin, model.country)]
+    assert names == ["Countries again"]

@@ -57,7 +57,7 @@ def _run_page(
         "run": found,
         "application": application,
         "configuration": configuration,
-        "recipe": _recipe(file_settings, mapping),
+        "recipe": _recipe(file_settings, mapping) or _stored_recipe(found),
         "when": when(actor),
         "size": size,
         "error": error,
@@ -78,6 +78,16 @@ def _recipe(file_settings: str, mapping: str) -> dict[str, str] | None:
     except ValidationError:
         return None
     return {"file_settings": file_settings or "{}", "mapping": mapping}
+
+
+def _stored_recipe(run: imports.RunView) -> dict[str, str] | None:
+    """The settings and mapping the run itself used (any run of the history can be saved)."""
+    if run.file_settings is None or run.mapping is None:
+        return None
+    return {
+        "file_settings": run.file_settings.model_dump_json(),
+        "mapping": run.mapping.model_dump_json(),
+    }
 
 
 @router.get("/runs/{run_id}/rejects.csv")
