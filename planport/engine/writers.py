@@ -103,10 +103,12 @@ def merge(
         staging.analyze()
     if plan.key:
         _drop_overwritten(connection, plan.key, log)
-    existing = _existing_keys(connection, target, plan, q) if plan.key else 0
+    # Clear and blank first, then count: a cell cleared and written again is deleted and
+    # inserted (never also "updated"), and a blanked cell is only deleted.
     summary.deleted += _clear(connection, block, target, plan, options, references, q)
     if block.kind is BlockKind.METRIC:
         summary.deleted += _delete_blanked_cells(connection, target, plan, q)
+    existing = _existing_keys(connection, target, plan, q) if plan.key else 0
     staged = connection.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
     rebuild = _without_secondary_indexes(connection, block, staged)
     _upsert(connection, target, plan, existing, q)

@@ -1005,3 +1005,29 @@ def test_the_load_timestamp_fills_a_date_property_with_the_day_of_the_run(
     assert done.skipped == 0, done.summary
     day = date.fromisoformat(grid(db, admin, sales.id)[0]["Loaded on"])
     assert day in {utc_now().date(), done.started_at.date() if done.started_at else None}
+
+
+def test_counts_add_up_when_a_file_blanks_clears_and_rewrites_cells(
+    db: Database, admin: Actor, tmp_path: Path
+) -> None:
+    from planport.domain.enums import BlockKind, ValueType
+    from planport.engine.mapping import ClearMode, ImportOptions, SourceColumn
+    from planport.services import applications
+
+    app = applications.create_application(db, admin, "Counting")
+    month = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Month")
+    items.write_items(db, admin, month.id, [{"Code": m} for m in ("M1", "M2", "M3")])
+    metric = blocks.create_metric(db, admin, app.id, "Sales", ValueType.NUMBER, [month.id])
+    items.set_cells(db, admin, metric.id, [{"Month": m, "Value": "1"} for m in ("M1", "M2", "M3")])
+    path = write_csv(tmp_path / "s.csv", ["Month", "Sales"], [["M1", ""], ["M2", "5"], ["M3", "1"]])
+    fields = [
+        FieldMapping(target=str(month.id), source=SourceColumn(column="Month")),
+        FieldMapping(target="value", source=SourceColumn(column="Sales")),
+    ]
+    done = run(db, admin, metric.id, path, Mapping(fields=fields))
+    # M1 blanked: deleted only; M2 changed and M3 unchanged: both existing, so updated.
+    assert (done.inserted, done.updated, done.deleted) == (0, 2, 1)
+    cleared = Mapping(fields=fields, options=ImportOptions(clear=ClearMode.ALL))
+    again = run(db, admin, metric.id, path, cleared)
+    # Everything cleared first (2 cells), then M2 and M3 written anew.
+    assert (again.inserted, again.updated, again.deleted) == (2, 0, 2)
