@@ -386,6 +386,8 @@ def _log_mask(
     mask: pa.Array,
     row_index: pa.Array,
     text: pa.Array,
+    *,
+    whole_row: bool = True,
 ) -> None:
     mask = pc.fill_null(mask, False)
     if not pc.any(mask).as_py():
@@ -396,6 +398,7 @@ def _log_mask(
         description,
         pc.filter(row_index, mask).to_pylist(),
         pc.filter(text, mask).to_pylist(),
+        whole_row=whole_row,
     )
 
 
@@ -451,6 +454,8 @@ class _Pivot:
     ) -> pa.Table:
         parts = []
         width = len(self.columns)
+        kept_cells = pc.cast(parsers.constant(False, len(row_index)), pa.int64())
+        lost_cells = kept_cells
         for position, (name, item_id) in enumerate(zip(self.columns, self.item_ids, strict=True)):
             text = columns[name]
             if item_id is None:
@@ -459,26 +464,32 @@ class _Pivot:
                     f"{self.index.list.name} has no item {name!r} (a header cell); "
                     "the cell was skipped."
                 )
+                lost = pc.and_(keep, nonblank)
                 _log_mask(
                     log,
                     Reason.MISSING_ITEM_SKIPPED,
                     name,
                     description,
-                    pc.and_(keep, nonblank),
+                    lost,
                     row_index,
                     text,
+                    whole_row=False,
                 )
+                lost_cells = pc.add(lost_cells, pc.cast(lost, pa.int64()))
                 continue
             parsed = _parse(self.value_kind, text, name, settings)
+            lost = pc.fill_null(pc.and_(keep, parsed.failed), False)
             _log_mask(
                 log,
                 Reason.PARSING_ERROR,
                 name,
                 f"The value is not a valid {self.value_kind.label.lower()}.",
-                pc.and_(keep, parsed.failed),
+                lost,
                 row_index,
                 text,
+                whole_row=False,
             )
+            lost_cells = pc.add(lost_cells, pc.cast(lost, pa.int64()))
             cell_keep = pc.and_(keep, pc.invert(parsed.failed))
             if not blanks_overwrite:
                 cell_keep = pc.and_(cell_keep, pc.invert(parsers.blank_mask(text)))
@@ -493,6 +504,10 @@ class _Pivot:
                 }
             )
             parts.append(part.filter(cell_keep))
+            kept_cells = pc.add(kept_cells, pc.cast(pc.fill_null(cell_keep, False), pa.int64()))
+        # A row is skipped when it lost cells and kept none.
+        emptied = pc.and_(pc.greater(lost_cells, 0), pc.equal(kept_cells, 0))
+        log.skip_rows(pc.filter(row_index, emptied).to_pylist())
         return pa.concat_tables(parts) if parts else _empty_like(typed, self)
 
 

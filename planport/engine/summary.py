@@ -105,8 +105,14 @@ class RejectLog:
         description: str,
         indexes: list[int],
         values: list[str],
+        *,
+        whole_row: bool = True,
     ) -> None:
-        """Record rows `indexes` (row indexes) rejected for `reason` in `column`."""
+        """Record rows `indexes` (row indexes) rejected for `reason` in `column`.
+
+        `whole_row` False: only a cell of each row was left out (a pivoted file), so the rows
+        are not counted as skipped here; `skip_rows` counts those that lost every cell.
+        """
         if not indexes:
             return
         group = self._groups.setdefault(
@@ -120,8 +126,12 @@ class RejectLog:
             RejectedRow(i, reason.value, column, v, description)
             for i, v in zip(indexes[:room], values[:room], strict=False)
         ]
-        if reason.skips_row:
+        if reason.skips_row and whole_row:
             self._skipped_indexes.update(indexes)
+
+    def skip_rows(self, indexes: list[int]) -> None:
+        """Count rows as skipped whose rejects were recorded cell by cell."""
+        self._skipped_indexes.update(indexes)
 
     def add_lines(
         self, reason: Reason, column: str, description: str, lines: list[int], values: list[str]

@@ -1031,3 +1031,29 @@ def test_counts_add_up_when_a_file_blanks_clears_and_rewrites_cells(
     again = run(db, admin, metric.id, path, cleared)
     # Everything cleared first (2 cells), then M2 and M3 written anew.
     assert (again.inserted, again.updated, again.deleted) == (2, 0, 2)
+
+
+def test_a_pivoted_row_counts_as_skipped_only_when_it_lost_every_cell(
+    db: Database, admin: Actor, tmp_path: Path
+) -> None:
+    from planport.domain.enums import BlockKind, ValueType
+    from planport.engine.file_settings import FileSettings, Layout
+    from planport.engine.mapping import PivotMapping, SourceColumn
+    from planport.services import applications
+
+    app = applications.create_application(db, admin, "Pivot counting")
+    month = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Month")
+    items.write_items(db, admin, month.id, [{"Code": "M1"}, {"Code": "M2"}])
+    shop = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Shop")
+    items.write_items(db, admin, shop.id, [{"Code": "S1"}, {"Code": "S2"}])
+    metric = blocks.create_metric(db, admin, app.id, "Sales", ValueType.NUMBER, [shop.id, month.id])
+    rows = [["S1", "1", "x"], ["S2", "y", "z"]]  # S1 keeps M1; S2 loses both cells
+    path = write_csv(tmp_path / "p.csv", ["Shop", "M1", "M2"], rows)
+    chosen = Mapping(
+        fields=[FieldMapping(target=str(shop.id), source=SourceColumn(column="Shop"))],
+        pivot=PivotMapping(dimension=str(month.id), columns=["M1", "M2"]),
+    )
+    done = run(db, admin, metric.id, path, chosen, FileSettings(layout=Layout.PIVOTED))
+    assert done.inserted == 1
+    assert done.skipped == 1
+    assert sum(g.count for g in done.summary.groups) == 3  # type: ignore[union-attr]
