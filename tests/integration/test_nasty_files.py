@@ -343,7 +343,7 @@ def test_a_random_csv_file_is_imported_or_reported_row_by_row(
     line = 2  # lines are physical: a row starts after the line breaks of the rows before it
     for index, (code, name) in enumerate(rows):
         if index:
-            line += 1 + len(LINE_BREAK.findall("".join(rows[index - 1])))
+            line += 1 + len(LINE_BREAK.findall(",".join(rows[index - 1])))
         if line not in rejected:
             assert imported.get(code.strip()) == name, (line, code, name)
         elif rejected[line] == "OverwrittenByLaterRow":
