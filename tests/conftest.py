@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from planport.domain.enums import AccountType
@@ -25,6 +26,13 @@ from planport.store import migrate
 from planport.store.db import Database
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# CI (.ci/run sets PLANPORT_TEST_REQUIRE_POSTGRES) replays the same examples every run, so a
+# submission never fails on a newly drawn example; sessions draw new ones and keep failures in
+# .hypothesis to fix them. No deadlines: a loaded CI machine is slow, not wrong.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("PLANPORT_TEST_REQUIRE_POSTGRES") == "1" else "dev")
 
 
 def postgres_url() -> str | None:
