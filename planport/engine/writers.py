@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Index, func, select, text
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
@@ -20,6 +21,8 @@ from planport.engine.staging import ROW, SEQ, STAGING, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectLog
 from planport.store import block_tables
 
+# unique_violation (a new key twice), cardinality_violation (an upsert touching a row twice)
+_DUPLICATE_STATES = {"23505", "21000"}
 BULK_ROWS = 100_000  # staged rows from which secondary indexes are rebuilt, not maintained
 
 Quote = Callable[[str], str]
@@ -101,7 +104,8 @@ def merge(
     target = q(block.table_name)
     if staging.is_postgres:
         staging.analyze()
-    if plan.key:
+    optimistic = _duplicates_would_fail(connection, block, plan, options)
+    if plan.key and not optimistic:
         _drop_overwritten(connection, plan.key, log)
     # Clear and blank first, then count: a cell cleared and written again is deleted and
     # inserted (never also "updated"), and a blanked cell is only deleted.
@@ -111,11 +115,59 @@ def merge(
     existing = _existing_keys(connection, target, plan, q) if plan.key else 0
     staged = connection.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
     rebuild = _without_secondary_indexes(connection, block, staged)
-    _upsert(connection, target, plan, existing, q)
+    if optimistic and not _upserted_without_duplicates(connection, target, plan, existing, q):
+        _drop_overwritten(connection, plan.key, log)
+        existing = _existing_keys(connection, target, plan, q)
+        staged = connection.execute(text(f"SELECT count(*) FROM {STAGING}")).scalar_one()
+        _upsert(connection, target, plan, existing, q)
+    elif not optimistic:
+        _upsert(connection, target, plan, existing, q)
     for index in rebuild:
         index.create(connection)
     summary.updated += existing
     summary.inserted += staged - existing
+
+
+def _duplicates_would_fail(
+    connection: Connection, block: BlockDef, plan: Plan, options: ImportOptions
+) -> bool:
+    """Whether the upsert itself would refuse keys repeated in the file, so that looking for
+    them first (a GROUP BY over every staged row) can wait until one actually fails.
+
+    PostgreSQL refuses both a repeated new key (unique violation) and an upsert touching a row
+    twice; SQLite only the former, so there only a plain insert qualifies. Without value columns
+    the upsert does nothing on conflict (nothing would fail), and blank metric values must meet
+    their duplicates before they clear cells.
+    """
+    if not plan.key or not plan.value_columns:
+        return False
+    if (
+        block.kind is BlockKind.METRIC
+        and options.blanks_overwrite
+        and _has_blank_values(connection, plan)
+    ):
+        return False
+    return connection.dialect.name == "postgresql"
+
+
+def _has_blank_values(connection: Connection, plan: Plan) -> bool:
+    value = next(k for k, v in plan.columns.items() if v == VALUE)
+    found = connection.execute(text(f"SELECT 1 FROM {STAGING} WHERE {value} IS NULL LIMIT 1"))
+    return found.first() is not None
+
+
+def _upserted_without_duplicates(
+    connection: Connection, target: str, plan: Plan, existing: int, q: Quote
+) -> bool:
+    """Try the upsert in a savepoint; False (and nothing changed) when the file repeats a key."""
+    try:
+        with connection.begin_nested():
+            _upsert(connection, target, plan, existing, q)
+    except (IntegrityError, ProgrammingError) as error:
+        if getattr(error.orig, "sqlstate", None) not in _DUPLICATE_STATES:
+            raise
+        return False
+    return True
 
 
 def _drop_overwritten(connection: Connection, key: list[str], log: RejectLog) -> None:
