@@ -131,7 +131,8 @@ def import_file(
         _record_created(summary, lists[list_id].name, index.created)
     if pivot is not None:
         _record_created(summary, pivot.index.list.name, pivot.index.created)
-    lines = physical_lines(source, log.indexes())  # also numbers the ragged rows
+    texts: dict[int, str] = {}
+    lines = physical_lines(source, log.indexes(), texts)  # also numbers the ragged rows
     for invalid in source.invalid_rows:
         log.add_lines(
             Reason.PARSING_ERROR,
@@ -140,7 +141,11 @@ def import_file(
             [invalid.line or 0],
             [invalid.text],
         )
-    rows = log.finish(summary, lambda index: lines.get(index, source.first_data_line + index))
+    rows = log.finish(
+        summary,
+        lambda index: lines.get(index, source.first_data_line + index),
+        lambda index: texts.get(index, ""),
+    )
     staging.drop()
     result = ImportResult(summary, rows, preview)
     _check_threshold(result, mapping)

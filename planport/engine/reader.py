@@ -31,6 +31,7 @@ from planport.engine.file_settings import FileSettings
 BLOCK_SIZE = 16 << 20  # bytes per parsed block; also the longest row Planport reads
 SAMPLE_SIZE = 256 << 10  # bytes read to detect encoding, dialect and header
 DETECT_LINES = 200
+MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -210,13 +211,17 @@ def _open_reader(
         raise _explain(source, error, block_size) from None
 
 
-def physical_lines(source: Source, wanted: set[int]) -> dict[int, int]:
+def physical_lines(
+    source: Source, wanted: set[int], texts: dict[int, str] | None = None
+) -> dict[int, int]:
     """The physical line each wanted data row starts on, by the row's 0-based index among the
     rows the parser returned; also fills in the lines of `source.invalid_rows`.
 
     pyarrow numbers neither the rows it returns nor those it rejects, and drops blank lines, so
     this re-reads the file once with Python's csv module, whose line count is physical (quoted
     line breaks included). It runs only when there is something to report: an error path.
+    With `texts`, also collects each wanted row as CSV text (its fields written back with the
+    file's separator and qualifier).
     """
     lines: dict[int, int] = {}
     if not wanted and not source.invalid_rows:
@@ -241,11 +246,22 @@ def physical_lines(source: Source, wanted: set[int]) -> dict[int, int]:
                 index += 1
                 if index in wanted:
                     lines[index] = start
+                    if texts is not None:
+                        texts[index] = _as_text(row, source.dialect)
             if index >= last_wanted and len(invalid_lines) >= len(source.invalid_rows):
                 break
     for invalid, line in zip(source.invalid_rows, invalid_lines, strict=False):
         invalid.line = line
     return lines
+
+
+def _as_text(fields: list[str], dialect: Dialect) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(
+        buffer, delimiter=dialect.separator, quotechar=dialect.quote, lineterminator=""
+    )
+    writer.writerow(fields)
+    return buffer.getvalue()[:MAX_ROW_TEXT]
 
 
 def file_digest(path: Path) -> tuple[int, str]:

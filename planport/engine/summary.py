@@ -54,6 +54,7 @@ class RejectedRow:
     column: str
     value: str
     description: str
+    row_text: str = ""  # the whole row as in the file (CSV), for the rejects file
 
 
 @dataclass
@@ -164,7 +165,12 @@ class RejectLog:
     def is_empty(self) -> bool:
         return not self._groups
 
-    def finish(self, summary: ImportSummary, line_of: Callable[[int], int]) -> list[RejectedRow]:
+    def finish(
+        self,
+        summary: ImportSummary,
+        line_of: Callable[[int], int],
+        text_of: Callable[[int], str] = lambda index: "",
+    ) -> list[RejectedRow]:
         """Fill the summary's groups and skipped count; return the kept rows by line.
 
         Indexes are >= 0; entries already known by line were stored negated (see add_lines).
@@ -180,6 +186,8 @@ class RejectLog:
         summary.groups = sorted(self._groups.values(), key=lambda g: (-g.count, g.reason, g.column))
         summary.skipped = self.skipped
         for row in self._rows:
+            # Rows the parser refused (stored by negated line) carry their own text as value.
+            row.row_text = row.value if row.line < 0 else text_of(row.line)
             row.line = resolve(row.line)
         self._rows.sort(key=lambda r: r.line)
         summary.rejected_rows_kept = len(self._rows)

@@ -452,6 +452,7 @@ def _finish(
                         "column_name": r.column[:500],
                         "value": r.value,
                         "description": r.description,
+                        "row_text": r.row_text,
                     }
                     for i, r in enumerate(rejected[start : start + REJECT_BATCH])
                 ],
@@ -493,7 +494,7 @@ def rejects_csv(db: Database, actor: Actor, run_id: uuid.UUID) -> Iterator[str]:
 def _stream_rejects(db: Database, run_id: uuid.UUID) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["Line", "Reason", "Column", "Value", "Description"])
+    writer.writerow(["Line", "Reason", "Column", "Value", "Description", "Row"])
     with db.engine.connect() as connection:
         rows = connection.execution_options(stream_results=True, yield_per=REJECT_BATCH).execute(
             select(
@@ -502,6 +503,7 @@ def _stream_rejects(db: Database, run_id: uuid.UUID) -> Iterator[str]:
                 ImportRunReject.column_name,
                 ImportRunReject.value,
                 ImportRunReject.description,
+                ImportRunReject.row_text,
             )
             .where(ImportRunReject.run_id == run_id)
             .order_by(ImportRunReject.position)

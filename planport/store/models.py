@@ -314,3 +314,4 @@ class ImportRunReject(Base):
     column_name: Mapped[str] = mapped_column(String(500))
     value: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
+    row_text: Mapped[str] = mapped_column(Text, default="", server_default="")

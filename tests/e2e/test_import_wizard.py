@@ -264,7 +264,7 @@ def test_employees_with_errors_show_each_skipped_row_with_its_reason_and_line(
     with page.expect_download() as download:
         problems.get_by_role("link", name="Download rejected rows (CSV)").click()
     rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
-    assert rows[0] == ["Line", "Reason", "Column", "Value", "Description"]
+    assert rows[0] == ["Line", "Reason", "Column", "Value", "Description", "Row"]
     assert [r[:4] for r in rows[1:]] == [
         ["3", "MissingModalitySkippedDataRow", "Department", "QA"],
         ["4", "ParsingError", "Start date", "31/02/2027"],

@@ -269,7 +269,7 @@ def test_rows_that_cannot_be_read_are_shown_in_the_check_and_the_summary_with_th
     assert rejects.status_code == 200
     assert rejects.headers["content-type"].startswith("text/csv")
     lines = rejects.text.splitlines()
-    assert lines[0] == "Line,Reason,Column,Value,Description"
+    assert lines[0] == "Line,Reason,Column,Value,Description,Row"
     assert [line.split(",")[:4] for line in lines[1:]] == [
         ["3", "ParsingError", "Salary", "lots"],
         ["4", "MissingModalitySkippedDataRow", "Country", "XX"],

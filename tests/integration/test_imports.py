@@ -900,13 +900,21 @@ def test_the_rejects_file_lists_rejected_rows_and_escapes_formulas(
     chosen = mapping(field(CODE, "Code"), field(prop(country, "Population"), "Population"))
     done = run(db, admin, country.id, path, chosen)
     lines = list(csv.reader(io.StringIO(rejects_text(db, admin, done.id))))
-    assert lines[0] == ["Line", "Reason", "Column", "Value", "Description"]
+    assert lines[0] == ["Line", "Reason", "Column", "Value", "Description", "Row"]
     assert [(r[0], r[1], r[2], r[3]) for r in lines[1:]] == [
         ("2", PARSING, "Population", "'=1+2"),
         ("4", PARSING, "Population", "'@SUM(A1)"),
         ("5", PARSING, "Population", "'-x"),
         ("6", PARSING, "Population", "'+cmd"),
         ("7", PARSING, "Population", "plain, text"),
+    ]
+    # The whole row as in the file (a cell starting with a letter is no formula).
+    assert [r[5] for r in lines[1:]] == [
+        "IT,=1+2",
+        "PT,@SUM(A1)",
+        "GR,-x",
+        "NL,+cmd",
+        'BE,"plain, text"',
     ]
     assert all(r[4] == "The value is not a valid integer." for r in lines[1:])
 
