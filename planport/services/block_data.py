@@ -7,8 +7,6 @@ can also be searched by code or name.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,14 +20,10 @@ from planport.domain.enums import BlockKind, Permission, PropertyType
 from planport.domain.errors import Invalid
 from planport.domain.members import Actor
 from planport.domain.values import format_value
+from planport.services.csv_files import spreadsheet_safe, stream_csv
 from planport.services.definitions import load_block, to_def
 from planport.store import block_tables
 from planport.store.db import Database
-
-EXPORT_CHUNK_ROWS = 2000
-# A cell starting with one of these is a formula to a spreadsheet; exported text gets a
-# leading apostrophe so it is shown, never executed (OWASP "CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,20 +114,9 @@ def export_csv(
 
 
 def _stream_csv(db: Database, query: _Query) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.label for c in query.columns])
-    with db.engine.connect() as connection:
-        result = connection.execution_options(
-            stream_results=True, yield_per=EXPORT_CHUNK_ROWS
-        ).execute(query.select.order_by(*query.order))
-        for chunk in result.partitions():
-            writer.writerows(_export_row(query.columns, row) for row in chunk)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
+    header = [c.label for c in query.columns]
+    statement = query.select.order_by(*query.order)
+    return stream_csv(db, header, statement, lambda row: _export_row(query.columns, row))
 
 
 def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: str) -> _Query:
@@ -220,11 +203,9 @@ def _export_row(columns: list[GridColumn], row: Sequence[Any]) -> list[str]:
     cells = []
     for column, value in zip(columns, row, strict=True):
         text = format_value(column.kind, value)
-        if column.kind in (PropertyType.TEXT, PropertyType.DIMENSION) and text.startswith(
-            _FORMULA_STARTS
-        ):
-            text = "'" + text
-        cells.append(text)
+        # Only text can be a formula; a negative number stays a number.
+        is_text = column.kind in (PropertyType.TEXT, PropertyType.DIMENSION)
+        cells.append(spreadsheet_safe(text) if is_text else text)
     return cells
 
 

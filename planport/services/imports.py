@@ -8,8 +8,6 @@ imports into one block never interleave and a failure leaves the block exactly a
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -43,6 +41,7 @@ from planport.engine.reader import FileUnreadable, Source, file_digest, open_sou
 from planport.engine.summary import ImportSummary, RejectedRow, RunError
 from planport.engine.writers import MergeRefused, Reference
 from planport.services import access
+from planport.services.csv_files import spreadsheet_safe, stream_csv
 from planport.services.definitions import load_block, to_def, users_of_list
 from planport.store import block_tables
 from planport.store.db import Database
@@ -492,34 +491,20 @@ def rejects_csv(db: Database, actor: Actor, run_id: uuid.UUID) -> Iterator[str]:
 
 
 def _stream_rejects(db: Database, run_id: uuid.UUID) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["Line", "Reason", "Column", "Value", "Description", "Row"])
-    with db.engine.connect() as connection:
-        rows = connection.execution_options(stream_results=True, yield_per=REJECT_BATCH).execute(
-            select(
-                ImportRunReject.line,
-                ImportRunReject.reason,
-                ImportRunReject.column_name,
-                ImportRunReject.value,
-                ImportRunReject.description,
-                ImportRunReject.row_text,
-            )
-            .where(ImportRunReject.run_id == run_id)
-            .order_by(ImportRunReject.position)
+    header = ["Line", "Reason", "Column", "Value", "Description", "Row"]
+    statement = (
+        select(
+            ImportRunReject.line,
+            ImportRunReject.reason,
+            ImportRunReject.column_name,
+            ImportRunReject.value,
+            ImportRunReject.description,
+            ImportRunReject.row_text,
         )
-        for chunk in rows.partitions():
-            writer.writerows([_safe_cell(str(c)) for c in row] for row in chunk)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
-
-
-def _safe_cell(value: str) -> str:
-    """Spreadsheet formulas in rejected values are shown, never executed."""
-    return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
+        .where(ImportRunReject.run_id == run_id)
+        .order_by(ImportRunReject.position)
+    )
+    return stream_csv(db, header, statement, lambda row: [spreadsheet_safe(str(c)) for c in row])
 
 
 def _run_view(session: Session, run: ImportRun) -> RunView:
