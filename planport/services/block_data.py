@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Select, Table, Text, func, or_, select
+from sqlalchemy import Select, Table, func, or_, select
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef
@@ -131,7 +131,7 @@ def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: s
         key: str, label: str, column: Any, list_id: uuid.UUID, list_table: str
     ) -> None:
         nonlocal source
-        referenced = _item_table(list_table, table.metadata, key)
+        referenced = _item_table(list_table, key)
         source = source.outerjoin(referenced, referenced.c.id == column)
         selected.append(referenced.c.code)
         columns.append(GridColumn(key, label, PropertyType.DIMENSION, list_id))
@@ -189,10 +189,8 @@ def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: s
     return _Query(columns, statement, order)
 
 
-def _item_table(table_name: str, metadata: Any, key: str) -> Any:
-    # Its own MetaData: the referenced list may be the block itself (a self-reference).
-    items = Table(table_name, MetaData(), Column("id", block_tables.ItemId), Column("code", Text))
-    return items.alias(f"ref_{key.replace('-', '')[:20]}")
+def _item_table(table_name: str, key: str) -> Any:
+    return block_tables.item_codes_table(table_name, f"ref_{key.replace('-', '')[:20]}")
 
 
 def _format_row(columns: list[GridColumn], row: Sequence[Any]) -> list[str]:

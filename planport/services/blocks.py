@@ -27,7 +27,7 @@ from planport.services.definitions import (
     row_count,
     to_def,
     touch,
-    users_of_list,
+    uses_of_list,
 )
 from planport.store import block_tables
 from planport.store.db import Database
@@ -202,9 +202,9 @@ def delete_block(
     """
     with db.write() as session:
         block = load_block(session, actor, block_id, Permission.CONFIGURE_BLOCKS)
-        users = [(b, how) for b, how in users_of_list(session, block.id) if b.id != block.id]
+        users = [use for use in uses_of_list(session, block.id) if use.block.id != block.id]
         if users:
-            used_by = ", ".join(f"{b.name} ({how})" for b, how in users)
+            used_by = ", ".join(f"{use.block.name} ({use.how})" for use in users)
             raise Conflict(
                 f"{block.name!r} is used by {used_by}. Remove those uses first, then delete it."
             )

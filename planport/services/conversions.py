@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
-    MetaData,
     Table,
     bindparam,
     func,
@@ -128,13 +127,7 @@ def _readable_values(table: Table, source: PropertyDef) -> tuple[Any, Any]:
     if source.type is not PropertyType.DIMENSION:
         return column, table
     assert source.referenced_table_name is not None
-    # Its own MetaData and an alias: the referenced list may be this very block.
-    referenced = Table(
-        source.referenced_table_name,
-        MetaData(),
-        Column("id", block_tables.ItemId),
-        Column("code"),
-    ).alias("referenced")
+    referenced = block_tables.item_codes_table(source.referenced_table_name, "referenced")
     return referenced.c.code, table.outerjoin(referenced, referenced.c.id == column)
 
 
@@ -293,8 +286,6 @@ def _cell_label(session: Session, metric: BlockDef, item_ids: Sequence[Any]) -> 
     """A cell named by its item codes, e.g. "2026-01 × FR" (only for the few samples shown)."""
     codes = []
     for dimension, item_id in zip(metric.dimensions, item_ids, strict=True):
-        items = Table(
-            dimension.list_table_name, MetaData(), Column("id", block_tables.ItemId), Column("code")
-        )
+        items = block_tables.item_codes_table(dimension.list_table_name, "items")
         codes.append(str(session.scalar(select(items.c.code).where(items.c.id == item_id))))
     return " × ".join(codes)

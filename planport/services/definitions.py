@@ -6,6 +6,7 @@ Shared by the block, item and data services; no transactions are opened here.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -88,22 +89,37 @@ def row_count(session: Session, block: Block | BlockDef) -> int:
     return session.scalar(select(func.count()).select_from(table)) or 0
 
 
-def users_of_list(session: Session, list_id: uuid.UUID) -> list[tuple[Block, str]]:
-    """Blocks that reference the Dimension List, with how (a property's name or 'dimension')."""
-    users: list[tuple[Block, str]] = []
+@dataclass(frozen=True, slots=True)
+class ListUse:
+    """A column of another block that holds item ids of a Dimension List."""
+
+    block: Block
+    definition: BlockDef
+    column_name: str
+    property_name: str | None  # None: a metric dimension
+
+    @property
+    def how(self) -> str:
+        """'property 'Country'' or 'dimension', for messages."""
+        return "dimension" if self.property_name is None else f"property {self.property_name!r}"
+
+
+def uses_of_list(session: Session, list_id: uuid.UUID) -> list[ListUse]:
+    """Every property and metric dimension that references the Dimension List."""
+    uses: list[ListUse] = []
     for prop in session.scalars(
         select(BlockProperty).where(BlockProperty.referenced_block_id == list_id)
     ):
         owner = session.get(Block, prop.block_id)
         assert owner is not None
-        users.append((owner, f"property {prop.name!r}"))
+        uses.append(ListUse(owner, to_def(owner), prop.column_name, prop.name))
     for dim in session.scalars(
         select(MetricDimension).where(MetricDimension.dimension_list_id == list_id)
     ):
-        owner = session.get(Block, dim.metric_id)
-        assert owner is not None
-        users.append((owner, "dimension"))
-    return users
+        metric = session.get(Block, dim.metric_id)
+        assert metric is not None
+        uses.append(ListUse(metric, to_def(metric), dim.column_name, None))
+    return uses
 
 
 def allocate_column(block: Block, prefix: str) -> str:

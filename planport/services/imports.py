@@ -42,7 +42,7 @@ from planport.engine.summary import ImportSummary, RejectedRow, RunError
 from planport.engine.writers import MergeRefused, Reference
 from planport.services import access
 from planport.services.csv_files import spreadsheet_safe, stream_csv
-from planport.services.definitions import load_block, to_def, users_of_list
+from planport.services.definitions import load_block, to_def, uses_of_list
 from planport.store import block_tables
 from planport.store.db import Database
 from planport.store.models import Block, ImportRun, ImportRunReject, Member, utc_now
@@ -282,19 +282,10 @@ def _references(session: Session, block: BlockDef) -> list[Reference]:
     """Columns of other blocks holding this Dimension List's item ids (for clearing it)."""
     if block.kind is not BlockKind.DIMENSION_LIST:
         return []
-    references = []
-    for user, how in users_of_list(session, block.id):
-        definition = to_def(user)
-        if how == "dimension":
-            column = definition.dimension(block.id).column_name
-        else:
-            column = next(
-                p.column_name
-                for p in definition.properties
-                if p.referenced_block_id == block.id and how == f"property {p.name!r}"
-            )
-        references.append(Reference(definition.table_name, column, f"{user.name} ({how})"))
-    return references
+    return [
+        Reference(use.definition.table_name, use.column_name, f"{use.block.name} ({use.how})")
+        for use in uses_of_list(session, block.id)
+    ]
 
 
 class FileDoesNotMatch(Exception):

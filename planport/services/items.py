@@ -28,10 +28,10 @@ from planport.domain.errors import Conflict, Invalid
 from planport.domain.members import Actor
 from planport.domain.names import clean_code, name_key
 from planport.domain.values import parse_value
-from planport.services.definitions import load_block, to_def
+from planport.services.definitions import load_block, to_def, uses_of_list
 from planport.store import block_tables
 from planport.store.db import Database
-from planport.store.models import Block, BlockProperty, MetricDimension
+from planport.store.models import Block
 
 CODE, NAME, VALUE = "Code", "Name", "Value"
 Rows = Sequence[Mapping[str, str | None]]
@@ -163,27 +163,21 @@ def _handle_references(
 def _references(session: Session, list_id: uuid.UUID, ids: list[int]) -> list[tuple[str, int, Any]]:
     """(description, count, cascading statement) for each block column that uses the items."""
     uses: list[tuple[str, int, Any]] = []
-    for prop in session.scalars(
-        select(BlockProperty).where(BlockProperty.referenced_block_id == list_id)
-    ):
-        owner = session.get(Block, prop.block_id)
-        assert owner is not None
-        table = block_tables.build_table(to_def(owner))
-        column = table.c[prop.column_name]
+    for use in uses_of_list(session, list_id):
+        table = block_tables.build_table(use.definition)
+        column = table.c[use.column_name]
         count = session.scalar(select(func.count()).where(column.in_(ids))) or 0
-        if count:
-            statement = update(table).where(column.in_(ids)).values({prop.column_name: None})
-            uses.append((f"row(s) of {owner.name} (property {prop.name})", count, statement))
-    for dim in session.scalars(
-        select(MetricDimension).where(MetricDimension.dimension_list_id == list_id)
-    ):
-        metric = session.get(Block, dim.metric_id)
-        assert metric is not None
-        table = block_tables.build_table(to_def(metric))
-        column = table.c[dim.column_name]
-        count = session.scalar(select(func.count()).where(column.in_(ids))) or 0
-        if count:
-            uses.append((f"cell(s) of {metric.name}", count, delete(table).where(column.in_(ids))))
+        if not count:
+            continue
+        if use.property_name is None:
+            uses.append(
+                (f"cell(s) of {use.block.name}", count, delete(table).where(column.in_(ids)))
+            )
+        else:
+            blank = update(table).where(column.in_(ids)).values({use.column_name: None})
+            uses.append(
+                (f"row(s) of {use.block.name} (property {use.property_name})", count, blank)
+            )
     return uses
 
 

@@ -87,6 +87,13 @@ def build_table(block: BlockDef) -> Table:
     return table
 
 
+def item_codes_table(table_name: str, alias: str) -> Any:
+    """The id and code columns of a Dimension List's table, aliased (the list may be the very
+    block being read), on a MetaData of its own."""
+    items = Table(table_name, MetaData(), Column("id", ItemId), Column("code", Text))
+    return items.alias(alias)
+
+
 def _metric_table(block: BlockDef, metadata: MetaData) -> Table:
     assert block.value_type is not None
     columns: list[Column[object]] = [
