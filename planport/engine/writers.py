@@ -1,8 +1,9 @@
 """Merging the staging table into the block's table with set-based SQL.
 
-The same statements run on PostgreSQL and SQLite (3.33+: UPDATE … FROM, upserts, window-free
-GROUP BY). Order: drop rows overwritten later in the file, count the keys that already exist,
-clear what the options say, delete cells blanked by the file, then one upsert.
+The same statements run on PostgreSQL and SQLite (3.33+: upserts, row values). Order: drop rows
+overwritten later in the file (on PostgreSQL only once the upsert refuses them), clear what the
+options say, delete cells blanked by the file, count the keys that already exist, then one
+upsert.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from planport.engine.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions,
 from planport.engine.staging import ROW, SEQ, STAGING, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectLog
 from planport.store import block_tables
+from planport.store.db import rowcount
 
 # unique_violation (a new key twice), cardinality_violation (an upsert touching a row twice)
 _DUPLICATE_STATES = {"23505", "21000"}
@@ -198,8 +200,7 @@ def _drop_overwritten(connection: Connection, key: list[str], log: RejectLog) ->
 
 
 def _existing_keys(connection: Connection, target: str, plan: Plan, q: Quote) -> int:
-    quote = q
-    join = " AND ".join(f"t.{quote(plan.columns[k])} = s.{k}" for k in plan.key)
+    join = " AND ".join(f"t.{q(plan.columns[k])} = s.{k}" for k in plan.key)
     condition = " AND ".join(f"s.{k} IS NOT NULL" for k in plan.key)
     sql = f"SELECT count(*) FROM {STAGING} s JOIN {target} t ON {join} WHERE {condition}"
     return int(connection.execute(text(sql)).scalar_one())
@@ -214,34 +215,33 @@ def _clear(
     references: Sequence[Reference],
     q: Quote,
 ) -> int:
-    quote = q
     if options.clear is ClearMode.OFF:
         return 0
     if options.clear is ClearMode.ALL and block.kind is BlockKind.DIMENSION_LIST:
         code = plan.key[0]
         in_file = f"SELECT {code} FROM {STAGING} WHERE {code} IS NOT NULL"
         doomed = f"SELECT id FROM {target} WHERE code NOT IN ({in_file})"
-        _refuse_if_used(connection, doomed, references, quote)
-        return _rowcount(connection.execute(text(f"DELETE FROM {target} WHERE id IN ({doomed})")))
+        _refuse_if_used(connection, doomed, references, q)
+        return rowcount(connection.execute(text(f"DELETE FROM {target} WHERE id IN ({doomed})")))
     if options.clear is ClearMode.ALL:
-        return _rowcount(connection.execute(text(f"DELETE FROM {target}")))
+        return rowcount(connection.execute(text(f"DELETE FROM {target}")))
     inverse = {v: k for k, v in plan.columns.items()}
     conditions = []
     for scope in options.clear_scope:
         column = _block_column(block, scope)
-        conditions.append(f"{quote(column)} IN (SELECT DISTINCT {inverse[column]} FROM {STAGING})")
-    return _rowcount(
+        conditions.append(f"{q(column)} IN (SELECT DISTINCT {inverse[column]} FROM {STAGING})")
+    return rowcount(
         connection.execute(text(f"DELETE FROM {target} WHERE {' AND '.join(conditions)}"))
     )
 
 
 def _refuse_if_used(
-    connection: Connection, doomed: str, references: Sequence[Reference], quote: Quote
+    connection: Connection, doomed: str, references: Sequence[Reference], q: Quote
 ) -> None:
     uses = []
     for reference in references:
-        table = quote(reference.table_name)
-        column = quote(reference.column_name)
+        table = q(reference.table_name)
+        column = q(reference.column_name)
         count = connection.execute(
             text(f"SELECT count(*) FROM {table} WHERE {column} IN ({doomed})")
         ).scalar_one()
@@ -258,10 +258,9 @@ def _refuse_if_used(
 
 def _delete_blanked_cells(connection: Connection, target: str, plan: Plan, q: Quote) -> int:
     """Cells whose value the file leaves blank are cleared; those rows are then done."""
-    quote = q
     value = next(k for k, v in plan.columns.items() if v == VALUE)
-    match = " AND ".join(f"s.{k} = {target}.{quote(plan.columns[k])}" for k in plan.key)
-    deleted = _rowcount(
+    match = " AND ".join(f"s.{k} = {target}.{q(plan.columns[k])}" for k in plan.key)
+    deleted = rowcount(
         connection.execute(
             text(
                 f"DELETE FROM {target} WHERE EXISTS "
@@ -320,7 +319,3 @@ def _without_secondary_indexes(connection: Connection, block: BlockDef, staged: 
     for index in dropped:
         index.drop(connection)
     return dropped
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)

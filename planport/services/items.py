@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Result, Table, delete, func, select, tuple_, update
+from sqlalchemy import Table, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from planport.domain.names import clean_code, name_key
 from planport.domain.values import parse_value
 from planport.services.definitions import load_block, to_def, uses_of_list
 from planport.store import block_tables
-from planport.store.db import Database
+from planport.store.db import Database, rowcount
 from planport.store.models import Block
 
 CODE, NAME, VALUE = "Code", "Name", "Value"
@@ -141,7 +141,7 @@ def delete_rows(
         _expect(definition, BlockKind.TRANSACTION_LIST)
         table = block_tables.build_table(definition)
         result = session.execute(delete(table).where(table.c.id.in_(list(row_ids))))
-        return WriteResult(deleted=_rowcount(result))
+        return WriteResult(deleted=rowcount(result))
 
 
 def _handle_references(
@@ -317,7 +317,7 @@ def _delete_cells(
         return 0
     keys = [tuple(r[d] for d in dims) for r in records]
     result = session.execute(delete(table).where(tuple_(*(table.c[d] for d in dims)).in_(keys)))
-    return _rowcount(result)
+    return rowcount(result)
 
 
 def _upsert(
@@ -342,8 +342,3 @@ def _upsert(
     else:
         statement = insert.on_conflict_do_nothing(index_elements=[table.c[k] for k in keys])
     session.execute(statement, records)
-
-
-def _rowcount(result: Result[Any]) -> int:
-    """Rows a DELETE/UPDATE touched (DML results are cursor results)."""
-    return cast(CursorResult[Any], result).rowcount or 0

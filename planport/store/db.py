@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from planport.settings import Settings
@@ -54,6 +54,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows a DELETE or UPDATE touched (DML results are cursor results)."""
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def _create_engine(url: str, busy_timeout_ms: int, echo: bool) -> Engine:
