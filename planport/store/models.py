@@ -100,6 +100,9 @@ class Application(Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("member.id", ondelete="SET NULL"), nullable=True
     )
+    # Where failure alerts are also posted (JSON, Slack-compatible). A webhook URL is a
+    # secret: stored encrypted with PLANPORT_SECRET_KEY (Fernet), never shown whole.
+    alert_webhook_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     roles: Mapped[list[Role]] = relationship(
         back_populates="application", cascade="all, delete-orphan", passive_deletes=True
@@ -254,6 +257,11 @@ class ImportConfiguration(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # Outcome of the latest finished run and the failure streak alerts fold into one message.
+    last_run_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_alert_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ImportRun(Base):
@@ -278,7 +286,9 @@ class ImportRun(Base):
     )
     status: Mapped[str] = mapped_column(String(20), index=True)  # queued running completed failed
     # For scheduled runs (Import Scheduling): which fire this run is, and its attempt.
-    schedule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("import_schedule.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -298,6 +308,14 @@ class ImportRun(Base):
     skipped: Mapped[int] = mapped_column(BigInteger, default=0)
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON ImportSummary
     errors: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON [{name, description}]
+    # What this run reads (JSON of a connectors source spec: a given file, a server folder,
+    # another block…), so any executor on any machine can run it from the row alone.
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A retry waits until then (backoff); executors claim only runs that are due.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)  # live progress while running
 
 
 class ImportRunReject(Base):
@@ -315,3 +333,94 @@ class ImportRunReject(Base):
     value: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text)
     row_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ImportSchedule(Base):
+    """When a configuration runs by itself. Times are wall-clock in `time_zone`; the scheduler
+    polls only `next_fire_at` (indexed, UTC, None when disabled or never firing again)."""
+
+    __tablename__ = "import_schedule"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    configuration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("import_configuration.id", ondelete="CASCADE"), index=True
+    )
+    # Whoever last edited the schedule; its runs act with this member's rights.
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
+    )
+    start_local: Mapped[str] = mapped_column(String(16))  # "2026-03-29T02:30", wall clock
+    time_zone: Mapped[str] = mapped_column(String(64))  # IANA name
+    repeat: Mapped[str] = mapped_column(Text)  # JSON of scheduling.Repeat
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    grace_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    alerts_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    alert_recipients: Mapped[str] = mapped_column(Text, default="[]")  # JSON; empty: the owner
+    pause_after_failures: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    paused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    last_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A schedule that cannot be evaluated records why and is shown so, never silently dropped.
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class ScheduleFire(Base):
+    """One fire of a schedule. The primary key (schedule, scheduled-for instant) makes each
+    fire happen at most once however many schedulers run; the outcome explains every gap."""
+
+    __tablename__ = "schedule_fire"
+
+    schedule_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("import_schedule.id", ondelete="CASCADE"), primary_key=True
+    )
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    configuration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("import_configuration.id", ondelete="CASCADE"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(20))  # run, missed, skipped
+    run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("import_run.id", ondelete="SET NULL"), nullable=True
+    )
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class AlertMessage(Base):
+    """An alert sent (or kept, without SMTP: the admins' outbox) and how its delivery went."""
+
+    __tablename__ = "alert_message"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    application_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    configuration_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("import_configuration.id", ondelete="SET NULL"), nullable=True
+    )
+    run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("import_run.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    event: Mapped[str] = mapped_column(String(30))  # first_failure, still_failing, recovered…
+    channel: Mapped[str] = mapped_column(String(20))  # email, log, webhook
+    recipient: Mapped[str] = mapped_column(Text)  # addresses, or a webhook URL with secrets cut
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # pending, sent, failed, logged
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProcessLease(Base):
+    """A named lease held by one process (e.g. the only scheduler allowed on SQLite)."""
+
+    __tablename__ = "process_lease"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
