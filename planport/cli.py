@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-from planport import __version__, cli_imports
+from planport import __version__, cli_imports, cli_schedules
 from planport.domain.enums import AccountType
 from planport.domain.errors import PlanportError
 from planport.logs import configure_logging
@@ -33,6 +33,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(cli_imports.import_app, name="import")
+app.add_typer(cli_schedules.schedule_app, name="schedule")
 app.add_typer(admin_app, name="admin")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
