@@ -548,10 +548,43 @@ class Hook:
     delay_s: float = 0.0
 
 
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    state = Hook(url="")
+HookFactory = Callable[..., Hook]
 
+
+@pytest.fixture
+def hook_server() -> Iterator[HookFactory]:
+    """Starts local HTTP (or, given a server context, HTTPS) webhooks; stops them afterwards."""
+    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    def start(tls: ssl.SSLContext | None = None) -> Hook:
+        state = Hook(url="")
+        server = ThreadingHTTPServer((LOOPBACK, 0), _handler_for(state))
+        server.daemon_threads = True
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        state.port = server.server_address[1]
+        scheme = "https" if tls else "http"
+        state.url = (
+            f"{scheme}://{LOOPBACK}:{state.port}/services/T0001/B0002/s3cretT0ken?key=qs-secret"
+        )
+        return state
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def hook(hook_server: HookFactory) -> Hook:
+    return hook_server()
+
+
+def _handler_for(state: Hook) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # http.server's hook name
             body = self.rfile.read(int(self.headers["Content-Length"]))
@@ -573,16 +606,7 @@ def hook() -> Iterator[Hook]:
         def log_message(self, format: str, *args: Any) -> None:
             pass  # keep the test output clean
 
-    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.port = server.server_address[1]
-    state.url = f"http://{LOOPBACK}:{state.port}/services/T0001/B0002/s3cretT0ken?key=qs-secret"
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    return Handler
 
 
 def webhook(sleeps: Sleeps, timeout_s: float = 5.0) -> WebhookSender:
@@ -686,6 +710,30 @@ def test_an_unreachable_webhook_is_retried_and_hides_its_secret(sleeps: Sleeps) 
     for text in (repr(logs), repr(delivery)):
         assert_no_secret(text)
         assert "pa55word" not in text
+
+
+def test_an_https_webhook_with_a_trusted_certificate_receives_the_payload(
+    hook_server: HookFactory, certificate: Certificate, sleeps: Sleeps
+) -> None:
+    hook = hook_server(tls=certificate.server_context())
+    sender = WebhookSender(retry=Retry(sleep=sleeps), ssl_context=certificate.client_context())
+    delivery = sender.deliver(hook.url, PAYLOAD)
+    assert delivery.ok, delivery.error
+    assert delivery.target == f"https://{LOOPBACK}:{hook.port}/services/…"
+    assert len(hook.received) == 1
+
+
+def test_an_https_webhook_with_an_untrusted_certificate_is_not_posted_to(
+    hook_server: HookFactory, certificate: Certificate, sleeps: Sleeps
+) -> None:
+    hook = hook_server(tls=certificate.server_context())
+    delivery = webhook(sleeps).deliver(hook.url, PAYLOAD)  # the system's authorities
+    assert (delivery.ok, delivery.attempts) == (False, 1)
+    assert delivery.error is not None
+    assert delivery.error.startswith(
+        "The webhook was not reached: its certificate could not be verified: "
+    )
+    assert hook.received == []
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "not a url"])
