@@ -31,7 +31,7 @@ from planport.alerts.policy import (
     decide,
     resume,
 )
-from planport.alerts.webhook import WebhookSender, redact_url
+from planport.alerts.webhook import WebhookSender, redact_url, webhook_sender_from_settings
 
 __all__ = [
     "Alert",
@@ -64,4 +64,5 @@ __all__ = [
     "resume",
     "send_alert",
     "summary_link",
+    "webhook_sender_from_settings",
 ]

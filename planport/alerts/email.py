@@ -271,6 +271,14 @@ def _explain(error: Exception, step: str, config: SmtpConfig) -> DeliveryError:
                 f"The mail server {server} closed the connection during {_STEPS[step]}.",
                 retryable=True,
             )
+        case smtplib.SMTPException():
+            # Not a network failure: smtplib's own refusal, such as "No suitable authentication
+            # method found". Another try would meet the same server.
+            return DeliveryError(
+                f"The mail server {server} could not be used during {_STEPS[step]}: "
+                f"{str(error).rstrip('.')}.",
+                retryable=False,
+            )
         case ssl.SSLCertVerificationError():
             return DeliveryError(
                 f"The certificate of the mail server {server} could not be verified: "

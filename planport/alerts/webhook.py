@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from base64 import b64encode
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from planport import __version__
@@ -28,6 +28,10 @@ from planport.alerts.delivery import (
     deliver_with_retries,
     utc_now,
 )
+
+if TYPE_CHECKING:
+    # Only for annotations: settings pull in SQLAlchemy, and this package stays free of it.
+    from planport.settings import Settings
 
 _BODY_EXCERPT = 200  # characters of a refusing server's answer kept in the delivery record
 
@@ -51,6 +55,11 @@ def redact_url(url: str) -> str:
     if segments or parts.query or parts.fragment or parts.username:
         return f"{shown}/…"
     return shown
+
+
+def webhook_sender_from_settings(settings: Settings) -> WebhookSender:
+    """A WebhookSender that tries PLANPORT_ALERT_RETRY_ATTEMPTS times."""
+    return WebhookSender(retry=Retry(attempts=settings.alert_retry_attempts))
 
 
 class WebhookSender:

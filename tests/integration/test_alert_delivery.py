@@ -46,6 +46,7 @@ from planport.alerts import (
     WebhookSender,
     mailer_from_settings,
     send_alert,
+    webhook_sender_from_settings,
 )
 from planport.domain.imports import RunStatus
 from planport.settings import Settings
@@ -363,6 +364,30 @@ def test_a_wrong_password_fails_at_once_and_is_never_logged_or_recorded(
     assert peer.inbox.envelopes == []
 
 
+def test_a_server_without_a_login_method_smtplib_knows_is_reported_not_retried(
+    smtp_server: ServerFactory, certificate: Certificate, sleeps: Sleeps
+) -> None:
+    peer = smtp_server(
+        tls_context=certificate.server_context(),
+        with_auth=True,
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    sender = mailer(
+        peer.port,
+        sleeps,
+        security="starttls",
+        username=USER,
+        password=SecretStr(PASSWORD),
+        ssl_context=certificate.client_context(),
+    )
+    delivery = sender.deliver(MESSAGE)
+    assert (delivery.ok, delivery.attempts) == (False, 1)
+    assert delivery.error == (
+        f"The mail server {LOOPBACK}:{peer.port} could not be used during the login: "
+        "No suitable authentication method found."
+    )
+
+
 def test_a_server_without_starttls_is_reported_not_retried(
     smtp_server: ServerFactory, sleeps: Sleeps
 ) -> None:
@@ -663,6 +688,14 @@ def test_a_client_error_is_not_retried_and_keeps_the_servers_reason(
     assert sleeps == []
     assert_no_secret(repr(logs))
     assert_no_secret(repr(delivery))
+
+
+def test_the_settings_give_a_webhook_sender_with_their_retries(hook: Hook) -> None:
+    hook.replies.append((500, "internal error"))
+    sender = webhook_sender_from_settings(Settings(alert_retry_attempts=1))
+    with structlog.testing.capture_logs():
+        delivery = sender.deliver(hook.url, PAYLOAD)
+    assert (delivery.ok, delivery.attempts) == (False, 1)
 
 
 def test_too_many_requests_is_retried(hook: Hook, sleeps: Sleeps) -> None:
