@@ -238,6 +238,7 @@ class Streak:
     failures: int = 0
     alerts: list[tuple[datetime, Alert]] = field(default_factory=list)
     recoveries: int = 0
+    resumes: int = 0
 
 
 RUNS = st.lists(
@@ -260,10 +261,14 @@ def replay(
         now += timedelta(minutes=minutes)
         if resumes and state.paused:
             state = resume(state)
+            streaks[-1].resumes += 1
         decision = decide(state, RunOutcome(status, now, trigger), now=now, pause_after=pause_after)
         state, streak = decision.state, streaks[-1]
         if status is RunStatus.FAILED and trigger is Trigger.SCHEDULE:
             streak.failures += 1
+        # A streak ends at its first success, whatever started the run, and only there.
+        ends = status is RunStatus.COMPLETED and streak.failures > 0
+        assert isinstance(decision.alert, Recovered) == ends
         if isinstance(decision.alert, Recovered):
             streak.recoveries += 1
             assert decision.alert.failures == streak.failures
@@ -287,6 +292,9 @@ def test_a_failing_streak_never_alerts_twice_within_a_day_except_first_and_pause
                 assert isinstance(alert, Paused)
         if streak.failures:
             assert isinstance(streak.alerts[0][1], FirstFailure | Paused)
+        # One pause notice, and one more only after a person resumed the schedule.
+        pauses = sum(isinstance(alert, Paused) for _, alert in streak.alerts)
+        assert pauses <= 1 + streak.resumes
 
 
 @given(history=RUNS, pause_after=st.none() | st.integers(min_value=1, max_value=6))
