@@ -16,7 +16,7 @@ import urllib.request
 from base64 import b64encode
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from planport import __version__
 from planport.alerts.delivery import (
@@ -40,8 +40,11 @@ def redact_url(url: str) -> str:
     """`https://hooks.slack.com/services/…`: the URL without user, password, query, fragment
     and any path after its first segment (a single segment is hidden too: it may be the token).
     """
-    parts = urlsplit(url.strip())
-    host = parts.hostname or ""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:  # such as an unclosed "[" of an IPv6 address
+        return "(not a web address)"
     if ":" in host:
         host = f"[{host}]"
     try:
@@ -89,12 +92,12 @@ class WebhookSender:
         Retries connection errors, timeouts, 5xx and 429 answers; other answers are final.
         """
         target = redact_url(url)
-        scrub = _scrubber(url, target)
-        parts = urlsplit(url.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        parts = _web_address(url)
+        if parts is None:
             now = self._clock()
             error = "The webhook address must start with https:// (or http://) and name a host."
             return Delivery(Channel.WEBHOOK, target, False, 0, error, now, now)
+        scrub = _scrubber(url, target)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": f"Planport/{__version__} (failure alerts)",
@@ -148,6 +151,18 @@ class WebhookSender:
             case _:
                 text = str(reason) or type(reason).__name__
         return DeliveryError(f"The webhook was not reached: {text}.", retryable=True)
+
+
+def _web_address(url: str) -> SplitResult | None:
+    """The parts of an http(s) URL with a host, or None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        if parts.scheme in ("http", "https") and parts.hostname:
+            _ = parts.port  # raises ValueError for a port that is not a number
+            return parts
+    except ValueError:
+        pass
+    return None
 
 
 def _answered(error: urllib.error.HTTPError) -> DeliveryError:

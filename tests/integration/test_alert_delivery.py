@@ -769,7 +769,16 @@ def test_an_https_webhook_with_an_untrusted_certificate_is_not_posted_to(
     assert hook.received == []
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "not a url"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com/x",
+        "not a url",
+        "http://[::1/hook",
+        "https://example.com:port/hook",
+    ],
+)
 def test_only_http_and_https_addresses_are_posted_to(url: str, sleeps: Sleeps) -> None:
     delivery = webhook(sleeps).deliver(url, PAYLOAD)
     assert (delivery.ok, delivery.attempts) == (False, 0)

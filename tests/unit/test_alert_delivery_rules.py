@@ -147,6 +147,7 @@ def test_a_delivery_record_is_plain_json() -> None:
         ("http://127.0.0.1:8123/hook/abc#frag", "http://127.0.0.1:8123/hook/…"),
         ("https://[::1]:8443/a/b", "https://[::1]:8443/a/…"),
         ("https://Example.COM:notaport/a/b", "https://example.com/a/…"),
+        ("http://[::1/hook", "(not a web address)"),
     ],
 )
 def test_a_webhook_address_is_shown_without_its_secret_parts(url: str, shown: str) -> None:
