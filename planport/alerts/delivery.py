@@ -50,11 +50,19 @@ class Delivery:
     started_at: datetime
     finished_at: datetime
 
+    @property
+    def status(self) -> str:
+        """`sent`, `failed`, or `logged` (no mail server: the e-mail is in the log and outbox)."""
+        if self.channel is Channel.LOG:
+            return "logged"
+        return "sent" if self.ok else "failed"
+
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready form (times as ISO 8601 UTC) for storing on the run."""
         return {
             "channel": self.channel.value,
             "target": self.target,
+            "status": self.status,
             "ok": self.ok,
             "attempts": self.attempts,
             "error": self.error,

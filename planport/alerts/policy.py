@@ -17,7 +17,7 @@ again. Nothing here reads a clock, the database or settings; the caller passes t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
 
@@ -100,6 +100,26 @@ class AlertState:
     first_failure_at: datetime | None = None
     last_alert_at: datetime | None = None
     paused: bool = False
+
+    @classmethod
+    def from_stored(
+        cls,
+        consecutive_failures: int,
+        failing_since: datetime | None,
+        last_alert_at: datetime | None,
+        paused: bool = False,
+    ) -> AlertState:
+        """The state from stored columns, repaired rather than refused: deciding runs after an
+        import has finished, where a half-written row must not lose the alert. Naive datetimes
+        are taken as UTC; a streak without its start is counted from the last alert, or dropped.
+        """
+        since, last = _as_utc(failing_since), _as_utc(last_alert_at)
+        failures = max(consecutive_failures, 0)
+        if failures and since is None:
+            since = last
+        if since is None or not failures:
+            failures, since = 0, None
+        return cls(failures, since, last, paused)
 
     def __post_init__(self) -> None:
         if self.consecutive_failures < 0:
@@ -189,6 +209,12 @@ def _after_scheduled_failure(
         return Decision(None, counted)
     paused = state.paused or isinstance(alert, Paused)
     return Decision(alert, replace(counted, last_alert_at=now, paused=paused))
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _require_aware(value: datetime | None) -> None:

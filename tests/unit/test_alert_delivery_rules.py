@@ -118,11 +118,19 @@ def test_error_texts_are_scrubbed_before_they_are_kept() -> None:
     assert delivery.error == "token … refused"
 
 
+def test_a_delivery_says_whether_it_was_sent_failed_or_logged() -> None:
+    sent, _ = run(Script())
+    failed, _ = run(Script(DeliveryError("refused", retryable=False)))
+    logged = Delivery(Channel.LOG, "anna@example.com", True, 1, None, T0, T0)
+    assert (sent.status, failed.status, logged.status) == ("sent", "failed", "logged")
+
+
 def test_a_delivery_record_is_plain_json() -> None:
     delivery, _ = run(Script(DeliveryError("refused", retryable=False)))
     assert json.loads(json.dumps(delivery.as_dict())) == {
         "channel": "webhook",
         "target": "https://hooks.example.com/…",
+        "status": "failed",
         "ok": False,
         "attempts": 1,
         "error": "refused",

@@ -228,6 +228,29 @@ def test_an_inconsistent_state_is_refused(failures: int, first_failure_at: datet
         AlertState(consecutive_failures=failures, first_failure_at=first_failure_at)
 
 
+def test_a_stored_state_is_read_back_as_it_was() -> None:
+    state = failing_since(T0, 3, HOUR)
+    stored = AlertState.from_stored(3, state.first_failure_at, state.last_alert_at, paused=True)
+    assert stored == AlertState(3, T0, T0, paused=True)
+
+
+@pytest.mark.parametrize(
+    ("failures", "since", "last", "expected"),
+    [
+        (2, None, T0, AlertState(2, T0, T0)),  # a streak without its start: from the last alert
+        (2, None, None, AlertState()),  # nothing to count from: no streak
+        (0, T0, T0, AlertState(last_alert_at=T0)),  # a start without failures: no streak
+        (-1, None, None, AlertState()),
+        (1, datetime(2026, 3, 2, 2, 30), None, AlertState(1, T0)),  # naive: taken as UTC
+    ],
+    ids=["no start", "nothing", "no failures", "negative", "naive"],
+)
+def test_a_half_written_stored_state_is_repaired_not_refused(
+    failures: int, since: datetime | None, last: datetime | None, expected: AlertState
+) -> None:
+    assert AlertState.from_stored(failures, since, last) == expected
+
+
 # --- the properties, over random histories -------------------------------------------------
 
 
