@@ -249,6 +249,19 @@ def source_status(
     return SourceStatus("upload", "A file given with each run (upload)")
 
 
+def preview_folder_source(
+    settings: Settings, spec: FolderSource, *, now: float | None = None
+) -> SourceStatus:
+    """What a folder source not yet saved would read now, or why it cannot (its `problem`:
+    a refusal of the path or pattern, or no file there yet)."""
+    try:
+        spec = check_folder_source(spec)
+    except Invalid as error:
+        root = settings.effective_import_root
+        return SourceStatus("folder", "Server folder", import_root=root, problem=error.message)
+    return _folder_status(spec, settings, time.time() if now is None else now)
+
+
 def source_choices(db: Database, actor: Actor, block_id: uuid.UUID) -> list[SourceChoice]:
     """The blocks of the application that `block_id` can copy from, by name."""
     with db.read() as session:
