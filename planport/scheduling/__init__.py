@@ -28,7 +28,13 @@ from planport.scheduling.repeats import (
     parse_weekdays,
 )
 from planport.scheduling.wording import describe, format_instant, parse_instant, parse_start
-from planport.scheduling.zones import check_zone, time_zones, utc_to_wall, wall_to_utc
+from planport.scheduling.zones import (
+    check_zone,
+    time_zones,
+    utc_to_wall,
+    wall_instants,
+    wall_to_utc,
+)
 
 __all__ = [
     "DEFAULT_MISSED_LIMIT",
@@ -56,5 +62,6 @@ __all__ = [
     "parse_weekdays",
     "time_zones",
     "utc_to_wall",
+    "wall_instants",
     "wall_to_utc",
 ]

@@ -241,6 +241,10 @@ DST_FIRES = [
     # St John's is -03:30 / -02:30: 02:00 -> 03:00 on 8 March; 02:00 -> 01:00 on 1 November.
     ("America/St_Johns", "2026-03-08", "02:30", "2026-03-08T05:30"),
     ("America/St_Johns", "2026-11-01", "01:30", "2026-11-01T04:00"),
+    # Troll (Antarctica) moves by two hours: 01:00 -> 03:00 on 29 March; 03:00 -> 01:00 on 25 Oct.
+    ("Antarctica/Troll", "2026-03-29", "01:30", "2026-03-29T01:00"),
+    ("Antarctica/Troll", "2026-10-25", "01:30", "2026-10-24T23:30"),
+    ("Antarctica/Troll", "2026-10-25", "02:30", "2026-10-25T00:30"),
     # Dublin's winter time is the "negative DST" of the tz database; the clocks move as London's.
     ("Europe/Dublin", "2026-03-29", "01:30", "2026-03-29T01:00"),
     ("Europe/Dublin", "2026-10-25", "01:30", "2026-10-25T00:30"),
@@ -327,6 +331,39 @@ def test_an_every_few_minutes_cron_skips_the_wall_times_of_a_gap() -> None:
         "2026-03-08 03:00-0400",
         "2026-03-08 03:30-0400",
     ]
+
+
+def test_an_every_two_hours_cron_fires_at_02_00_after_lord_howe_s_half_hour_fall_back() -> None:
+    # Clocks go from 02:00 +11 back to 01:30 +10:30, so 02:00 is shown once, at 15:30 UTC.
+    # cronsim's own DST handling skips it; Planport maps cronsim's wall times with zoneinfo.
+    cron = times("2026-04-01T00:00", "Australia/Lord_Howe", Repeat.from_cron("0 */2 * * *"))
+    assert local(fires(cron, 3, after=utc("2026-04-04T12:30")), "Australia/Lord_Howe") == [
+        "2026-04-05 00:00+1100",
+        "2026-04-05 02:00+1030",
+        "2026-04-05 04:00+1030",
+    ]
+
+
+# Expressions whose minute or hour field starts with "*", and what they mean for a wall time.
+FREQUENT_CRONS = {
+    "*/15 * * * *": lambda wall: wall.minute % 15 == 0,
+    "0 */2 * * *": lambda wall: wall.minute == 0 and wall.hour % 2 == 0,
+    "30 * * * 0": lambda wall: wall.minute == 30 and wall.weekday() == SUN,
+}
+
+
+@pytest.mark.parametrize("expression", FREQUENT_CRONS)
+@pytest.mark.parametrize(("zone", "day"), sorted({(zone, day) for zone, day, *_ in DST_FIRES}))
+def test_a_frequent_cron_fires_at_every_instant_whose_wall_time_matches(
+    expression: str, zone: str, day: str
+) -> None:
+    matches, tz = FREQUENT_CRONS[expression], ZoneInfo(zone)
+    begin = datetime.combine(date.fromisoformat(day), time(0), tzinfo=UTC) - timedelta(hours=14)
+    minutes = [begin + timedelta(minutes=i) for i in range(1, 48 * 60)]
+    expected = [m for m in minutes if matches(m.astimezone(tz).replace(tzinfo=None))]
+    cron = times("2026-01-01T00:00", zone, Repeat.from_cron(expression))
+    found = list(itertools.takewhile(lambda f: f <= minutes[-1], iter_fires(cron, after=begin)))
+    assert found == expected
 
 
 def test_a_wall_time_in_a_skipped_day_fires_at_the_start_of_the_next_day() -> None:
@@ -515,3 +552,19 @@ def test_a_fixed_time_cron_expression_fires_as_the_daily_repeat_does(
     cron = Repeat.from_cron(f"{start.minute} {start.hour} * * *")
     as_cron = fires(ScheduleTimes(start, zone, cron), 5, after=after)
     assert as_cron == fires(ScheduleTimes(start, zone, Repeat.daily()), 5, after=after)
+
+
+@given(
+    zone=st.sampled_from(ZONES),
+    expression=st.sampled_from(sorted(FREQUENT_CRONS)),
+    after=AFTERS.map(lambda a: a.replace(second=0, microsecond=0)),
+)
+def test_a_frequent_cron_matches_the_minute_walk_anywhere(
+    zone: str, expression: str, after: datetime
+) -> None:
+    matches, tz = FREQUENT_CRONS[expression], ZoneInfo(zone)
+    minutes = [after + timedelta(minutes=i) for i in range(1, 4 * 60)]
+    expected = [m for m in minutes if matches(m.astimezone(tz).replace(tzinfo=None))]
+    cron = times("2025-11-01T00:00", zone, Repeat.from_cron(expression))
+    found = list(itertools.takewhile(lambda f: f <= minutes[-1], iter_fires(cron, after=after)))
+    assert found == expected
