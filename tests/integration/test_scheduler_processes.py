@@ -40,7 +40,9 @@ REPEATS = (
 )
 
 
-def _make_schedules(db: Database, admin: Actor, app: ApplicationView) -> list[schedules.ScheduleView]:
+def _make_schedules(
+    db: Database, admin: Actor, app: ApplicationView
+) -> list[schedules.ScheduleView]:
     clock = Clock(PERIOD_START - timedelta(minutes=1))
     made = []
     lists = [product_list(db, admin, app, f"List {n}") for n in range(5)]
