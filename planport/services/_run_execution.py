@@ -265,7 +265,7 @@ class _Execution:
             workdir,
         )
         self.policy = RetryPolicy(settings.run_retries, settings.retry_backoff_seconds)
-        self.bug: Exception | None = None
+        self.bug: BaseException | None = None
 
     def run(self) -> RunStatus | None:
         try:
@@ -427,6 +427,12 @@ class _Execution:
             return None
         except RunCancelled:
             savepoint.rollback()
+            return self._finish_in(connection, _cancelled())
+        except KeyboardInterrupt as interrupt:
+            # Ctrl-C on the command line that is its own executor: a cancel, not a lost run
+            # to retry elsewhere; recorded, then the interrupt goes on after the commit.
+            savepoint.rollback()
+            self.bug = interrupt
             return self._finish_in(connection, _cancelled())
         except Exception as error:
             savepoint.rollback()
