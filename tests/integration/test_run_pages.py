@@ -86,3 +86,19 @@ def test_run_again_from_a_finished_run_queues_a_new_run_and_shows_it(
     new_id = uuid.UUID(again.headers["location"].rsplit("/", 1)[-1])
     assert new_id != queued
     assert runs.get_run(db, admin, new_id).status is RunStatus.QUEUED
+
+
+def test_starting_a_configuration_fed_by_uploads_right_now_is_refused(
+    client: TestClient, db: Database, admin: Actor, queued: uuid.UUID
+) -> None:
+    from planport.services import configurations
+
+    view = runs.get_run(db, admin, queued)
+    assert view.block_id is not None
+    assert view.mapping is not None
+    saved = configurations.save_configuration(
+        db, admin, view.block_id, "Countries", FileSettings(), view.mapping
+    )
+    refused = client.post(f"/configurations/{saved.id}/start")
+    assert refused.status_code == 409
+    assert "Run with a new file" in refused.text
