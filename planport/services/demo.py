@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as Row
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from planport.connectors import FolderSource
@@ -24,7 +24,16 @@ from planport.domain.errors import Conflict
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings, Layout
 from planport.engine.mapping import ImportOptions, Mapping, PivotMapping, TransactionMode
-from planport.services import applications, blocks, configurations, imports, items, members
+from planport.scheduling import Repeat
+from planport.services import (
+    applications,
+    blocks,
+    configurations,
+    imports,
+    items,
+    members,
+    schedules,
+)
 from planport.store.db import Database
 
 APPLICATION_NAME = "FP&A demo"
@@ -428,7 +437,7 @@ def _sourced_configurations(
         f"Reads the most recent {FOLDER_PATTERN} file of the import root.",
     )
     configurations.set_source(db, actor, folder.id, FolderSource(pattern=FOLDER_PATTERN))
-    configurations.create_block_configuration(
+    copy = configurations.create_block_configuration(
         db,
         actor,
         by_name[FORECAST_METRIC],
@@ -436,6 +445,24 @@ def _sourced_configurations(
         BLOCK_CONFIGURATION,
         "Copies every Revenue cell into the forecast; blank cells never overwrite.",
     )
+    _demo_schedules(db, actor, folder.id, copy.id)
+
+
+def _demo_schedules(db: Database, actor: Actor, folder_id: uuid.UUID, copy_id: uuid.UUID) -> None:
+    """Scheduled imports of each kind: the actuals every weekday morning, the forecast copy
+    every night after them (staggered, as Pigment advises), in the demo admin's zone."""
+    zone = actor.time_zone or "UTC"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    for configuration_id, at, repeat in (
+        (folder_id, time(6, 0), Repeat.weekdays()),
+        (copy_id, time(6, 30), Repeat.daily()),
+    ):
+        schedules.create_schedule(
+            db,
+            actor,
+            configuration_id,
+            schedules.ScheduleInput(datetime.combine(tomorrow, at), zone, repeat),
+        )
 
 
 def write_import_root(root: Path) -> list[Path]:

@@ -1,6 +1,6 @@
 """Configuration sources that need no credentials: a server folder under the import root, and
 another block of the application. Each source is fetched through `connectors.fetch` and then
-imported through the existing run path (`imports.run_import`)."""
+imported through the existing run path (`runs.run_import`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import CODE, NAME
-from planport.services import blocks, configurations, demo, imports, items, members
+from planport.services import blocks, configurations, demo, items, members, runs
 from planport.services.applications import ApplicationView
 from planport.services.configurations import UPLOAD_NOT_SCHEDULABLE, ConfigurationView
 from planport.settings import Settings
@@ -81,10 +81,10 @@ def context_for(
 
 def run_fetched(
     db: Database, actor: Actor, configuration: ConfigurationView, fetched: Fetched
-) -> imports.RunView:
+) -> runs.RunView:
     """Import what a connector fetched the way a run of the configuration does."""
     assert configuration.block_id is not None
-    return imports.run_import(
+    return runs.run_import(
         db,
         actor,
         configuration.block_id,
@@ -463,7 +463,7 @@ def test_keeping_existing_values_when_blank_is_an_import_option_of_its_own(
         keep_existing_when_blank=True,
     )
     items.write_items(db, admin, model.country, [{"Code": "FR", "Name": "France"}])
-    done = imports.run_import(db, admin, model.country, path, FileSettings(), chosen)
+    done = runs.run_import(db, admin, model.country, path, FileSettings(), chosen)
     assert done.status is RunStatus.COMPLETED, done.errors
     rows = {r["Code"]: (r["Name"], r["Region"]) for r in grid(db, admin, model.country)}
     assert rows == {"FR": ("France", "EMEA"), "DE": ("", "EMEA")}
