@@ -341,21 +341,34 @@ def outbox(db: Database, actor: Actor, *, limit: int = OUTBOX_PAGE) -> list[Outb
         rows = session.scalars(
             select(AlertMessage).order_by(AlertMessage.created_at.desc()).limit(limit)
         )
-        return [
-            OutboxEntry(
-                r.id,
-                r.created_at,
-                r.event,
-                r.channel,
-                r.recipient,
-                r.subject,
-                r.body,
-                r.status,
-                r.attempts,
-                r.error,
-            )
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
+
+
+def _entry(row: AlertMessage) -> OutboxEntry:
+    return OutboxEntry(
+        row.id,
+        row.created_at,
+        row.event,
+        row.channel,
+        row.recipient,
+        row.subject,
+        row.body,
+        row.status,
+        row.attempts,
+        row.error,
+    )
+
+
+def alerts_of_run(db: Database, run_id: uuid.UUID) -> list[OutboxEntry]:
+    """The alerts a run sent and how each was delivered (shown on its summary page; the caller
+    already checked that the viewer may read the run)."""
+    with db.read() as session:
+        rows = session.scalars(
+            select(AlertMessage)
+            .where(AlertMessage.run_id == run_id)
+            .order_by(AlertMessage.created_at)
+        )
+        return [_entry(r) for r in rows]
 
 
 def set_alert_webhook(

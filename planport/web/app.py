@@ -24,6 +24,7 @@ from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.pages import (
     account,
+    alerts,
     applications,
     blocks,
     imports_configurations,
@@ -60,6 +61,7 @@ def create_app(
         imports_configurations,
         members,
         account,
+        alerts,
     )
     for module in routed:
         app.include_router(module.router)

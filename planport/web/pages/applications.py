@@ -11,7 +11,8 @@ from starlette.responses import Response
 from planport.domain.enums import Permission
 from planport.domain.errors import PlanportError
 from planport.domain.members import Actor
-from planport.services import access, applications, blocks
+from planport.services import access, alerting, applications, blocks
+from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
@@ -88,13 +89,21 @@ def _settings_page(
     actor: Actor,
     application_id: uuid.UUID,
     *,
+    settings: Settings | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
+    settings = settings or auth.get_settings(request)
     application = applications.get_application(db, actor, application_id)
+    webhook = (
+        alerting.alert_webhook(db, settings, actor, application_id)
+        if application.can(Permission.MANAGE_APPLICATION)
+        else None
+    )
     context = {
         "application": application,
+        "webhook": webhook,
         "roles": access.list_roles(db, actor, application_id),
         "access": access.list_access(db, actor, application_id),
         "permissions": list(Permission),
@@ -211,3 +220,29 @@ def set_role_permissions(
             status=status_for(error),
         )
     return redirect(request, f"/applications/{application_id}/settings", flash="Role saved.")
+
+
+@router.post("/applications/{application_id}/alert-webhook")
+def set_alert_webhook(
+    request: Request,
+    application_id: uuid.UUID,
+    webhook_url: str = Form(""),
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = Depends(auth.get_settings),
+) -> Response:
+    """Set or clear the webhook failure alerts are also posted to (a secret: never echoed)."""
+    try:
+        shown = alerting.set_alert_webhook(db, settings, actor, application_id, webhook_url)
+    except PlanportError as error:
+        return _settings_page(
+            request,
+            db,
+            actor,
+            application_id,
+            settings=settings,
+            errors={"webhook": error.message},
+            status=status_for(error),
+        )
+    flash = f"Failure alerts are also posted to {shown}." if shown else "Webhook removed."
+    return redirect(request, f"/applications/{application_id}/settings", flash=flash)

@@ -16,7 +16,7 @@ from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping
-from planport.services import applications, configurations, runs
+from planport.services import alerting, applications, configurations, runs
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
@@ -65,6 +65,7 @@ def _run_page(
         "error": error,
         "action_error": action_error,
         "can_cancel": application.can("import_data"),
+        "alerts": alerting.alerts_of_run(db, run_id),
         "values": values or {},
         "step": 3,
         **CHOICES,

@@ -1,0 +1,156 @@
+"""The pages of failure alerts: the application's webhook, the admins' outbox, and the alerts
+a run sent on its summary page."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from planport.domain.members import Actor
+from planport.scheduling import Repeat
+from planport.services import firing, runs, schedules
+from planport.services.applications import ApplicationView
+from planport.settings import Settings
+from planport.store.db import Database
+from planport.store.models import AlertMessage, Application
+from planport.web.app import create_app
+from tests.integration.builders import PASSWORD
+from tests.integration.schedule_builders import Clock, at, daily, folder_configuration, product_list
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+SECRET_URL = "https://hooks.slack.com/services/T000/B000/very-secret-token"
+
+
+@pytest.fixture
+def settings(db: Database, tmp_path: Path) -> Settings:
+    (tmp_path / "imports").mkdir()
+    return Settings(data_dir=tmp_path, database_url=db.url, run_retries=0)
+
+
+@pytest.fixture
+def client(db: Database, settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, db), follow_redirects=False) as test_client:
+        yield test_client
+
+
+def logged_in(client: TestClient, email: str) -> TestClient:
+    token = CSRF.search(client.get("/login").text)
+    assert token
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
+    page = CSRF.search(client.get("/account").text)
+    assert page
+    client.headers["X-CSRF-Token"] = page.group(1)
+    return client
+
+
+def failed_scheduled_run(
+    db: Database, admin: Actor, app: ApplicationView, settings: Settings
+) -> uuid.UUID:
+    """A scheduled run that failed (its folder file is missing), its alert kept in the log."""
+    configuration = folder_configuration(db, admin, product_list(db, admin, app, "Product"))
+    given = replace(daily("2026-03-28T01:00"), repeat=Repeat.hourly())
+    schedules.create_schedule(
+        db, admin, configuration.id, given, clock=Clock(at("2026-03-27T23:00"))
+    )
+    [run_id] = firing.fire_due(db, at("2026-03-28T00:00")).queued
+    assert runs.claim_run(db, run_id, "test:1")
+    runs.execute_run(db, run_id, "test:1", settings=settings)
+    for _ in range(200):
+        with db.read() as session:
+            rows = session.scalars(select(AlertMessage)).all()
+        if rows and all(r.status != "pending" for r in rows):
+            return run_id
+        time.sleep(0.05)
+    raise AssertionError("the alert was not delivered")
+
+
+def test_an_admin_sets_the_webhook_and_the_page_never_shows_it_whole(
+    db: Database, admin: Actor, app: ApplicationView, client: TestClient
+) -> None:
+    logged_in(client, admin.email)
+
+    saved = client.post(f"/applications/{app.id}/alert-webhook", data={"webhook_url": SECRET_URL})
+    page = client.get(f"/applications/{app.id}/settings")
+
+    assert saved.status_code == 303
+    assert "Failure alerts webhook" in page.text
+    assert "hooks.slack.com" in page.text
+    assert "very-secret-token" not in page.text
+    with db.read() as session:
+        stored = session.get(Application, app.id)
+        assert stored is not None
+        assert stored.alert_webhook_encrypted
+        assert "very-secret-token" not in stored.alert_webhook_encrypted
+
+
+def test_a_webhook_that_is_not_http_is_refused_next_to_the_field(
+    db: Database, admin: Actor, app: ApplicationView, client: TestClient
+) -> None:
+    logged_in(client, admin.email)
+
+    refused = client.post(
+        f"/applications/{app.id}/alert-webhook", data={"webhook_url": "ftp://example.com/x"}
+    )
+
+    assert refused.status_code == 422
+    assert "must start with https://" in refused.text
+    with db.read() as session:
+        stored = session.get(Application, app.id)
+        assert stored is not None
+        assert stored.alert_webhook_encrypted is None
+
+
+def test_a_modeler_cannot_set_the_webhook(
+    app: ApplicationView, member_as: Callable[[str], Actor], client: TestClient
+) -> None:
+    logged_in(client, member_as("Modeler").email)
+
+    refused = client.post(f"/applications/{app.id}/alert-webhook", data={"webhook_url": SECRET_URL})
+
+    assert refused.status_code == 403
+
+
+def test_the_outbox_and_the_run_show_alerts_kept_without_a_mail_server(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    settings: Settings,
+    client: TestClient,
+) -> None:
+    run_id = failed_scheduled_run(db, admin, app, settings)
+    logged_in(client, admin.email)
+
+    outbox = client.get("/alerts")
+    summary = client.get(f"/runs/{run_id}")
+
+    assert outbox.status_code == 200
+    assert "No mail server is configured" in outbox.text
+    assert "Products from ERP" in outbox.text
+    assert "Kept here" in outbox.text
+    assert "Alerts sent" in summary.text
+    assert "kept in the outbox" in summary.text
+
+
+def test_members_who_are_not_admins_cannot_open_the_outbox(
+    member: Actor, client: TestClient
+) -> None:
+    logged_in(client, member.email)
+
+    assert client.get("/alerts").status_code == 403
+
+
+def test_an_empty_outbox_says_what_will_appear_there(admin: Actor, client: TestClient) -> None:
+    logged_in(client, admin.email)
+
+    page = client.get("/alerts")
+
+    assert page.status_code == 200
+    assert "No alerts yet" in page.text
