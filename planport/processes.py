@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from planport.execution import Executor, worker_id
 from planport.execution import sweeper as run_sweeper
 from planport.logs import get_logger
-from planport.scheduling.leases import Lease
+from planport.scheduling.leases import Lease, LeaseHeld
 from planport.scheduling.scheduler import Scheduler, TickResult
-from planport.services import firing, history, runs
+from planport.services import alerting, firing, history, runs
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import utc_now
@@ -26,6 +26,7 @@ from planport.store.models import utc_now
 log = get_logger(__name__)
 LEASE_TTL = timedelta(seconds=30)  # renewed every tick (at most a second apart)
 PURGE_EVERY = timedelta(hours=1)
+LEASE_RETRY_S = 30.0
 Clock = Callable[[], datetime]
 
 
@@ -63,6 +64,9 @@ def _housekeeping(
         report = run_sweeper.sweep(db, now, settings=settings, resend=_resender(executor))
         if report.changed:
             log.info("sweeper.swept", lost=len(report.lost), resent=len(report.resent))
+        resent = alerting.deliver_stale(db, settings, now)
+        if resent:
+            log.warning("alerts.redelivered", messages=resent)
         if not purged_at or now - purged_at[-1] >= PURGE_EVERY:
             purged_at[:] = [now]
             retention = timedelta(days=settings.run_retention_days)
@@ -97,7 +101,14 @@ class SchedulerThread:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        try:
-            self.scheduler.run(self._stop)
-        except Exception:
-            log.exception("scheduler.crashed")
+        # Another scheduler holds SQLite's lease (a `planport scheduler`, or a second serve):
+        # say so in one line and try again, so this one takes over when that one stops.
+        while not self._stop.is_set():
+            try:
+                self.scheduler.run(self._stop)
+            except LeaseHeld as held:
+                log.warning("scheduler.not_started", reason=str(held), retry_in_s=LEASE_RETRY_S)
+                self._stop.wait(LEASE_RETRY_S)
+            except Exception:
+                log.exception("scheduler.crashed")
+                self._stop.wait(LEASE_RETRY_S)

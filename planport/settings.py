@@ -7,6 +7,7 @@ validation error names it). docs/configuration.md lists every variable; keep the
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from email.utils import parseaddr
 from functools import lru_cache
@@ -32,9 +33,9 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Key that will encrypt connection credentials at rest (from the connections "
-        "release on); default: generated once into DATA_DIR/secret_key on first use. Set it "
-        "explicitly when several machines share one database.",
+        description="Key that encrypts secrets at rest (application alert webhooks; connection "
+        "credentials later); default: generated once into DATA_DIR/secret_key on first use. "
+        "Set it explicitly, and the same, on every machine sharing one database.",
     )
     host: str = Field(default="127.0.0.1", description="Address `planport serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `planport serve` uses.")
@@ -266,7 +267,7 @@ class Settings(BaseSettings):
             if name == "database_url":
                 value = make_url(self.effective_database_url).render_as_string(hide_password=True)
             elif name == "celery_broker_url":
-                value = make_url(self.celery_broker_url).render_as_string(hide_password=True)
+                value = _without_password(self.celery_broker_url)
             elif name == "import_root":
                 value = self.effective_import_root
             elif name == "secret_key":
@@ -282,3 +283,9 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read once from the environment for this process."""
     return Settings()
+
+
+def _without_password(url: str) -> str:
+    """A broker URL with every password masked; any form Celery accepts (`sentinel://…;…`
+    lists several URLs) is shown, never refused here."""
+    return re.sub(r"(://[^:/@;]*):[^@;]*@", r"\1:***@", url)

@@ -15,9 +15,9 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from planport.alerts import (
@@ -28,6 +28,7 @@ from planport.alerts import (
     Channel,
     Delivery,
     Mailer,
+    Message,
     Paused,
     RunCounts,
     RunOutcome,
@@ -38,6 +39,7 @@ from planport.alerts import (
     render_email,
     render_webhook,
     summary_link,
+    webhook_sender_from_settings,
 )
 from planport.domain.enums import Permission
 from planport.domain.errors import PermissionDenied
@@ -46,7 +48,7 @@ from planport.domain.members import Actor
 from planport.logs import get_logger
 from planport.services import access, secret_box
 from planport.settings import Settings
-from planport.store.db import Database
+from planport.store.db import Database, rowcount
 from planport.store.models import (
     AlertMessage,
     Application,
@@ -60,6 +62,8 @@ from planport.store.models import (
 log = get_logger(__name__)
 Clock = Callable[[], datetime]
 OUTBOX_PAGE = 100
+# Longer than any delivery with its retries and timeouts: a message pending longer was lost.
+STALE_PENDING = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,12 @@ def after_finish(
         return None
 
     def deliver() -> None:
-        _deliver(db, pending, mailer or mailer_from_settings(settings), webhook)
+        _deliver(
+            db,
+            pending,
+            mailer or mailer_from_settings(settings),
+            webhook or webhook_sender_from_settings(settings),
+        )
 
     if not background:
         deliver()
@@ -206,7 +215,13 @@ def _record(
     if webhook_url:
         payload = render_webhook(alert, context)
         webhook_id = _message_row(
-            session, run, alert, "webhook", redact_url(webhook_url), payload["text"], ""
+            session,
+            run,
+            alert,
+            "webhook",
+            redact_url(webhook_url),
+            payload["text"],
+            json.dumps(payload),  # kept to deliver again if this process dies meanwhile
         )
     return _Pending(alert, context, recipients, email_id, webhook_url, webhook_id)
 
@@ -293,9 +308,7 @@ def _message_row(
     return row.id
 
 
-def _deliver(
-    db: Database, pending: _Pending, mailer: Mailer, webhook: WebhookSender | None
-) -> None:
+def _deliver(db: Database, pending: _Pending, mailer: Mailer, webhook: WebhookSender) -> None:
     """Send and record each message. Never raises: a failure is recorded on its row."""
     deliveries: list[tuple[uuid.UUID, Delivery]] = []
     try:
@@ -303,9 +316,8 @@ def _deliver(
             message = render_email(pending.alert, pending.context, pending.recipients)
             deliveries.append((pending.email_id, mailer.deliver(message)))
         if pending.webhook_id is not None and pending.webhook_url:
-            sender = webhook or WebhookSender()
             payload = render_webhook(pending.alert, pending.context)
-            deliveries.append((pending.webhook_id, sender.deliver(pending.webhook_url, payload)))
+            deliveries.append((pending.webhook_id, webhook.deliver(pending.webhook_url, payload)))
     except Exception:
         log.exception("alerts.delivery_crashed", run_id=str(pending.context.run_id))
     _store_deliveries(db, deliveries)
@@ -322,6 +334,81 @@ def _store_deliveries(db: Database, deliveries: Sequence[tuple[uuid.UUID, Delive
             row.attempts = delivery.attempts
             row.error = delivery.error
             row.sent_at = delivery.finished_at if delivery.ok else None
+
+
+def deliver_stale(
+    db: Database,
+    settings: Settings,
+    now: datetime,
+    *,
+    mailer: Mailer | None = None,
+    webhook: WebhookSender | None = None,
+) -> int:
+    """Deliver again the messages a process left `pending` (it died while sending): at least
+    once, since a repeated alert is better than a lost one. Each is taken with a conditional
+    update, so concurrent sweepers never both send it. Returns how many were taken."""
+    cutoff = now - STALE_PENDING
+    with db.read() as session:
+        stale = session.scalars(
+            select(AlertMessage.id).where(
+                AlertMessage.status == "pending", AlertMessage.created_at < cutoff
+            )
+        ).all()
+    taken = 0
+    for message_id in stale:
+        if _take(db, message_id):
+            taken += 1
+            _redeliver(
+                db,
+                settings,
+                message_id,
+                mailer or mailer_from_settings(settings),
+                webhook or webhook_sender_from_settings(settings),
+            )
+    return taken
+
+
+def _take(db: Database, message_id: uuid.UUID) -> bool:
+    with db.write() as session:
+        moved = session.execute(
+            update(AlertMessage)
+            .where(AlertMessage.id == message_id, AlertMessage.status == "pending")
+            .values(status="sending")
+        )
+        return rowcount(moved) == 1
+
+
+def _redeliver(
+    db: Database,
+    settings: Settings,
+    message_id: uuid.UUID,
+    mailer: Mailer,
+    webhook: WebhookSender,
+) -> None:
+    with db.read() as session:
+        row = session.get(AlertMessage, message_id)
+        assert row is not None
+        application = session.get(Application, row.application_id) if row.application_id else None
+        channel, recipient, subject, body = row.channel, row.recipient, row.subject, row.body
+    try:
+        if channel == "webhook":
+            url = _webhook_url(settings, application) if application else None
+            if not url:
+                return _give_up(db, message_id, "The application's webhook was removed.")
+            delivery = webhook.deliver(url, json.loads(body))
+        else:
+            message = Message(subject, body, tuple(recipient.split(", ")))
+            delivery = mailer.deliver(message)
+    except secret_box.SecretUnreadable as error:
+        return _give_up(db, message_id, error.message)
+    _store_deliveries(db, [(message_id, delivery)])
+
+
+def _give_up(db: Database, message_id: uuid.UUID, reason: str) -> None:
+    with db.write() as session:
+        row = session.get(AlertMessage, message_id)
+        if row is not None:
+            row.status, row.error = "failed", reason
 
 
 def _status(delivery: Delivery) -> str:

@@ -26,6 +26,7 @@ from planport.domain.schedules import FireOutcome
 from planport.services import access
 from planport.store.db import Database, rowcount
 from planport.store.models import (
+    AlertMessage,
     ImportConfiguration,
     ImportRun,
     Member,
@@ -256,7 +257,8 @@ def _first_error(run: ImportRun) -> str | None:
 
 def purge(db: Database, now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> int:
     """Delete finished runs older than `retention`, except each configuration's last
-    KEEP_LAST_RUNS runs, and fires older than `retention`. Returns the runs deleted."""
+    KEEP_LAST_RUNS runs, and fires and delivered alert messages older than `retention`.
+    Returns the runs deleted."""
     cutoff = now - retention
     finished = [s.value for s in RunStatus if s.finished]
     ranked = (
@@ -281,6 +283,11 @@ def purge(db: Database, now: datetime, *, retention: timedelta = DEFAULT_RETENTI
         session.execute(
             delete(ScheduleFire).where(
                 and_(ScheduleFire.scheduled_for < cutoff, ScheduleFire.run_id.is_(None))
+            )
+        )
+        session.execute(
+            delete(AlertMessage).where(
+                AlertMessage.created_at < cutoff, AlertMessage.status != "pending"
             )
         )
         return rowcount(deleted)

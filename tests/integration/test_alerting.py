@@ -315,3 +315,57 @@ def test_only_application_admins_set_the_webhook(
     with pytest.raises(PermissionDenied):
         alerting.set_alert_webhook(db, settings, modeler, app.id, "https://hooks.example/x")
     assert alerting.alert_webhook(db, settings, admin, app.id) is None
+
+
+def test_an_alert_left_pending_by_a_dead_process_is_delivered_again_once(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    settings: Settings,
+    smtp: SmtpPeer,
+) -> None:
+    lost = AlertMessage(
+        application_id=app.id,
+        event="first_failure",
+        channel="email",
+        recipient="ops@example.com, cfo@example.com",
+        subject="[Planport] Import failed: Products from ERP",
+        body="The scheduled import failed.",
+        status="pending",
+        attempts=0,
+        created_at=at("2026-03-28T00:00"),
+    )
+    with db.write() as session:
+        session.add(lost)
+
+    taken = alerting.deliver_stale(db, settings, at("2026-03-28T00:30"))
+    again = alerting.deliver_stale(db, settings, at("2026-03-28T00:31"))
+
+    assert (taken, again) == (1, 0)
+    [row] = delivered(db, 1)
+    assert row.status == "sent"
+    [email] = emails(smtp)
+    assert email["Subject"] == "[Planport] Import failed: Products from ERP"
+    assert sorted(smtp.inbox.envelopes[0][0].rcpt_tos) == ["cfo@example.com", "ops@example.com"]
+
+
+def test_a_recent_pending_alert_is_left_to_the_thread_sending_it(
+    db: Database, app: ApplicationView, settings: Settings, smtp: SmtpPeer
+) -> None:
+    with db.write() as session:
+        session.add(
+            AlertMessage(
+                application_id=app.id,
+                event="first_failure",
+                channel="email",
+                recipient="ops@example.com",
+                subject="s",
+                body="b",
+                status="pending",
+                attempts=0,
+                created_at=at("2026-03-28T00:25"),
+            )
+        )
+
+    assert alerting.deliver_stale(db, settings, at("2026-03-28T00:30")) == 0
+    assert smtp.inbox.envelopes == []

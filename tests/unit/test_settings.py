@@ -184,3 +184,21 @@ def test_generated_keys_differ_between_installations(tmp_path: Path) -> None:
     first = Settings(data_dir=tmp_path / "one").effective_secret_key()
     second = Settings(data_dir=tmp_path / "two").effective_secret_key()
     assert first != second
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:redis-pass@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("amqp://planport:rabbit-pass@mq:5672//", "amqp://planport:***@mq:5672//"),
+        (
+            "sentinel://:s1-pass@h1:26379;sentinel://:s2-pass@h2:26379",
+            "sentinel://:***@h1:26379;sentinel://:***@h2:26379",
+        ),
+    ],
+)
+def test_masked_settings_hide_broker_passwords_in_every_url_form_celery_accepts(
+    monkeypatch: pytest.MonkeyPatch, url: str, shown: str
+) -> None:
+    monkeypatch.setenv("PLANPORT_CELERY_BROKER_URL", url)
+    assert Settings().masked()["PLANPORT_CELERY_BROKER_URL"] == shown
