@@ -29,6 +29,8 @@ from planport.web.pages import (
     imports_runs,
     imports_wizard,
     members,
+    scheduling,
+    scheduling_history,
     sessions,
 )
 from planport.web.templating import redirect, render
@@ -52,6 +54,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         imports_wizard,
         imports_runs,
         imports_configurations,
+        scheduling,
+        scheduling_history,
         members,
         account,
     )
