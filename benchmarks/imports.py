@@ -113,19 +113,19 @@ def _metric_mapping(metric: Any) -> Any:
 
 def scenario_metric(kind: str, file: Path, update_file: Path | None) -> dict[str, float]:
     from planport.engine.file_settings import FileSettings
-    from planport.services import imports
+    from planport.services import runs
 
     with database(kind, Path(tempfile.mkdtemp())) as db:
         actor, metric, _ = _setup_metric(db, 0)
         mapping = _metric_mapping(metric)
         started = time.perf_counter()
-        run = imports.run_import(db, actor, metric.id, file, FileSettings(separator=","), mapping)
+        run = runs.run_import(db, actor, metric.id, file, FileSettings(separator=","), mapping)
         new_s = time.perf_counter() - started
         assert run.status.value == "completed", run.errors
         result = {"rows": run.rows_read, "new_s": new_s, "new_inserted": run.inserted}
         if update_file is not None:
             started = time.perf_counter()
-            again = imports.run_import(
+            again = runs.run_import(
                 db, actor, metric.id, update_file, FileSettings(separator=","), mapping
             )
             result["update_s"] = time.perf_counter() - started
@@ -138,7 +138,7 @@ def scenario_transactions(kind: str, file: Path) -> dict[str, float]:
     from planport.domain.enums import BlockKind, PropertyType
     from planport.engine.file_settings import FileSettings
     from planport.engine.mapping import FieldMapping, Mapping, SourceColumn
-    from planport.services import applications, blocks, imports, items
+    from planport.services import applications, blocks, items, runs
 
     with database(kind, Path(tempfile.mkdtemp())) as db:
         actor = bench_admin(db)
@@ -172,7 +172,7 @@ def scenario_transactions(kind: str, file: Path) -> dict[str, float]:
             ]
         )
         started = time.perf_counter()
-        run = imports.run_import(db, actor, block.id, file, FileSettings(separator=","), mapping)
+        run = runs.run_import(db, actor, block.id, file, FileSettings(separator=","), mapping)
         seconds = time.perf_counter() - started
         assert run.status.value == "completed", run.errors
     return {"rows": run.rows_read, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}

@@ -23,7 +23,7 @@ from benchmarks._support import bench_admin, database, peak_rss_mb, postgres_ava
 from planport.domain.enums import BlockKind, ValueType
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import FieldMapping, Mapping, SourceColumn
-from planport.services import applications, block_data, blocks, imports, items
+from planport.services import applications, block_data, blocks, items, runs
 from planport.store.db import Database
 
 BATCH = 5000
@@ -69,7 +69,7 @@ def build_metric(db: Database, cells: int) -> tuple[Any, Any, str]:
                 FieldMapping(target="value", source=SourceColumn(column="Revenue")),
             ]
         )
-        run = imports.run_import(db, actor, metric.id, path, FileSettings(separator=","), mapping)
+        run = runs.run_import(db, actor, metric.id, path, FileSettings(separator=","), mapping)
         assert run.status.value == "completed", run.errors
     return actor, metric.id, str(lists["Country"])
 

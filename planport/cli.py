@@ -1,4 +1,4 @@
-"""The `planport` command: serve, db, config, admin, demo.
+"""The `planport` command: serve, worker, db, config, admin, demo, import.
 
 Commands translate arguments to service calls and print results; errors a user can fix are
 printed in one line (with the fix) and exit with status 1, never as a traceback.
@@ -77,10 +77,20 @@ def _fail(message: str) -> typer.Exit:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [PLANPORT_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [PLANPORT_PORT].")] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Execute import runs in this process (thread executor). With --no-worker, "
+            "`planport worker` processes execute them. [PLANPORT_EXECUTOR=celery: always sent "
+            "to Celery workers]",
+        ),
+    ] = True,
 ) -> None:
     """Serve Planport's pages. Refuses to start on a database that is not migrated."""
     import uvicorn
 
+    from planport.execution import executor_for
     from planport.web.app import create_app
 
     settings = _settings()
@@ -89,17 +99,65 @@ def serve(
         migrate.check_current(db)
     except PlanportError as error:
         raise _fail(error.message) from None
+    executor = executor_for(settings, db, run_here=worker)
     console.print(
         f"Planport {__version__} on http://{host or settings.host}:{port or settings.port}"
     )
-    uvicorn.run(
-        create_app(settings, db),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    executor.start()
+    try:
+        uvicorn.run(
+            create_app(settings, db, executor),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+        )
+    finally:
+        executor.stop()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Imports run at once [PLANPORT_WORKER_THREADS]."),
+    ] = None,
+) -> None:
+    """Execute import runs: a Celery worker (PLANPORT_EXECUTOR=celery) or, with the thread
+    executor, a process of import threads polling the database. Also sweeps lost runs."""
+    settings = _settings()
+    db = _database(settings)
+    _require_current(db)
+    threads = concurrency or settings.worker_threads
+    if settings.executor == "celery":
+        from planport.execution.celery_app import run_worker
+
+        console.print(f"Planport worker (Celery, {threads} threads) on {settings.celery_queue}")
+        run_worker(settings, db, concurrency=threads)
+        return
+    _thread_worker(settings, db, threads)
+
+
+def _thread_worker(settings: Settings, db: Database, threads: int) -> None:
+    """A thread executor until SIGTERM or Ctrl-C; running imports get a grace period."""
+    import signal
+    import threading
+
+    from planport.execution.threads import ThreadExecutor
+
+    executor = ThreadExecutor(db, settings, threads=threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    executor.start()
+    console.print(f"Planport worker (threads, {executor.size}) polling the database")
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        executor.stop(timeout=30.0)
 
 
 @db_app.command("upgrade")

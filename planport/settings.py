@@ -68,6 +68,75 @@ class Settings(BaseSettings):
     page_size: int = Field(
         default=100, ge=10, le=5000, description="Rows per page in the block data grid."
     )
+    # ---- runs and executors (issue 4): who executes queued runs, heartbeats, retries
+    executor: Literal["threads", "celery"] = Field(
+        default="threads",
+        description="Who executes import runs: `threads` (a bounded pool inside `planport serve` "
+        "or `planport worker`) or `celery` (`planport worker` processes fed through a broker).",
+    )
+    worker_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Import runs one thread executor runs at once (SQLite: always 1, it has a "
+        "single writer). Also the default concurrency of `planport worker`.",
+    )
+    celery_broker_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Broker of the Celery executor: redis://host:6379/0 or "
+        "amqp://user:password@host:5672// (RabbitMQ).",
+    )
+    celery_queue: str = Field(
+        default="planport",
+        min_length=1,
+        description="Celery queue the run messages go to (give several installations sharing a "
+        "broker their own).",
+    )
+    celery_visibility_timeout_seconds: int = Field(
+        default=3600,
+        ge=10,
+        description="Redis broker: how long a delivered message stays unacknowledged before "
+        "Redis delivers it again. A repeated delivery never runs a run twice.",
+    )
+    heartbeat_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How often an executor renews the heartbeat of each run it is running.",
+    )
+    worker_lost_after_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        le=3600,
+        description="A running run whose heartbeat is older than this is failed as WorkerLost "
+        "by the sweeper (and retried). Keep it several heartbeats long.",
+    )
+    run_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="How often an idle thread executor looks for runs queued by other "
+        "processes (runs submitted in-process start at once).",
+    )
+    requeue_after_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Celery: a due run still queued this long after it was sent is sent again "
+        "by the sweeper (its message may have been lost).",
+    )
+    run_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of a run that failed for a transient reason (worker lost, source "
+        "unreachable). Data errors, refused permissions and bad files are never retried.",
+    )
+    retry_backoff_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Wait before the first retry; each further retry waits twice as long.",
+    )
+    # ---- end of runs and executors
 
     @field_validator("base_url")
     @classmethod
@@ -108,6 +177,8 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if name == "database_url":
                 value = make_url(self.effective_database_url).render_as_string(hide_password=True)
+            elif name == "celery_broker_url":
+                value = make_url(self.celery_broker_url).render_as_string(hide_password=True)
             elif name == "secret_key":
                 source = "set" if self.secret_key is not None else "not set: generated on first use"
                 value = f"******** ({source})"

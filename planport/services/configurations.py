@@ -23,7 +23,7 @@ from planport.domain.members import Actor
 from planport.domain.names import clean_name, name_key
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping, check_mapping
-from planport.services import access, imports, members
+from planport.services import access, imports, members, runs
 from planport.services.definitions import load_block, to_def
 from planport.store.db import Database
 from planport.store.models import Block, ImportConfiguration, Member, utc_now
@@ -185,13 +185,13 @@ def run_configuration(
     *,
     file_name: str | None = None,
     trigger: Trigger = Trigger.MANUAL,
-    on_progress: imports.Progress | None = None,
-) -> imports.RunView:
+    on_progress: runs.Progress | None = None,
+) -> runs.RunView:
     """Run the configuration on a new file. Refused (Conflict) while it is in error."""
     configuration = get_configuration(db, actor, configuration_id)
     _refuse_in_error(configuration)
     assert configuration.block_id is not None
-    return imports.run_import(
+    return runs.run_import(
         db,
         actor,
         configuration.block_id,

@@ -1,28 +1,26 @@
-"""Running imports: inspect a file, suggest a mapping, preview, run, and read runs back.
+"""Before a run: inspect a file, suggest a mapping, preview; and the steps runs share.
 
-A run is a row first: it is created `queued`, moved to `running` with a conditional update,
-and finished (completed or failed) with another one, each in its own short transaction. The
-block itself changes in one transaction on one connection, under a per-block lock, so two
-imports into one block never interleave and a failure leaves the block exactly as it was.
+The run lifecycle (queue, claim, execute, cancel, read back) lives in `services.runs`; it uses
+the preparation steps here (`_prepare`, `_import`, `_lock_block`…) so that a preview and a run
+go through exactly the same checks and pipeline. The block changes in one transaction on one
+connection, under a per-block lock, so two imports into one block never interleave and a
+failure leaves the block exactly as it was.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, Permission, PropertyType
-from planport.domain.errors import Invalid, NotFound
-from planport.domain.imports import RunStatus, Trigger
+from planport.domain.errors import Invalid
 from planport.domain.members import Actor
 from planport.domain.names import name_key
 from planport.engine.file_settings import FileSettings
@@ -37,15 +35,14 @@ from planport.engine.mapping import (
     check_mapping,
 )
 from planport.engine.pipeline import ImportFailed, ImportResult, import_file
-from planport.engine.reader import FileUnreadable, Source, file_digest, open_source, preview_rows
-from planport.engine.summary import ImportSummary, RejectedRow, RunError
+from planport.engine.reader import FileUnreadable, Source, open_source, preview_rows
+from planport.engine.summary import ImportSummary
 from planport.engine.writers import MergeRefused, Reference
 from planport.services import access
-from planport.services.csv_files import spreadsheet_safe, stream_csv
 from planport.services.definitions import load_block, to_def, uses_of_list
 from planport.store import block_tables
 from planport.store.db import Database
-from planport.store.models import Block, ImportRun, ImportRunReject, Member, utc_now
+from planport.store.models import Block, utc_now
 
 PREVIEW_ROWS = 20
 Progress = Callable[[int], None]  # called with the number of rows read so far
@@ -68,40 +65,6 @@ class FileView:
 class PreviewView:
     summary: ImportSummary
     rows: list[dict[str, Any]]  # mapped rows as they would be written, by target label
-
-
-@dataclass(frozen=True, slots=True)
-class RunView:
-    id: uuid.UUID
-    application_id: uuid.UUID
-    block_id: uuid.UUID | None
-    block_name: str
-    configuration_id: uuid.UUID | None
-    trigger: Trigger
-    actor_email: str | None
-    status: RunStatus
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    file_name: str | None
-    file_size: int | None
-    file_sha256: str | None
-    rows_read: int
-    inserted: int
-    updated: int
-    deleted: int
-    skipped: int
-    summary: ImportSummary | None
-    errors: list[RunError] = field(default_factory=list)
-    # What the run used, so a run from the history can be saved as a configuration.
-    file_settings: FileSettings | None = None
-    mapping: Mapping | None = None
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 # ---------------------------------------------------------------- step 1 and 2 helpers
@@ -146,7 +109,7 @@ def suggest_mapping(block: BlockDef, columns: list[str]) -> Mapping:
     return Mapping(fields=fields)
 
 
-# ---------------------------------------------------------------- preview and run
+# ---------------------------------------------------------------- preview
 
 
 def preview_import(
@@ -178,71 +141,6 @@ def preview_import(
         finally:
             transaction.rollback()
     return PreviewView(result.summary, _labelled(block, mapping, shown))
-
-
-def run_import(
-    db: Database,
-    actor: Actor,
-    block_id: uuid.UUID,
-    path: Path,
-    settings: FileSettings,
-    mapping: Mapping,
-    *,
-    file_name: str | None = None,
-    trigger: Trigger = Trigger.MANUAL,
-    configuration_id: uuid.UUID | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> RunView:
-    """Run an import now and return the finished run (completed or failed).
-
-    Refusals before the run exists (no permission, a mapping that does not fit) raise; once
-    the run row exists, every failure is recorded on it instead.
-    """
-    block, lists, references = _prepare(db, actor, block_id, mapping)
-    run_id = _create_run(
-        db, actor, block, settings, mapping, trigger, configuration_id, file_name or path.name
-    )
-    _mark_running(db, run_id)
-    try:
-        size, digest = file_digest(path)
-        _record_file(db, run_id, size, digest)
-        source = open_source(path, settings)
-        _refuse_unmatched_file(block, mapping, source)
-        with (
-            db.engine.execution_options(planport_write=True).connect() as connection,
-            connection.begin(),
-        ):
-            _lock_block(connection, block)
-            result = _import(
-                connection, block, lists, source, mapping, references, None, 0, on_progress
-            )
-    except ImportFailed as error:
-        found = error.result
-        summary, rejected = (found.summary, found.rejected_rows) if found else (None, [])
-        _finish(
-            db, run_id, RunStatus.FAILED, summary, rejected, [RunError(error.name, error.message)]
-        )
-    except MergeRefused as error:
-        _finish(db, run_id, RunStatus.FAILED, None, [], [RunError(error.name, error.message)])
-    except FileUnreadable as error:
-        _finish(db, run_id, RunStatus.FAILED, None, [], [RunError("FileUnreadable", error.message)])
-    except FileDoesNotMatch as error:
-        problem = RunError("FileDoesNotMatch", error.message)
-        _finish(db, run_id, RunStatus.FAILED, None, [], [problem])
-    except OSError as error:
-        message = f"The file could not be read: {error.strerror or error}."
-        _finish(db, run_id, RunStatus.FAILED, None, [], [RunError("FileUnreadable", message)])
-    except Exception as error:
-        # A bug, not the user's doing: the run is failed (never left running) and the error
-        # propagates to the logs with its traceback.
-        problem = RunError(
-            "UnexpectedError", f"Planport failed unexpectedly ({type(error).__name__})."
-        )
-        _finish(db, run_id, RunStatus.FAILED, None, [], [problem])
-        raise
-    else:
-        _finish(db, run_id, RunStatus.COMPLETED, result.summary, result.rejected_rows, [])
-    return get_run(db, actor, run_id)
 
 
 def _prepare(
@@ -348,185 +246,6 @@ def _lock_block(connection: Connection, block: BlockDef) -> None:
         # The merge groups and joins millions of staged rows: let them hash in memory rather
         # than sort on disk (for this transaction only).
         connection.execute(text(f"SET LOCAL work_mem = '{MERGE_WORK_MEM}'"))
-
-
-# ---------------------------------------------------------------- the run row
-
-
-def _create_run(
-    db: Database,
-    actor: Actor,
-    block: BlockDef,
-    settings: FileSettings,
-    mapping: Mapping,
-    trigger: Trigger,
-    configuration_id: uuid.UUID | None,
-    file_name: str,
-) -> uuid.UUID:
-    with db.write() as session:
-        run = ImportRun(
-            application_id=block.application_id,
-            block_id=block.id,
-            block_name=block.name,
-            configuration_id=configuration_id,
-            trigger=trigger.value,
-            actor_id=actor.id,
-            status=RunStatus.QUEUED.value,
-            file_name=file_name[:500],
-            file_settings=settings.model_dump_json(),
-            mapping=mapping.model_dump_json(),
-        )
-        session.add(run)
-        session.flush()
-        return run.id
-
-
-def _mark_running(db: Database, run_id: uuid.UUID) -> None:
-    with db.write() as session:
-        now = utc_now()
-        moved = session.execute(
-            update(ImportRun)
-            .where(ImportRun.id == run_id, ImportRun.status == RunStatus.QUEUED.value)
-            .values(status=RunStatus.RUNNING.value, started_at=now, heartbeat_at=now)
-        )
-        if getattr(moved, "rowcount", 0) != 1:
-            raise Invalid("This run was already taken by another worker.")
-
-
-def _record_file(db: Database, run_id: uuid.UUID, size: int, digest: str) -> None:
-    with db.write() as session:
-        session.execute(
-            update(ImportRun)
-            .where(ImportRun.id == run_id)
-            .values(file_size=size, file_sha256=digest)
-        )
-
-
-def _finish(
-    db: Database,
-    run_id: uuid.UUID,
-    status: RunStatus,
-    summary: ImportSummary | None,
-    rejected: list[RejectedRow],
-    errors: list[RunError],
-) -> None:
-    """Finish a running run (conditional: a run finished elsewhere is left alone)."""
-    counts = {}
-    if summary is not None:
-        summary.errors = errors
-        counts = {
-            k: getattr(summary, k)
-            for k in ("rows_read", "inserted", "updated", "deleted", "skipped")
-        }
-    with db.write() as session:
-        session.execute(
-            update(ImportRun)
-            .where(ImportRun.id == run_id, ImportRun.status == RunStatus.RUNNING.value)
-            .values(
-                status=status.value,
-                finished_at=utc_now(),
-                summary=json.dumps(summary.to_json()) if summary else None,
-                errors=json.dumps([e.__dict__ for e in errors]),
-                **counts,
-            )
-        )
-        for start in range(0, len(rejected), REJECT_BATCH):
-            session.execute(
-                insert(ImportRunReject),
-                [
-                    {
-                        "run_id": run_id,
-                        "position": start + i,
-                        "line": r.line,
-                        "reason": r.reason,
-                        "column_name": r.column[:500],
-                        "value": r.value,
-                        "description": r.description,
-                        "row_text": r.row_text,
-                    }
-                    for i, r in enumerate(rejected[start : start + REJECT_BATCH])
-                ],
-            )
-
-
-# ---------------------------------------------------------------- reading runs
-
-
-def get_run(db: Database, actor: Actor, run_id: uuid.UUID) -> RunView:
-    """Raises NotFound, or PermissionDenied without Read in the run's application."""
-    with db.read() as session:
-        run = session.get(ImportRun, run_id)
-        if run is None:
-            raise NotFound("This import run does not exist.")
-        access.require(session, actor, Permission.READ, run.application_id)
-        return _run_view(session, run)
-
-
-def list_runs(db: Database, actor: Actor, block_id: uuid.UUID, *, limit: int = 20) -> list[RunView]:
-    """The block's latest runs, newest first."""
-    with db.read() as session:
-        load_block(session, actor, block_id, Permission.READ)
-        runs = session.scalars(
-            select(ImportRun)
-            .where(ImportRun.block_id == block_id)
-            .order_by(ImportRun.created_at.desc())
-            .limit(limit)
-        )
-        return [_run_view(session, r) for r in runs]
-
-
-def rejects_csv(db: Database, actor: Actor, run_id: uuid.UUID) -> Iterator[str]:
-    """The run's rejected rows as CSV (line, reason, column, value, description)."""
-    get_run(db, actor, run_id)  # access check now, not when iteration starts
-    return _stream_rejects(db, run_id)
-
-
-def _stream_rejects(db: Database, run_id: uuid.UUID) -> Iterator[str]:
-    header = ["Line", "Reason", "Column", "Value", "Description", "Row"]
-    statement = (
-        select(
-            ImportRunReject.line,
-            ImportRunReject.reason,
-            ImportRunReject.column_name,
-            ImportRunReject.value,
-            ImportRunReject.description,
-            ImportRunReject.row_text,
-        )
-        .where(ImportRunReject.run_id == run_id)
-        .order_by(ImportRunReject.position)
-    )
-    return stream_csv(db, header, statement, lambda row: [spreadsheet_safe(str(c)) for c in row])
-
-
-def _run_view(session: Session, run: ImportRun) -> RunView:
-    actor = session.get(Member, run.actor_id) if run.actor_id else None
-    summary = ImportSummary.from_json(json.loads(run.summary)) if run.summary else None
-    errors = [RunError(**e) for e in json.loads(run.errors)] if run.errors else []
-    return RunView(
-        id=run.id,
-        application_id=run.application_id,
-        block_id=run.block_id,
-        block_name=run.block_name,
-        configuration_id=run.configuration_id,
-        trigger=Trigger(run.trigger),
-        actor_email=actor.email if actor else None,
-        status=RunStatus(run.status),
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        file_name=run.file_name,
-        file_size=run.file_size,
-        file_sha256=run.file_sha256,
-        rows_read=run.rows_read,
-        inserted=run.inserted,
-        updated=run.updated,
-        deleted=run.deleted,
-        skipped=run.skipped,
-        summary=summary,
-        errors=errors,
-        file_settings=FileSettings.model_validate_json(run.file_settings),
-        mapping=Mapping.model_validate_json(run.mapping),
-    )
 
 
 def _with_codes(

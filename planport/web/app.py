@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from planport import __version__
 from planport.domain.errors import DatabaseNotReady, PlanportError
+from planport.execution import Executor, InlineExecutor
 from planport.logs import get_logger
 from planport.services import health
 from planport.settings import Settings
@@ -38,11 +39,16 @@ from planport.web.templating import redirect, render
 log = get_logger("planport.web")
 
 
-def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    """The web application over `db` (default: the database of `settings`)."""
+def create_app(
+    settings: Settings, db: Database | None = None, executor: Executor | None = None
+) -> FastAPI:
+    """The web application over `db` (default: the database of `settings`). Runs it queues are
+    submitted to `executor` (default: executed inline, in the request that queued them; the
+    command `planport serve` passes its thread or Celery executor)."""
     app = FastAPI(title="Planport", version=__version__, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.db = db or Database.from_settings(settings)
+    app.state.executor = executor or InlineExecutor(app.state.db, settings)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )

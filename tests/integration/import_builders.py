@@ -22,8 +22,8 @@ from planport.engine.mapping import (
     UnknownItems,
 )
 from planport.engine.summary import RejectGroup
-from planport.services import imports
-from planport.services.imports import RunView
+from planport.services import runs
+from planport.services.runs import RunView
 from planport.store.db import Database
 from planport.store.models import ImportRun, ImportRunReject
 
@@ -74,7 +74,7 @@ def run(
     chosen: Mapping,
     settings: FileSettings | None = None,
 ) -> RunView:
-    return imports.run_import(db, actor, block_id, path, settings or FileSettings(), chosen)
+    return runs.run_import(db, actor, block_id, path, settings or FileSettings(), chosen)
 
 
 def group(run_view: RunView, reason: str, column: str | None = None) -> RejectGroup:
@@ -94,7 +94,7 @@ def sample_lines(reject_group: RejectGroup) -> list[int]:
 
 
 def rejects_text(db: Database, actor: Actor, run_id: uuid.UUID) -> str:
-    return "".join(imports.rejects_csv(db, actor, run_id))
+    return "".join(runs.rejects_csv(db, actor, run_id))
 
 
 def run_count(db: Database) -> int:

@@ -15,7 +15,7 @@ from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings, NumberFormat
 from planport.engine.mapping import CODE, NAME, VALUE, Mapping, MatchBy
-from planport.services import blocks, configurations, imports, items
+from planport.services import blocks, configurations, items, runs
 from planport.services.applications import ApplicationView
 from planport.services.configurations import ConfigurationView
 from planport.store.db import Database
@@ -221,7 +221,7 @@ def test_running_a_configuration_on_a_new_file_imports_it_and_links_the_run(
     assert done.trigger is Trigger.MANUAL
     rows = {r["Code"]: r for r in grid(db, admin, country.id)}
     assert (rows["FR"]["Rate"], rows["DE"]["Currency"]) == ("0.2", "EUR")
-    assert imports.list_runs(db, admin, country.id)[0].configuration_id == saved.id
+    assert runs.list_runs(db, admin, country.id)[0].configuration_id == saved.id
 
 
 def test_a_preview_of_a_configuration_writes_nothing(
@@ -250,7 +250,7 @@ def test_removing_a_mapped_property_puts_the_configuration_in_error_saying_why(
         configurations.run_configuration(db, admin, saved.id, erp_file)
     with pytest.raises(Conflict, match="in error"):
         configurations.preview_configuration(db, admin, saved.id, erp_file)
-    assert imports.list_runs(db, admin, country.id) == []
+    assert runs.list_runs(db, admin, country.id) == []
 
 
 def test_retyping_a_property_matched_by_item_name_puts_the_configuration_in_error(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from planport.domain.imports import RunStatus, Trigger
-from planport.services import blocks, configurations, imports, members
+from planport.services import blocks, configurations, members, runs
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun
 from tests.integration.test_cli import planport
@@ -96,7 +96,7 @@ def test_import_run_imports_a_sample_file_and_prints_the_summary(demo: Demo) -> 
     assert "Rows read 96 · inserted 96 · updated 0 · deleted 0 · skipped 0" in result.stdout
     assert demo.block_rows("Revenue") == before + 96
     with _open(demo) as db:
-        (run,) = imports.list_runs(
+        (run,) = runs.list_runs(
             db, members.actor_for(db, DEMO_EMAIL), uuid.UUID(_block_id(demo, "Revenue"))
         )
     assert (run.status, run.trigger, run.actor_email) == (

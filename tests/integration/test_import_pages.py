@@ -20,7 +20,7 @@ from httpx2 import Response
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
-from planport.services import applications, blocks, configurations, imports, items
+from planport.services import applications, blocks, configurations, imports, items, runs
 from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
@@ -206,7 +206,7 @@ def test_a_dimension_list_goes_from_upload_to_a_saved_configuration_and_runs_it_
     assert re.search(r"<dt>Inserted</dt><dd>1</dd>", summary.text)
     assert re.search(r"<dt>Updated</dt><dd>2</dd>", summary.text)
     assert "countries.csv" in summary.text
-    assert imports.get_run(db, admin, run_id).file_sha256 in summary.text
+    assert runs.get_run(db, admin, run_id).file_sha256 in summary.text
     assert {row["Code"] for row in grid(db, admin, model.country)} == {"FR", "DE", "JP"}
 
     recipe = parse_qs(urlsplit(summary_url).query)
@@ -477,13 +477,13 @@ def test_any_run_of_the_history_can_be_saved_as_an_import_configuration(
     admin_client: TestClient, db: Database, admin: Actor, model: Model, tmp_path: Path
 ) -> None:
     from planport.engine.file_settings import FileSettings
-    from planport.services import configurations, imports
+    from planport.services import configurations, imports, runs
 
     path = tmp_path / "countries.csv"
     path.write_text("Code,Name\nIT,Italy\n")
     block = blocks.get_block(db, admin, model.country)
     chosen = imports.suggest_mapping(block, ["Code", "Name"])
-    done = imports.run_import(db, admin, model.country, path, FileSettings(), chosen)
+    done = runs.run_import(db, admin, model.country, path, FileSettings(), chosen)
     page = admin_client.get(f"/runs/{done.id}")  # reached from the history: no recipe in the link
     assert "Save as import configuration" in page.text
     saved = admin_client.post(

@@ -31,7 +31,7 @@ from planport.engine.mapping import (
     TransactionMode,
     UnknownItems,
 )
-from planport.services import blocks, imports, items
+from planport.services import blocks, imports, items, runs
 from planport.services.applications import ApplicationView
 from planport.store.db import Database
 from planport.store.models import utc_now
@@ -202,7 +202,7 @@ def test_typed_properties_are_read_with_the_file_formats(
         date=DateFormat(pattern="dd/MM/yyyy"),
     )
     chosen = mapping(*country_fields(country, "Population", "Joined", "In EU", "Tax rate"))
-    done = imports.run_import(db, admin, country.id, path, settings, chosen)
+    done = runs.run_import(db, admin, country.id, path, settings, chosen)
     assert done.status is RunStatus.COMPLETED, done.errors
     found = by_code(db, admin, country)
     assert found["FR"] == {
@@ -580,7 +580,7 @@ def test_a_pivoted_metric_file_sets_one_cell_per_header_item(
         [["FR", "1", "2", "3"], ["DE", "4", "", "6"]],
     )
     chosen = pivot_mapping(country, month, ["2026-01", "2026-02", "2026-03"])
-    done = imports.run_import(db, admin, revenue.id, path, pivot_settings(), chosen)
+    done = runs.run_import(db, admin, revenue.id, path, pivot_settings(), chosen)
     assert done.status is RunStatus.COMPLETED, done.errors
     assert done.rows_read == 2
     assert done.inserted == 5
@@ -607,7 +607,7 @@ def test_a_pivoted_header_that_is_no_item_is_skipped_and_reported(
         [["FR", "1", "9"], ["DE", "4", ""], ["IT", "", "8"]],
     )
     chosen = pivot_mapping(country, month, ["2026-01", "2026-13"])
-    done = imports.run_import(db, admin, revenue.id, path, pivot_settings(), chosen)
+    done = runs.run_import(db, admin, revenue.id, path, pivot_settings(), chosen)
     assert done.status is RunStatus.COMPLETED, done.errors
     assert cells(db, admin, revenue) == {("FR", "2026-01"): "1", ("DE", "2026-01"): "4"}
     unknown = group(done, SKIPPED, "2026-13")
@@ -660,11 +660,11 @@ def _import_fr_january_blank(
     tmp_path: Path,
     pivoted: bool,
     overwrite: bool,
-) -> imports.RunView:
+) -> runs.RunView:
     if pivoted:
         path = write_csv(tmp_path / "p.csv", ["Country", "2026-01"], [["FR", " "]])
         chosen = pivot_mapping(country, month, ["2026-01"], blanks_overwrite=overwrite)
-        return imports.run_import(db, admin, revenue.id, path, pivot_settings(), chosen)
+        return runs.run_import(db, admin, revenue.id, path, pivot_settings(), chosen)
     path = write_csv(tmp_path / "r.csv", ["Country", "Month", "Revenue"], [["FR", "2026-01", ""]])
     return run(
         db, admin, revenue.id, path, revenue_mapping(country, month, blanks_overwrite=overwrite)
@@ -865,7 +865,7 @@ def test_a_completed_run_records_its_file_and_counts(
     assert done.finished_at is not None
     assert started <= done.started_at <= done.finished_at <= utc_now()
     assert done.errors == []
-    assert imports.get_run(db, admin, done.id) == done
+    assert runs.get_run(db, admin, done.id) == done
 
 
 def test_runs_of_a_block_are_listed_newest_first_with_their_status(
@@ -875,7 +875,7 @@ def test_runs_of_a_block_are_listed_newest_first_with_their_status(
     bad = write_csv(tmp_path / "bad.csv", ["Nothing"], [["IT"]])
     first = run(db, admin, country.id, good, mapping(field(CODE, "Code")))
     second = run(db, admin, country.id, bad, mapping(field(CODE, "Code")))
-    listed = imports.list_runs(db, admin, country.id)
+    listed = runs.list_runs(db, admin, country.id)
     assert [(r.id, r.status) for r in listed] == [
         (second.id, RunStatus.FAILED),
         (first.id, RunStatus.COMPLETED),

@@ -22,7 +22,7 @@ from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import CODE, NAME, Mapping
 from planport.engine.reader import BLOCK_SIZE
-from planport.services import block_data, blocks, imports, items
+from planport.services import block_data, blocks, items, runs
 from planport.services.applications import ApplicationView
 from planport.store.db import Database
 from tests.integration.builders import grid
@@ -71,7 +71,7 @@ def import_bytes(
     data: bytes,
     chosen: Mapping = CODE_AND_NAME,
     **settings: Any,
-) -> imports.RunView:
+) -> runs.RunView:
     path = tmp_path / "upload.csv"
     path.write_bytes(data)
     return run(db, admin, block.id, path, chosen, FileSettings(**settings))

@@ -15,7 +15,7 @@ from planport.domain.blocks import BlockDef
 from planport.domain.errors import Invalid, NotFound, PlanportError
 from planport.domain.members import Actor
 from planport.domain.names import name_key
-from planport.services import applications, blocks, configurations, imports
+from planport.services import applications, blocks, configurations, runs
 from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
@@ -51,7 +51,7 @@ def block_imports(
         "block": block,
         "application": application,
         "configurations": configurations.list_configurations(db, actor, block_id),
-        "runs": imports.list_runs(db, actor, block_id, limit=RECENT_RUNS),
+        "runs": runs.list_runs(db, actor, block_id, limit=RECENT_RUNS),
         "when": when(actor),
     }
     fragment = bool(request.headers.get("hx-request"))

@@ -1,5 +1,6 @@
-"""The Import Summary of a run, its rejected rows as CSV, and saving the run's settings and
-mapping as an import configuration of its block."""
+"""A run's page: its progress while queued or running (polled by htmx every second), then its
+Import Summary; cancelling and running it again; its rejected rows as CSV; saving the run's
+settings and mapping as an import configuration of its block."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping
-from planport.services import applications, configurations, imports
+from planport.services import applications, configurations, runs
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
@@ -49,8 +50,9 @@ def _run_page(
     error: str | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
+    action_error: str | None = None,
 ) -> Response:
-    found = imports.get_run(db, actor, run_id)
+    found = runs.get_run(db, actor, run_id)
     application = applications.get_application(db, actor, found.application_id)
     configuration = unless_gone(configurations.get_configuration, db, actor, found.configuration_id)
     context = {
@@ -61,11 +63,56 @@ def _run_page(
         "when": when(actor),
         "size": size,
         "error": error,
+        "action_error": action_error,
+        "can_cancel": application.can("import_data"),
         "values": values or {},
         "step": 3,
         **CHOICES,
     }
     return render(request, "import_run.html", context, status=status)
+
+
+@router.get("/runs/{run_id}/progress")
+def progress(
+    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+) -> Response:
+    """The progress fragment; once the run finished, tells htmx to reload the whole page (its
+    address keeps the recipe the summary's "Save as import configuration" needs)."""
+    found = runs.get_run(db, actor, run_id)
+    if found.finished:
+        return Response(status_code=200, headers={"HX-Refresh": "true"})
+    application = applications.get_application(db, actor, found.application_id)
+    context = {"run": found, "when": when(actor), "can_cancel": application.can("import_data")}
+    return render(request, "_run_progress.html", context)
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(
+    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+) -> Response:
+    """Cancel a queued run, or ask a running one to stop; back to the run's page."""
+    try:
+        runs.cancel_run(db, actor, run_id)
+    except PlanportError as error:
+        return _run_page(
+            request, db, actor, run_id, "", "", action_error=error.message, status=status_for(error)
+        )
+    return redirect(request, f"/runs/{run_id}", flash="Cancel requested.")
+
+
+@router.post("/runs/{run_id}/again")
+def again(
+    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+) -> Response:
+    """A new run with the same configuration, source, settings and mapping; its page."""
+    try:
+        new_id = runs.run_again(db, actor, run_id)
+    except PlanportError as error:
+        return _run_page(
+            request, db, actor, run_id, "", "", action_error=error.message, status=status_for(error)
+        )
+    request.app.state.executor.submit(new_id)  # after run_again's commit
+    return redirect(request, f"/runs/{new_id}")
 
 
 def _recipe(file_settings: str, mapping: str) -> dict[str, str] | None:
@@ -80,7 +127,7 @@ def _recipe(file_settings: str, mapping: str) -> dict[str, str] | None:
     return {"file_settings": file_settings or "{}", "mapping": mapping}
 
 
-def _stored_recipe(run: imports.RunView) -> dict[str, str] | None:
+def _stored_recipe(run: runs.RunView) -> dict[str, str] | None:
     """The settings and mapping the run itself used (any run of the history can be saved)."""
     if run.file_settings is None or run.mapping is None:
         return None
@@ -94,8 +141,8 @@ def _stored_recipe(run: imports.RunView) -> dict[str, str] | None:
 def rejects(
     request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
 ) -> Response:
-    found = imports.get_run(db, actor, run_id)
-    chunks = imports.rejects_csv(db, actor, run_id)
+    found = runs.get_run(db, actor, run_id)
+    chunks = runs.rejects_csv(db, actor, run_id)
     stem = Path(found.file_name or "import").stem
     filename = quote(f"{stem} rejected rows.csv")
     return StreamingResponse(
@@ -117,7 +164,7 @@ def save_configuration(
     db: Database = auth.DbDep,
 ) -> Response:
     """Save the run's settings and mapping as an import configuration of its block."""
-    found = imports.get_run(db, actor, run_id)
+    found = runs.get_run(db, actor, run_id)
     try:
         if found.block_id is None:
             raise Invalid(f"The block {found.block_name!r} of this run was deleted.")

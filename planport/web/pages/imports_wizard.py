@@ -1,8 +1,9 @@
 """The import wizard: upload → file settings → mapping and options → check or run.
 
 The wizard keeps no state on the server besides the uploaded file: each step carries the
-upload's id, the file settings and the mapping in its query or hidden fields. A run ends on
-its Import Summary (see imports_runs).
+upload's id, the file settings and the mapping in its query or hidden fields. "Import" queues
+the run, hands it to the executor and shows the run's page, which follows its progress until
+the Import Summary (see imports_runs).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings, Layout
 from planport.engine.mapping import Mapping
 from planport.engine.summary import Reason
-from planport.services import imports
+from planport.services import imports, runs
 from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
@@ -406,7 +407,7 @@ def _run(
     mapping: Mapping,
     form: FormData,
 ) -> Response:
-    finished = imports.run_import(
+    run_id = runs.start_import(
         db,
         actor,
         wizard.block.id,
@@ -415,7 +416,9 @@ def _run(
         mapping,
         file_name=wizard.path.name,
     )
+    # After the commit (start_import's transaction has ended): the executor may start it now.
+    request.app.state.executor.submit(run_id)
     # RunView does not carry the run's settings and mapping, so the summary's address does:
     # "Save as import configuration" sends them back.
     recipe = {"file_settings": compact(wizard.file_settings), "mapping": compact(mapping)}
-    return redirect(request, f"/runs/{finished.id}?{urlencode(recipe)}")
+    return redirect(request, f"/runs/{run_id}?{urlencode(recipe)}")

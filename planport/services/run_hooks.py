@@ -1,0 +1,30 @@
+"""What happens after a run finishes: the place alerts hook in.
+
+`after_finish` is called once for every run that reaches a finished status (completed, failed,
+cancelled), by whichever process finished it: an executor, the command line, or the sweeper
+that failed a lost run. It is called after the finishing transaction committed, outside it, so
+the run row, its configuration's `last_run_status`, `consecutive_failures` and `failing_since`
+(and a retry, if one was queued: a run whose `retry_of` is this run) are already visible.
+
+Contract for whoever fills it in (failure alerts and recovery messages):
+- It may be slow (SMTP, webhooks) but it runs on the executor's thread, so keep it short or
+  hand the work to an outbox (the `alert_message` table) and deliver elsewhere.
+- It must be idempotent per run: a crash between the commit and this call loses the call, and
+  nothing calls it twice on purpose, but a future sweeper of "finished without hook" might.
+- Any exception it raises is logged by the caller and never changes the run.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from planport.store.db import Database
+
+
+def after_finish(db: Database, run_id: uuid.UUID) -> None:
+    """Called after run `run_id` finished and its finishing transaction committed.
+
+    Does nothing yet: failure alerts (planport.alerts) hook in here. Returns nothing; any
+    exception is logged by the caller and ignored.
+    """
+    del db, run_id
