@@ -65,6 +65,18 @@ class Settings(BaseSettings):
         le=24 * 365,
         description="How long files uploaded to the import wizard are kept under DATA_DIR/uploads.",
     )
+    import_root: Path | None = Field(
+        default=None,
+        description="Folder that server-folder sources read from (never outside it); "
+        "default: DATA_DIR/imports.",
+    )
+    import_settle_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=24 * 3600,
+        description="A server-folder file modified less than this many seconds ago is not read "
+        "yet (it may still be being written); the run is retried.",
+    )
     page_size: int = Field(
         default=100, ge=10, le=5000, description="Rows per page in the block data grid."
     )
@@ -150,6 +162,12 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'planport.db').resolve()}"
 
     @property
+    def effective_import_root(self) -> Path:
+        """The folder server-folder sources read from (PLANPORT_IMPORT_ROOT, else
+        DATA_DIR/imports)."""
+        return self.import_root if self.import_root is not None else self.data_dir / "imports"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 
@@ -179,6 +197,8 @@ class Settings(BaseSettings):
                 value = make_url(self.effective_database_url).render_as_string(hide_password=True)
             elif name == "celery_broker_url":
                 value = make_url(self.celery_broker_url).render_as_string(hide_password=True)
+            elif name == "import_root":
+                value = self.effective_import_root
             elif name == "secret_key":
                 source = "set" if self.secret_key is not None else "not set: generated on first use"
                 value = f"******** ({source})"

@@ -9,7 +9,9 @@ download: they only produce a file in the run's work folder.
 from __future__ import annotations
 
 from planport.connectors._base import Connector, FetchContext, Fetched, SourceUnavailable
+from planport.connectors.block import BlockConnector
 from planport.connectors.files import GivenFileConnector
+from planport.connectors.folder import FolderConnector
 from planport.connectors.specs import (
     BlockSource,
     FolderSource,
@@ -21,7 +23,11 @@ from planport.connectors.specs import (
     source_json,
 )
 
-CONNECTORS: dict[str, Connector] = {"file": GivenFileConnector()}
+CONNECTORS: dict[str, Connector] = {
+    "file": GivenFileConnector(),
+    "folder": FolderConnector(),
+    "block": BlockConnector(),
+}
 
 
 def fetch(spec: SourceSpec, context: FetchContext) -> Fetched:

@@ -94,6 +94,9 @@ class ImportOptions(_Frozen):
     clear_scope: list[str] = Field(default_factory=list)  # dimension ids for ClearMode.SCOPE
     transaction_mode: TransactionMode = TransactionMode.APPEND
     blanks_overwrite: bool = True  # Metrics: a blank value clears the cell
+    # Lists: a blank cell leaves an existing item's (or row's) property as it is, instead of
+    # blanking it. Block copies set it: blanks in the source never overwrite the target.
+    keep_existing_when_blank: bool = False
     reject_threshold_percent: float | None = Field(default=None, ge=0, le=100)
 
 

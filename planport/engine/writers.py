@@ -55,6 +55,7 @@ class Plan:
     columns: dict[str, str]  # staging column -> block table column
     key: list[str]  # staging columns identifying a row of the block (empty: append)
     value_columns: list[str]  # staging columns updated on conflict
+    keep_existing_when_blank: bool = False  # on conflict, a NULL staged value keeps the old one
 
 
 def plan_for(
@@ -79,7 +80,7 @@ def plan_for(
     else:
         key = []
     value_columns = [c for c in columns if c not in key]
-    return Plan(columns, key, value_columns)
+    return Plan(columns, key, value_columns, options.keep_existing_when_blank)
 
 
 def _block_column(block: BlockDef, target: str) -> str:
@@ -295,13 +296,12 @@ def _on_conflict(connection: Connection, plan: Plan, q: Quote) -> str:
     columns = [q(plan.columns[c]) for c in plan.value_columns]
     if not columns:
         return "DO NOTHING"
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    incoming = {c: f"excluded.{c}" for c in columns}
+    if plan.keep_existing_when_blank:
+        incoming = {c: f"COALESCE(excluded.{c}, t.{c})" for c in columns}
+    updates = ", ".join(f"{c} = {incoming[c]}" for c in columns)
     old = f"({', '.join(f't.{c}' for c in columns)})" if len(columns) > 1 else f"t.{columns[0]}"
-    new = (
-        f"({', '.join(f'excluded.{c}' for c in columns)})"
-        if len(columns) > 1
-        else f"excluded.{columns[0]}"
-    )
+    new = f"({', '.join(incoming.values())})" if len(columns) > 1 else incoming[columns[0]]
     differs = "IS DISTINCT FROM" if connection.dialect.name == "postgresql" else "IS NOT"
     return f"DO UPDATE SET {updates} WHERE {old} {differs} {new}"
 

@@ -3,20 +3,39 @@
 A configuration is "in error" when it no longer fits its block (a mapped property or dimension
 was removed or retyped, or the block was deleted). The check runs whenever the block's
 definition version differs from the one last checked, so every read shows the current state.
+
+Each configuration has a source (connectors.specs): a file given with each run (upload), a
+file in a server folder, or another block. A block source is re-checked on every read, since
+its source block can be reshaped or deleted without the target's version changing; its file
+settings and mapping are generated from both definitions (connectors.block.plan_copy).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from planport.domain.enums import Permission
+from planport.connectors import (
+    BlockSource,
+    FolderSource,
+    GivenFile,
+    SourceSpec,
+    SourceUnavailable,
+    UploadSource,
+    needs_file,
+    parse_source,
+    source_json,
+)
+from planport.connectors.block import COPY_FILE_SETTINGS, BlockCopy, CopyRefused, plan_copy
+from planport.connectors.folder import check_folder_source, describe, locate
+from planport.domain.enums import BlockKind, Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
 from planport.domain.imports import Trigger
 from planport.domain.members import Actor
@@ -25,6 +44,7 @@ from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping, check_mapping
 from planport.services import access, imports, members, runs
 from planport.services.definitions import load_block, to_def
+from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import Block, ImportConfiguration, Member, utc_now
 
@@ -43,10 +63,59 @@ class ConfigurationView:
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    source: SourceSpec = field(default_factory=UploadSource)
 
     @property
     def in_error(self) -> bool:
         return self.error is not None
+
+    @property
+    def schedulable(self) -> bool:
+        """Whether it can run by itself (a schedule): its source needs no file given at run
+        time. Being in error is separate: a schedule of a configuration in error fails."""
+        return not needs_file(self.source)
+
+    @property
+    def not_schedulable_reason(self) -> str | None:
+        """Why it cannot be scheduled, in words for the user; None when it can."""
+        return None if self.schedulable else UPLOAD_NOT_SCHEDULABLE
+
+
+UPLOAD_NOT_SCHEDULABLE = (
+    "This configuration imports a file given with each run (an upload); it cannot run by "
+    "itself. Change its source to a server folder or another block to schedule it."
+)
+SOURCE_BLOCK_DELETED = "The source block of this configuration was deleted; choose another source."
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """A configuration's source as its page shows it: in words, and what it would read now.
+
+    Folder sources: the import root, the file a run would pick now (`picked`, its modification
+    time) or why none (`problem`). Block sources: the source block, the target properties it
+    fills and those it does not (with why), or why it cannot be copied (`problem`).
+    """
+
+    kind: str  # upload, folder, block
+    description: str
+    import_root: Path | None = None
+    picked: str | None = None
+    picked_modified: datetime | None = None
+    problem: str | None = None
+    source_block_id: uuid.UUID | None = None
+    source_block_name: str | None = None
+    copied: tuple[str, ...] = ()
+    not_copied: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceChoice:
+    """A block a configuration may copy from."""
+
+    id: uuid.UUID
+    name: str
+    kind: BlockKind
 
 
 def save_configuration(
@@ -82,6 +151,135 @@ def save_configuration(
         session.add(configuration)
         session.flush()
         return _view(configuration)
+
+
+def create_block_configuration(
+    db: Database,
+    actor: Actor,
+    target_block_id: uuid.UUID,
+    source_block_id: uuid.UUID,
+    name: str,
+    description: str = "",
+) -> ConfigurationView:
+    """Save a configuration that copies another block of the application into the target,
+    with file settings and mapping generated from both definitions (no sample file needed).
+
+    Raises NotFound or PermissionDenied (Import Data on the target, Read on the source),
+    Invalid (field `source`) when the source does not fit the target (the message names what
+    differs) and Conflict on a duplicate name in the block.
+    """
+    clean = clean_name(name, what="import configuration")
+    with db.write() as session:
+        block = load_block(session, actor, target_block_id, Permission.IMPORT_DATA)
+        copy = _block_copy(session, actor, block, source_block_id)
+        _refuse_duplicate(session, block.id, clean)
+        configuration = ImportConfiguration(
+            application_id=block.application_id,
+            block_id=block.id,
+            block_name=block.name,
+            name=clean,
+            name_key=name_key(clean),
+            description=description.strip(),
+            source=source_json(BlockSource(block_id=source_block_id)),
+            file_settings=COPY_FILE_SETTINGS.model_dump_json(),
+            mapping=copy.mapping.model_dump_json(),
+            checked_version=block.definition_version,
+            created_by=actor.id,
+        )
+        session.add(configuration)
+        session.flush()
+        return _view(configuration)
+
+
+def set_source(
+    db: Database, actor: Actor, configuration_id: uuid.UUID, spec: SourceSpec
+) -> ConfigurationView:
+    """Change where the configuration reads from: an upload, a server folder or another block.
+
+    A folder path or pattern is checked to stay under the import root (relative, no `..`);
+    whether a file is there is a matter of each run. A block source replaces the file
+    settings and mapping with generated ones; the other kinds keep them.
+
+    Raises NotFound or PermissionDenied (Import Data; Read on a source block), Conflict when the
+    configuration's block was deleted, and Invalid (field `path`, `pattern` or `source`) for
+    a source that cannot be used.
+    """
+    with db.write() as session:
+        configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
+        block = _block(session, configuration)
+        if isinstance(spec, GivenFile):
+            raise Invalid(
+                "A configuration reads from an upload, a server folder or another block; a "
+                "given file belongs to one run.",
+                field="source",
+            )
+        if isinstance(spec, FolderSource):
+            spec = check_folder_source(spec)
+        if isinstance(spec, BlockSource):
+            copy = _block_copy(session, actor, block, spec.block_id)
+            configuration.file_settings = COPY_FILE_SETTINGS.model_dump_json()
+            configuration.mapping = copy.mapping.model_dump_json()
+        configuration.source = source_json(spec)
+        configuration.updated_at = utc_now()
+        configuration.checked_version = -1  # re-check now against the (new) source
+        _revalidated(session, configuration)
+        session.flush()
+        return _view(configuration)
+
+
+def source_status(
+    db: Database,
+    actor: Actor,
+    configuration_id: uuid.UUID,
+    settings: Settings,
+    *,
+    now: float | None = None,
+) -> SourceStatus:
+    """The configuration's source in words and what a run would read now (see SourceStatus).
+
+    Reads the import root's listing for a folder source; never reads a file's content.
+    """
+    view = get_configuration(db, actor, configuration_id)
+    spec = view.source
+    if isinstance(spec, FolderSource):
+        return _folder_status(spec, settings, time.time() if now is None else now)
+    if isinstance(spec, BlockSource):
+        with db.read() as session:
+            return _block_status(session, view, spec)
+    return SourceStatus("upload", "A file given with each run (upload)")
+
+
+def preview_folder_source(
+    settings: Settings, spec: FolderSource, *, now: float | None = None
+) -> SourceStatus:
+    """What a folder source not yet saved would read now, or why it cannot (its `problem`:
+    a refusal of the path or pattern, or no file there yet)."""
+    try:
+        spec = check_folder_source(spec)
+    except Invalid as error:
+        root = settings.effective_import_root
+        return SourceStatus("folder", "Server folder", import_root=root, problem=error.message)
+    return _folder_status(spec, settings, time.time() if now is None else now)
+
+
+def source_choices(db: Database, actor: Actor, block_id: uuid.UUID) -> list[SourceChoice]:
+    """The blocks of the application that `block_id` can copy from, by name."""
+    with db.read() as session:
+        target = load_block(session, actor, block_id, Permission.READ)
+        target_def = to_def(target)
+        found = session.scalars(
+            select(Block)
+            .where(Block.application_id == target.application_id, Block.id != target.id)
+            .order_by(Block.name)
+        )
+        choices = []
+        for block in found:
+            try:
+                plan_copy(to_def(block), target_def)
+            except CopyRefused:
+                continue
+            choices.append(SourceChoice(block.id, block.name, BlockKind(block.kind)))
+        return choices
 
 
 def get_configuration(db: Database, actor: Actor, configuration_id: uuid.UUID) -> ConfigurationView:
@@ -248,10 +446,15 @@ def _block(session: Session, configuration: ImportConfiguration) -> Block:
 
 
 def _revalidated(session: Session, configuration: ImportConfiguration) -> ImportConfiguration:
-    """Re-check the configuration when its block changed since the last check."""
+    """Re-check the configuration when its block changed since the last check; a block
+    source every time (its source block may have changed or gone)."""
     block = session.get(Block, configuration.block_id) if configuration.block_id else None
     if block is None:
         configuration.error = f"The block {configuration.block_name!r} was deleted."
+        return configuration
+    spec = _spec(configuration)
+    if isinstance(spec, BlockSource):
+        _recheck_copy(session, configuration, block, spec)
         return configuration
     if block.definition_version == configuration.checked_version:
         return configuration
@@ -260,6 +463,86 @@ def _revalidated(session: Session, configuration: ImportConfiguration) -> Import
     configuration.error = " ".join(problems) if problems else None
     configuration.checked_version = block.definition_version
     return configuration
+
+
+def _recheck_copy(
+    session: Session, configuration: ImportConfiguration, block: Block, spec: BlockSource
+) -> None:
+    """A block source fits while the copy can be planned; the generated mapping follows both
+    definitions (a property added to both is copied from then on)."""
+    configuration.block_name = block.name
+    configuration.checked_version = block.definition_version
+    source = session.get(Block, spec.block_id)
+    if source is None:
+        configuration.error = SOURCE_BLOCK_DELETED
+        return
+    try:
+        copy = plan_copy(to_def(source), to_def(block))
+    except CopyRefused as error:
+        configuration.error = error.message
+        return
+    generated = copy.mapping.model_dump_json()
+    if configuration.mapping != generated:
+        configuration.mapping = generated
+    configuration.error = None
+
+
+def _block_copy(session: Session, actor: Actor, target: Block, source_id: uuid.UUID) -> BlockCopy:
+    """The planned copy of block `source_id` into `target`. Raises Invalid (field `source`),
+    or PermissionDenied without Read on the source."""
+    if source_id == target.id:
+        raise Invalid(
+            f"{target.name!r} cannot be copied from itself; choose another block.", field="source"
+        )
+    try:
+        source = load_block(session, actor, source_id, Permission.READ)
+    except NotFound:
+        raise Invalid("The source block does not exist.", field="source") from None
+    try:
+        return plan_copy(to_def(source), to_def(target))
+    except CopyRefused as error:
+        raise Invalid(error.message, field="source") from None
+
+
+def _folder_status(spec: FolderSource, settings: Settings, now: float) -> SourceStatus:
+    root = settings.effective_import_root
+    description = f"Server folder: {describe(spec)}"
+    try:
+        found = locate(spec, root, now=now, settle_seconds=settings.import_settle_seconds)
+    except SourceUnavailable as error:
+        return SourceStatus("folder", description, import_root=root, problem=error.message)
+    modified = datetime.fromtimestamp(found.modified, UTC)
+    return SourceStatus(
+        "folder", description, import_root=root, picked=found.name, picked_modified=modified
+    )
+
+
+def _block_status(session: Session, view: ConfigurationView, spec: BlockSource) -> SourceStatus:
+    source = session.get(Block, spec.block_id)
+    target = session.get(Block, view.block_id) if view.block_id else None
+    if source is None or target is None:
+        return SourceStatus(
+            "block", "Another block (deleted)", problem=view.error or SOURCE_BLOCK_DELETED
+        )
+    description = f"Another block: {source.name}"
+    try:
+        copy = plan_copy(to_def(source), to_def(target))
+    except CopyRefused as error:
+        return SourceStatus(
+            "block",
+            description,
+            source_block_id=source.id,
+            source_block_name=source.name,
+            problem=error.message,
+        )
+    return SourceStatus(
+        "block",
+        description,
+        source_block_id=source.id,
+        source_block_name=source.name,
+        copied=copy.copied,
+        not_copied=copy.not_copied,
+    )
 
 
 def _refuse_duplicate(session: Session, block_id: uuid.UUID, name: str) -> None:
@@ -293,6 +576,14 @@ def _mapping(configuration: ImportConfiguration) -> Mapping:
         return Mapping()
 
 
+def _spec(configuration: ImportConfiguration) -> SourceSpec:
+    """The stored source; an unreadable one counts as an upload (nothing runs by itself)."""
+    try:
+        return parse_source(configuration.source)
+    except Invalid:
+        return UploadSource()
+
+
 def _view(configuration: ImportConfiguration) -> ConfigurationView:
     return ConfigurationView(
         id=configuration.id,
@@ -307,6 +598,7 @@ def _view(configuration: ImportConfiguration) -> ConfigurationView:
         created_by=configuration.created_by,
         created_at=configuration.created_at,
         updated_at=configuration.updated_at,
+        source=_spec(configuration),
     )
 
 

@@ -1,5 +1,6 @@
 """A block's import configurations and recent runs (the block page's Imports section), a
-configuration's page, running it on a new file, and renaming, duplicating and deleting it."""
+configuration's page, running it on a new file, changing its source, making a copy from
+another block, and renaming, duplicating and deleting it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from planport.connectors import BlockSource, FolderSource, SourceSpec, UploadSource
+from planport.connectors.folder import has_wildcard
 from planport.domain.blocks import BlockDef
 from planport.domain.errors import Invalid, NotFound, PlanportError
 from planport.domain.members import Actor
@@ -45,6 +48,21 @@ def block_imports(
 ) -> Response:
     """The block's import configurations and recent runs: a fragment the block page loads, or
     a page of its own without htmx."""
+    fragment = bool(request.headers.get("hx-request"))
+    return _block_imports(request, db, actor, block_id, fragment=fragment)
+
+
+def _block_imports(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    block_id: uuid.UUID,
+    *,
+    fragment: bool = False,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     block = blocks.get_block(db, actor, block_id)
     application = applications.get_application(db, actor, block.application_id)
     context = {
@@ -52,11 +70,53 @@ def block_imports(
         "application": application,
         "configurations": configurations.list_configurations(db, actor, block_id),
         "runs": runs.list_runs(db, actor, block_id, limit=RECENT_RUNS),
+        "copy_choices": configurations.source_choices(db, actor, block_id),
+        "errors": errors or {},
+        "values": values or {},
         "when": when(actor),
     }
-    fragment = bool(request.headers.get("hx-request"))
     template = "_import_configurations.html" if fragment else "import_block.html"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
+
+
+@router.post("/blocks/{block_id}/imports/copy")
+def create_block_copy(
+    request: Request,
+    block_id: uuid.UUID,
+    name: str = Form(""),
+    description: str = Form(""),
+    source_block_id: str = Form(""),
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """ "New copy from another block": a configuration whose source is another block."""
+    try:
+        source_id = _block_id(source_block_id)
+        created = configurations.create_block_configuration(
+            db, actor, block_id, source_id, name, description
+        )
+    except PlanportError as error:
+        values = {"name": name, "description": description, "source_block_id": source_block_id}
+        return _block_imports(
+            request,
+            db,
+            actor,
+            block_id,
+            fragment=bool(request.headers.get("hx-request")),
+            errors={"block_copy": error.message},
+            values=values,
+            status=status_for(error),
+        )
+    flash = f"Import configuration {created.name!r} created (ID {created.id})."
+    return redirect(request, f"/configurations/{created.id}", flash=flash)
+
+
+def _block_id(text: str) -> uuid.UUID:
+    """The block chosen in a form's select. Raises Invalid (field `source`)."""
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        raise Invalid("Choose the block to copy from.", field="source") from None
 
 
 def _configuration_page(
@@ -72,11 +132,15 @@ def _configuration_page(
     configuration = configurations.get_configuration(db, actor, configuration_id)
     application = applications.get_application(db, actor, configuration.application_id)
     block = unless_gone(blocks.get_block, db, actor, configuration.block_id)
+    settings = auth.get_settings(request)
     context = {
         "configuration": configuration,
         "application": application,
         "block": block,
         "targets": {t.key: t.label for t in targets_of(block)} if block else {},
+        "source_status": configurations.source_status(db, actor, configuration_id, settings),
+        "source_choices": configurations.source_choices(db, actor, block.id) if block else [],
+        "import_root": settings.effective_import_root,
         "errors": errors or {},
         "values": values or {},
         "when": when(actor),
@@ -93,6 +157,71 @@ def configuration_page(
     db: Database = auth.DbDep,
 ) -> Response:
     return _configuration_page(request, db, actor, configuration_id)
+
+
+@router.post("/configurations/{configuration_id}/source")
+def change_source(
+    request: Request,
+    configuration_id: uuid.UUID,
+    kind: str = Form(""),
+    location: str = Form(""),
+    source_block_id: str = Form(""),
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """Set the configuration's source from the Source form; back to its page."""
+    values = {"kind": kind, "location": location, "source_block_id": source_block_id}
+    try:
+        spec = _spec_of(kind, location, source_block_id)
+        changed = configurations.set_source(db, actor, configuration_id, spec)
+    except PlanportError as error:
+        return _configuration_page(
+            request,
+            db,
+            actor,
+            configuration_id,
+            errors={"source": error.message},
+            values=values,
+            status=status_for(error),
+        )
+    flash = f"Source of {changed.name!r} changed."
+    return redirect(request, f"/configurations/{configuration_id}", flash=flash)
+
+
+@router.get("/configurations/{configuration_id}/source/check")
+def check_folder(
+    request: Request,
+    configuration_id: uuid.UUID,
+    location: str = "",
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    """The file a folder path or pattern would read now (an htmx fragment of the form)."""
+    configurations.get_configuration(db, actor, configuration_id)  # access: Read
+    status = configurations.preview_folder_source(settings, _folder_spec(location))
+    return render(request, "_source_folder_check.html", {"status": status, "when": when(actor)})
+
+
+def _spec_of(kind: str, location: str, source_block_id: str) -> SourceSpec:
+    """The source the form describes. Raises Invalid naming the field to fix."""
+    if kind == "upload":
+        return UploadSource()
+    if kind == "folder":
+        if not location.strip():
+            raise Invalid(
+                "Give the path or pattern of the file under the import root.", field="path"
+            )
+        return _folder_spec(location)
+    if kind == "block":
+        return BlockSource(block_id=_block_id(source_block_id))
+    raise Invalid("Choose where the configuration reads from.", field="source")
+
+
+def _folder_spec(location: str) -> FolderSource:
+    """A path, or a pattern when it has a wildcard (`*`, `?`, `[`)."""
+    text = location.strip()
+    return FolderSource(pattern=text) if has_wildcard(text) else FolderSource(path=text)
 
 
 def _configured(
