@@ -42,6 +42,8 @@ class LatestRun:
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    attempt: int = 1
+    not_before: datetime | None = None  # a retry waits until then
 
     @property
     def active(self) -> bool:
@@ -172,4 +174,6 @@ def _latest(run: ImportRun) -> LatestRun:
         started_at=run.started_at,
         finished_at=run.finished_at,
         error=str(errors[0]["description"]) if errors else None,
+        attempt=run.attempt,
+        not_before=run.not_before,
     )

@@ -32,6 +32,7 @@ from planport.web.pages import (
     members,
     scheduling,
     scheduling_history,
+    scheduling_runs,
     sessions,
 )
 from planport.web.templating import redirect, render
@@ -62,6 +63,7 @@ def create_app(
         imports_configurations,
         scheduling,
         scheduling_history,
+        scheduling_runs,
         members,
         account,
     )

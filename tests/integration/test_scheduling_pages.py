@@ -19,7 +19,7 @@ from sqlalchemy import update
 from planport.domain.blocks import BlockDef
 from planport.domain.members import Actor
 from planport.scheduling import Repeat, Weekday
-from planport.services import members, schedules
+from planport.services import applications, members, schedules
 from planport.services.applications import ApplicationView
 from planport.services.configurations import ConfigurationView
 from planport.services.schedules import ScheduleInput
@@ -28,6 +28,7 @@ from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun
 from planport.web import create_app
 from tests.integration.history_builders import a_fire, a_run
+from tests.integration.import_builders import write_csv
 from tests.integration.schedule_builders import (
     at,
     daily,
@@ -54,7 +55,9 @@ FORM = {
 
 @pytest.fixture
 def client(db: Database, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, database_url=db.url)
+    # No retries: a run that fails stays the latest run, as the Failed flag tests want.
+    settings = Settings(data_dir=tmp_path, database_url=db.url, run_retries=0)
+    (tmp_path / "imports").mkdir()
     with TestClient(create_app(settings, db), follow_redirects=False) as test_client:
         yield test_client
 
@@ -673,3 +676,108 @@ def test_the_history_pages_on_to_older_entries(
     assert second.status_code == 200
     assert second.text.count("View summary") == 54 - 50
     assert "Older entries" not in second.text
+
+
+# ---------------------------------------------------------------- the run buttons
+
+
+def test_starting_an_import_right_now_runs_it_and_shows_it_on_the_page(
+    db: Database,
+    admin_client: TestClient,
+    admin: Actor,
+    app: ApplicationView,
+    products: BlockDef,
+    tmp_path: Path,
+) -> None:
+    configuration = folder_configuration(db, admin, products, folder=tmp_path / "imports")
+    page = admin_client.get(base(app))
+    assert f'action="/configurations/{configuration.id}/start"' in page.text
+
+    started = admin_client.post(f"/configurations/{configuration.id}/start")
+
+    assert started.status_code == 303
+    assert started.headers["location"] == f"{base(app)}#section-{configuration.id}"
+    text = text_of(admin_client.get(base(app)))
+    assert "Import of 'Products from ERP' started." in text
+    assert "Latest run: Completed" in text
+    assert "2 rows read" in text
+    assert "Run again" not in text
+
+
+def test_a_failed_run_carries_the_failed_flag_until_it_runs_again_with_its_file(
+    db: Database,
+    admin_client: TestClient,
+    app: ApplicationView,
+    configuration: ConfigurationView,
+    tmp_path: Path,
+) -> None:
+    assert admin_client.post(f"/configurations/{configuration.id}/start").status_code == 303
+    page = admin_client.get(base(app))
+    text = text_of(page)
+    assert "Latest run: Failed" in text
+    assert "products.csv" in text.split("Latest run: Failed", 1)[1]  # the reason is shown
+    assert 'class="tag run-failed flag-failed">Failed</span>' in page.text
+    again = re.search(r'action="(/applications/[^"]+/runs/[^"]+/again)"', page.text)
+    assert again is not None
+
+    write_csv(tmp_path / "imports" / "products.csv", ["Code", "Name"], [["P1", "Pen"]])
+    response = admin_client.post(again.group(1))
+
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{base(app)}#section-{configuration.id}"
+    page = admin_client.get(base(app))
+    assert "flag-failed" not in page.text
+    assert "Latest run: Completed" in text_of(page)
+    history_text = text_of(admin_client.get(f"/applications/{app.id}/history"))
+    assert "Run again" in history_text  # the trigger of the second run
+
+
+def test_an_upload_configuration_cannot_start_without_a_file(
+    db: Database, admin_client: TestClient, app: ApplicationView, configuration: ConfigurationView
+) -> None:
+    make_upload_only(db, configuration.id)
+    assert "Start an import right now" not in admin_client.get(base(app)).text
+
+    refused = admin_client.post(f"/configurations/{configuration.id}/start")
+
+    assert refused.status_code == 409
+    assert "Run with a new file" in text_of(refused)
+
+
+def test_cancelling_a_queued_run_from_the_page(
+    db: Database, admin_client: TestClient, app: ApplicationView, configuration: ConfigurationView
+) -> None:
+    run_id = a_run(db, configuration, "queued")
+    page = admin_client.get(base(app))
+    cancel = f"{base(app)}/runs/{run_id}/cancel"
+    assert f'action="{cancel}"' in page.text
+
+    response = admin_client.post(cancel)
+
+    assert response.status_code == 303
+    text = text_of(admin_client.get(base(app)))
+    assert "Run cancelled." in text
+    assert "Latest run: Cancelled" in text
+    assert admin_client.post(cancel).status_code == 409  # already finished
+
+
+def test_the_run_buttons_refuse_members_without_import_data_and_other_applications(
+    db: Database,
+    client: TestClient,
+    admin: Actor,
+    app: ApplicationView,
+    configuration: ConfigurationView,
+    member_as: Callable[[str], Actor],
+) -> None:
+    run_id = a_run(db, configuration, "failed")
+    reader = member_as("Reader")
+    client.headers["X-CSRF-Token"] = log_in(client, reader.email)
+    assert client.post(f"/configurations/{configuration.id}/start").status_code == 403
+    assert client.post(f"{base(app)}/runs/{run_id}/again").status_code == 403
+    assert client.post(f"{base(app)}/runs/{run_id}/cancel").status_code == 403
+
+    client.cookies.clear()
+    del client.headers["X-CSRF-Token"]
+    client.headers["X-CSRF-Token"] = log_in(client, admin.email)
+    elsewhere = applications.create_application(db, admin, "Elsewhere")
+    assert client.post(f"{base(elsewhere)}/runs/{run_id}/again").status_code == 404

@@ -42,8 +42,6 @@ from planport.web.pages.scheduling_forms import (
 from planport.web.templating import redirect, render
 
 router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
-# The run buttons appear once runs.py (start, run again, cancel) is wired in.
-RUN_ACTIONS = False
 
 
 def application_for_import(
@@ -60,7 +58,6 @@ def application_for_import(
 
 def _page_context(actor: Actor, application: ApplicationView, overview: Overview) -> dict[str, Any]:
     return {
-        "run_actions": RUN_ACTIONS,
         "application": application,
         "overview": overview,
         "when": when(actor),
