@@ -22,6 +22,7 @@ from planport.domain.errors import Invalid
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.services import access, history, schedules
+from planport.services._run_execution import local_progress
 from planport.services.schedules import Clock, SameMinute, ScheduleView
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun, utc_now
@@ -164,11 +165,14 @@ def not_schedulable(configuration: ImportConfiguration) -> str | None:
 
 def _latest(run: ImportRun) -> LatestRun:
     errors = json.loads(run.errors) if run.errors else []
+    # On SQLite the row's progress cannot be written while the run holds the write lock for
+    # its block; an executor in this process knows the live count.
+    live = local_progress(run.id) if run.status == RunStatus.RUNNING.value else None
     return LatestRun(
         id=run.id,
         status=run.status,
         trigger=Trigger(run.trigger),
-        rows_done=run.rows_done,
+        rows_done=max(run.rows_done, live or 0),
         rows_read=run.rows_read,
         created_at=run.created_at,
         started_at=run.started_at,
