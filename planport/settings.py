@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -149,11 +150,67 @@ class Settings(BaseSettings):
         description="Wait before the first retry; each further retry waits twice as long.",
     )
     # ---- end of runs and executors
+    # Failure alerts (planport/alerts). Without an SMTP host, e-mails go to the log and the outbox.
+    smtp_host: str | None = Field(
+        default=None,
+        description="Mail server that sends alert e-mails; unset: e-mails are written to the log "
+        "and kept in the outbox page for admins.",
+    )
+    smtp_port: int = Field(
+        default=587,
+        ge=1,
+        le=65535,
+        description="Port of the mail server: 587 for STARTTLS, 465 for TLS, 25 for none.",
+    )
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="starttls",
+        description="`starttls` upgrades a plain connection, `tls` is TLS from the start "
+        "(port 465), `none` sends in clear (only to a relay on the same machine or network).",
+    )
+    smtp_username: str | None = Field(
+        default=None, description="User name to log in to the mail server; unset: no login."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Password to log in to the mail server."
+    )
+    smtp_from: str = Field(
+        default="Planport <planport@localhost>",
+        description="Sender of alert e-mails, as `Name <address>` or a bare address.",
+    )
+    smtp_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds each step of talking to the mail server may take before it fails.",
+    )
+    alert_retry_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="How many times an alert e-mail or webhook is tried before it is recorded "
+        "as failed.",
+    )
 
     @field_validator("base_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("smtp_host", "smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `PLANPORT_SMTP_HOST=` in a compose file means "no mail server", not a host named "".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _an_email_address(cls, value: str) -> str:
+        _, address = parseaddr(value)
+        if "@" not in address:
+            raise ValueError("must be an e-mail address, such as `Planport <planport@example.com>`")
+        return value
 
     @property
     def effective_database_url(self) -> str:
@@ -202,7 +259,9 @@ class Settings(BaseSettings):
             elif name == "secret_key":
                 source = "set" if self.secret_key is not None else "not set: generated on first use"
                 value = f"******** ({source})"
-            shown[f"PLANPORT_{name.upper()}"] = str(value)
+            elif name == "smtp_password":
+                value = "******** (set)" if self.smtp_password is not None else "not set"
+            shown[f"PLANPORT_{name.upper()}"] = "not set" if value is None else str(value)
         return shown
 
 

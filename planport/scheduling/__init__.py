@@ -22,12 +22,19 @@ from planport.scheduling.repeats import (
     Repeat,
     RepeatKind,
     Weekday,
+    format_weekdays,
     parse_month_day,
     parse_repeat,
     parse_weekdays,
 )
 from planport.scheduling.wording import describe, format_instant, parse_instant, parse_start
-from planport.scheduling.zones import check_zone, time_zones, utc_to_wall, wall_to_utc
+from planport.scheduling.zones import (
+    check_zone,
+    time_zones,
+    utc_to_wall,
+    wall_instants,
+    wall_to_utc,
+)
 
 __all__ = [
     "DEFAULT_MISSED_LIMIT",
@@ -45,6 +52,7 @@ __all__ = [
     "fires",
     "first_fire",
     "format_instant",
+    "format_weekdays",
     "iter_fires",
     "next_fire",
     "parse_instant",
@@ -54,5 +62,6 @@ __all__ = [
     "parse_weekdays",
     "time_zones",
     "utc_to_wall",
+    "wall_instants",
     "wall_to_utc",
 ]

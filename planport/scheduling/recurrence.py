@@ -10,10 +10,11 @@ The contract (DESIGN.md, "Scheduling semantics"):
   instant after the gap; a time that occurs twice (clocks set back) fires at its first occurrence.
 - "Every N hours" counts elapsed time from the start instant, so it fires in both repeated hours
   and never stalls across a gap.
-- Cron expressions follow cronsim. A fixed-time expression (its minute and hour fields do not
-  start with "*", such as "30 2 * * 1-5") is evaluated on wall-clock time with the rule above. An
-  expression whose minute or hour field starts with "*" ("*/15 * * * *", "0 */2 * * *") matches
-  real instants instead: it fires in both repeated hours and skips wall times that do not exist.
+- Cron expressions keep cronsim's (Debian cron's) split. A fixed-time expression (its minute and
+  hour fields do not start with "*", such as "30 2 * * 1-5") names wall-clock times and follows
+  the rule above. An expression whose minute or hour field starts with "*" ("*/15 * * * *",
+  "0 */2 * * *") fires at every instant whose wall-clock time matches: in both repeated hours,
+  and not at wall times that do not exist. cronsim enumerates the wall times; zoneinfo maps them.
 - No fire is ever before the start.
 """
 
@@ -31,9 +32,11 @@ from cronsim import CronSim
 
 from planport.domain.errors import Invalid
 from planport.scheduling.repeats import LAST, Repeat, RepeatKind
-from planport.scheduling.zones import check_zone, wall_to_utc
+from planport.scheduling.zones import check_zone, utc_to_wall, wall_instants, wall_to_utc
 
 _TICK = timedelta(microseconds=1)
+# Clocks set back by more than this since 1970 would be missed in their second pass: none are.
+_LONGEST_OVERLAP = timedelta(hours=3)
 DEFAULT_MISSED_LIMIT = 100
 
 
@@ -181,7 +184,7 @@ def _hourly(times: ScheduleTimes, floor: datetime) -> Iterator[datetime]:
 
 def _expressions(times: ScheduleTimes) -> tuple[str, ...]:
     """The cron expressions whose union is a repeat. Day-based repeats become fixed-time
-    expressions, so cronsim gives them the wall-clock rules of the contract."""
+    expressions, so they follow the wall-clock rules of the contract."""
     at = f"{times.start.minute} {times.start.hour}"
     repeat = times.repeat
     match repeat.kind:
@@ -213,12 +216,39 @@ def _monthly_expressions(at: str, repeat: Repeat) -> tuple[str, ...]:
 
 
 def _cron_fires(expression: str, zone: ZoneInfo, floor: datetime) -> Iterator[datetime]:
-    for local in CronSim(expression, floor.astimezone(zone)):
-        instant = local.astimezone(UTC)
-        # cronsim walks wall-clock time for fixed-time expressions. From inside the second of
-        # two repeated hours it returns that day's first occurrence, which is already past.
-        if instant > floor:
-            yield instant
+    """The fires of a cron expression in `zone` strictly after `floor`, in order.
+
+    cronsim only enumerates wall-clock times here: given UTC it applies no DST rule, so UTC
+    stands in for the zone's wall clock. zoneinfo then maps each wall time to instants: with
+    cronsim's own rule (Debian cron's), a fixed-time expression takes `wall_to_utc` (a gap gives
+    its end, an overlap its first occurrence), any other takes every instant that shows the wall
+    time. cronsim's DST handling is not used because it drops fires in zones whose clocks move
+    by 30 minutes (Australia/Lord_Howe) for expressions such as "0 */2 * * *".
+    """
+    fixed_time = _is_fixed_time(expression)
+    # Instants after the floor can show earlier wall times than the floor's only in the second
+    # pass of an overlap, which a fixed-time expression never fires in.
+    begin = utc_to_wall(floor, zone) - (timedelta(0) if fixed_time else _LONGEST_OVERLAP)
+    pending: list[datetime] = []
+    previous: datetime | None = None
+    for stand_in in CronSim(expression, begin.replace(tzinfo=UTC)):
+        wall = stand_in.replace(tzinfo=None)
+        # Every later wall time maps at or after this bound, so what is pending up to it is final.
+        bound = wall_to_utc(wall, zone)
+        for instant in (bound,) if fixed_time else wall_instants(wall, zone):
+            heapq.heappush(pending, instant)
+        while pending and pending[0] <= bound:
+            instant = heapq.heappop(pending)
+            if instant > floor and instant != previous:
+                yield instant
+            previous = instant
+    yield from (i for i in sorted(pending) if i > floor and i != previous)
+
+
+def _is_fixed_time(expression: str) -> bool:
+    """cronsim's (and Debian cron's) test: the minute and hour fields do not start with "*"."""
+    minute, hour, *_ = expression.split()
+    return not minute.startswith("*") and not hour.startswith("*")
 
 
 def _merged(streams: Iterator[Iterator[datetime]]) -> Iterator[datetime]:

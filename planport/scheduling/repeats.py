@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
@@ -86,8 +87,13 @@ class Repeat:
         return cls(RepeatKind.WEEKDAYS)
 
     @classmethod
-    def weekly(cls, days: frozenset[Weekday] | set[Weekday]) -> Repeat:
-        return cls(RepeatKind.WEEKLY, days=frozenset(days))
+    def weekly(cls, days: Iterable[Weekday | int]) -> Repeat:
+        """On each of `days` (Weekday or its number, Monday 0)."""
+        try:
+            chosen = frozenset(Weekday(day) for day in days)
+        except ValueError:
+            raise Invalid("Days of the week are numbered 0 (Monday) to 6.", field="days") from None
+        return cls(RepeatKind.WEEKLY, days=chosen)
 
     @classmethod
     def monthly(cls, day: MonthDay) -> Repeat:
@@ -240,6 +246,11 @@ def parse_weekdays(text: str) -> frozenset[Weekday]:
             )
         found.add(matches[0])
     return frozenset(found)
+
+
+def format_weekdays(days: Iterable[Weekday]) -> str:
+    """The days as `parse_weekdays` reads them, in week order: "mon,thu"."""
+    return ",".join(day.name.lower() for day in sorted(days))
 
 
 def parse_month_day(text: str) -> MonthDay:

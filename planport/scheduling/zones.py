@@ -93,6 +93,20 @@ def wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     return candidate.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
+def wall_instants(wall: datetime, zone: ZoneInfo) -> tuple[datetime, ...]:
+    """Every instant (aware, UTC, in order) at which the clock in `zone` shows the naive `wall`:
+    none in a gap, two in an overlap, else one.
+
+    Raises ValueError if `wall` is aware.
+    """
+    if wall.tzinfo is not None:
+        raise ValueError("wall_instants takes a naive wall-clock time")
+    if _is_imaginary(wall, zone):
+        return ()
+    first, second = (wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1))
+    return (first,) if first == second else (first, second)
+
+
 def utc_to_wall(instant: datetime, zone: ZoneInfo) -> datetime:
     """The naive wall-clock time in `zone` at the aware `instant` (the fold is dropped).
 

@@ -445,6 +445,10 @@ class _Execution:
         if self.active.lost.is_set():
             savepoint.rollback()
             return None
+        if self.active.cancel.is_set():
+            # A cancel asked for before the finish wins, even if the import got to its end.
+            savepoint.rollback()
+            return self._finish_in(connection, _cancelled())
         if self._finish_in(connection, completed) is not None:
             savepoint.commit()
             return RunStatus.COMPLETED

@@ -262,24 +262,15 @@ def _insert_rejects(session: Session, run_id: uuid.UUID, rejected: list[Rejected
 def _record_on_configuration(
     session: Session, run: ImportRun, status: RunStatus, now: datetime
 ) -> None:
-    """The configuration's latest outcome and failure streak: the "Failed" flag shows from the
-    first failure until a later run completes; a cancelled run changes neither."""
-    if run.configuration_id is None:
+    """The configuration's latest outcome: the "Failed" flag shows from a failure until a later
+    run completes; a cancelled run changes nothing. The failure streak that alerts fold
+    (consecutive failures, since when) is the alert policy's, kept by services/alerting.py."""
+    if run.configuration_id is None or status is RunStatus.CANCELLED:
         return
-    values: dict[str, Any] = {"last_run_status": status.value}
-    if status is RunStatus.COMPLETED:
-        values |= {"consecutive_failures": 0, "failing_since": None}
-    elif status is RunStatus.FAILED:
-        values |= {
-            "consecutive_failures": ImportConfiguration.consecutive_failures + 1,
-            "failing_since": func.coalesce(
-                ImportConfiguration.failing_since, literal(now, UTCDateTime())
-            ),
-        }
     session.execute(
         update(ImportConfiguration)
         .where(ImportConfiguration.id == run.configuration_id)
-        .values(**values)
+        .values(last_run_status=status.value)
         .execution_options(synchronize_session=False)
     )
 

@@ -42,11 +42,13 @@ from planport.domain.members import Actor
 from planport.domain.names import clean_name, name_key
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping, check_mapping
+from planport.scheduling import describe as describe_times
 from planport.services import access, imports, members, runs
 from planport.services.definitions import load_block, to_def
+from planport.services.schedules import stored_times
 from planport.settings import Settings
 from planport.store.db import Database
-from planport.store.models import Block, ImportConfiguration, Member, utc_now
+from planport.store.models import Block, ImportConfiguration, ImportSchedule, Member, utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,9 +372,37 @@ def duplicate_configuration(
 
 
 def delete_configuration(db: Database, actor: Actor, configuration_id: uuid.UUID) -> None:
-    """Delete a configuration. (Once schedules exist, one used by a schedule is refused.)"""
+    """Delete a configuration. Raises Conflict, naming the schedules, while any uses it (a
+    deleted configuration would silently stop imports people rely on)."""
     with db.write() as session:
-        session.delete(_load(session, actor, configuration_id, Permission.IMPORT_DATA))
+        configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
+        _refuse_if_scheduled(session, configuration)
+        session.delete(configuration)
+
+
+def _refuse_if_scheduled(session: Session, configuration: ImportConfiguration) -> None:
+    found = session.scalars(
+        select(ImportSchedule)
+        .where(ImportSchedule.configuration_id == configuration.id)
+        .order_by(ImportSchedule.created_at)
+    ).all()
+    if not found:
+        return
+    described = "; ".join(_schedule_words(schedule) for schedule in found)
+    raise Conflict(
+        f"Import configuration {configuration.name!r} is used by {len(found)} "
+        f"schedule{'s' if len(found) > 1 else ''}: {described}. Delete "
+        f"{'them' if len(found) > 1 else 'it'} on the Import Scheduling page first.",
+        field="delete",
+    )
+
+
+def _schedule_words(schedule: ImportSchedule) -> str:
+    try:
+        words = describe_times(stored_times(schedule))
+    except Invalid:
+        words = "a schedule that cannot be evaluated"
+    return words if schedule.enabled else f"{words}, off"
 
 
 def run_configuration(
@@ -443,6 +473,12 @@ def _block(session: Session, configuration: ImportConfiguration) -> Block:
     if block is None:
         raise Conflict(f"The block {configuration.block_name!r} of this configuration was deleted.")
     return block
+
+
+def revalidate(session: Session, configuration: ImportConfiguration) -> ImportConfiguration:
+    """Re-check the configuration against its block (and source) in the caller's session;
+    its `error` then says whether it can run (the scheduler asks before each fire)."""
+    return _revalidated(session, configuration)
 
 
 def _revalidated(session: Session, configuration: ImportConfiguration) -> ImportConfiguration:

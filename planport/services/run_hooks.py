@@ -6,7 +6,7 @@ that failed a lost run. It is called after the finishing transaction committed, 
 the run row, its configuration's `last_run_status`, `consecutive_failures` and `failing_since`
 (and a retry, if one was queued: a run whose `retry_of` is this run) are already visible.
 
-Contract for whoever fills it in (failure alerts and recovery messages):
+Contract (failure alerts and recovery messages live in services/alerting.py):
 - It may be slow (SMTP, webhooks) but it runs on the executor's thread, so keep it short or
   hand the work to an outbox (the `alert_message` table) and deliver elsewhere.
 - It must be idempotent per run: a crash between the commit and this call loses the call, and
@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import uuid
 
+from planport.services import alerting
+from planport.settings import get_settings
 from planport.store.db import Database
 
 
 def after_finish(db: Database, run_id: uuid.UUID) -> None:
-    """Called after run `run_id` finished and its finishing transaction committed.
-
-    Does nothing yet: failure alerts (planport.alerts) hook in here. Returns nothing; any
-    exception is logged by the caller and ignored.
-    """
-    del db, run_id
+    """Called after run `run_id` finished and its finishing transaction committed: folds the
+    run into its configuration's failure alerts (delivered on a background thread)."""
+    alerting.after_finish(db, get_settings(), run_id)

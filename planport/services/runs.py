@@ -290,7 +290,9 @@ def run_again(db: Database, actor: Actor, run_id: uuid.UUID) -> uuid.UUID:
         if run.source is None:
             raise Invalid("This run does not record what it imported; it cannot run again.")
         source = parse_source(run.source)
-        configuration = session.get(ImportConfiguration, run.configuration_id)
+        configuration = (
+            session.get(ImportConfiguration, run.configuration_id) if run.configuration_id else None
+        )
         settings = FileSettings.model_validate_json(run.file_settings)
         mapping = Mapping.model_validate_json(run.mapping)
     if isinstance(source, GivenFile) and not Path(source.path).is_file():
@@ -456,22 +458,19 @@ def cancel_run(db: Database, actor: Actor, run_id: uuid.UUID) -> RunView:
     )
     with db.write() as session:
         policy = RetryPolicy(0)
-        if not _run_rows.finish(
+        finished_now = _run_rows.finish(
             session, run_id, None, outcome, utc_now(), policy, from_status=RunStatus.QUEUED
-        ):
+        )
+        if not finished_now:
+            # Running (or claimed meanwhile): its heartbeat reads the flag within seconds.
             session.execute(
                 update(ImportRun)
                 .where(ImportRun.id == run_id, ImportRun.status == RunStatus.RUNNING.value)
                 .values(cancel_requested=True)
             )
-        finished_now = _status(session, run_id) is RunStatus.CANCELLED
     if finished_now:
         after_finish(db, run_id)
     return _view_of(db, run_id)
-
-
-def _status(session: Session, run_id: uuid.UUID) -> RunStatus:
-    return RunStatus(session.scalar(select(ImportRun.status).where(ImportRun.id == run_id)) or "")
 
 
 # ---------------------------------------------------------------- for executors and the sweeper

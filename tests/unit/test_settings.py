@@ -58,6 +58,11 @@ def test_every_option_is_read_from_its_planport_variable(
         ("PLANPORT_LOG_LEVEL", "loud", "log_level"),
         ("PLANPORT_COOKIE_SECURE", "perhaps", "cookie_secure"),
         ("PLANPORT_PAGE_SIZE", "1", "page_size"),
+        ("PLANPORT_SMTP_PORT", "0", "smtp_port"),
+        ("PLANPORT_SMTP_SECURITY", "ssl", "smtp_security"),
+        ("PLANPORT_SMTP_FROM", "Planport", "smtp_from"),
+        ("PLANPORT_SMTP_TIMEOUT_S", "0", "smtp_timeout_s"),
+        ("PLANPORT_ALERT_RETRY_ATTEMPTS", "0", "alert_retry_attempts"),
     ],
 )
 def test_a_value_that_does_not_parse_stops_start_up_naming_the_field(
@@ -86,6 +91,62 @@ def test_masked_settings_hide_the_secret_key(monkeypatch: pytest.MonkeyPatch) ->
     shown = Settings().masked()
     assert shown["PLANPORT_SECRET_KEY"] == "******** (set)"
     assert not any("very-secret-signing-key" in value for value in shown.values())
+
+
+def test_without_smtp_settings_alert_emails_go_to_the_log_over_starttls_defaults() -> None:
+    settings = Settings()
+    assert settings.smtp_host is None
+    assert (settings.smtp_port, settings.smtp_security) == (587, "starttls")
+    assert (settings.smtp_username, settings.smtp_password) == (None, None)
+    assert settings.smtp_from == "Planport <planport@localhost>"
+    assert (settings.smtp_timeout_s, settings.alert_retry_attempts) == (10.0, 3)
+
+
+def test_smtp_settings_are_read_from_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANPORT_SMTP_HOST", "smtp.example.com")
+    monkeypatch.setenv("PLANPORT_SMTP_PORT", "465")
+    monkeypatch.setenv("PLANPORT_SMTP_SECURITY", "tls")
+    monkeypatch.setenv("PLANPORT_SMTP_USERNAME", "alerts@example.com")
+    monkeypatch.setenv("PLANPORT_SMTP_PASSWORD", "mail-pass-123")
+    monkeypatch.setenv("PLANPORT_SMTP_FROM", "Finance imports <alerts@example.com>")
+    monkeypatch.setenv("PLANPORT_SMTP_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("PLANPORT_ALERT_RETRY_ATTEMPTS", "5")
+    settings = Settings()
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_security) == (
+        "smtp.example.com",
+        465,
+        "tls",
+    )
+    assert settings.smtp_username == "alerts@example.com"
+    assert settings.smtp_password is not None
+    assert settings.smtp_password.get_secret_value() == "mail-pass-123"
+    assert settings.smtp_from == "Finance imports <alerts@example.com>"
+    assert (settings.smtp_timeout_s, settings.alert_retry_attempts) == (2.5, 5)
+
+
+def test_blank_smtp_variables_mean_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PLANPORT_SMTP_HOST", "PLANPORT_SMTP_USERNAME", "PLANPORT_SMTP_PASSWORD"):
+        monkeypatch.setenv(name, " ")
+    settings = Settings()
+    assert (settings.smtp_host, settings.smtp_username, settings.smtp_password) == (None,) * 3
+
+
+def test_masked_settings_hide_the_smtp_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANPORT_SMTP_HOST", "smtp.example.com")
+    monkeypatch.setenv("PLANPORT_SMTP_USERNAME", "alerts@example.com")
+    monkeypatch.setenv("PLANPORT_SMTP_PASSWORD", "mail-pass-123")
+    shown = Settings().masked()
+    assert shown["PLANPORT_SMTP_PASSWORD"] == "******** (set)"
+    assert shown["PLANPORT_SMTP_USERNAME"] == "alerts@example.com"
+    assert shown["PLANPORT_SMTP_HOST"] == "smtp.example.com"
+    assert not any("mail-pass-123" in value for value in shown.values())
+
+
+def test_masked_settings_say_which_smtp_settings_are_not_set() -> None:
+    shown = Settings().masked()
+    assert shown["PLANPORT_SMTP_HOST"] == "not set"
+    assert shown["PLANPORT_SMTP_PASSWORD"] == "not set"
+    assert shown["PLANPORT_SMTP_SECURITY"] == "starttls"
 
 
 def test_masked_settings_name_every_option_by_its_variable() -> None:

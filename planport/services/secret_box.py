@@ -1,0 +1,62 @@
+"""Secrets at rest: Fernet encryption under a key derived from PLANPORT_SECRET_KEY.
+
+Every machine sharing a database must use the same PLANPORT_SECRET_KEY; a value encrypted under
+another key cannot be read, and says so without showing it. Plain text never reaches logs or
+exception messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from planport.domain.errors import Invalid, PlanportError
+from planport.settings import Settings
+
+_CONTEXT = b"planport secret box v1"
+
+
+class SecretUnreadable(PlanportError):
+    """A stored secret was encrypted under another PLANPORT_SECRET_KEY."""
+
+
+def _fernet(settings: Settings) -> Fernet:
+    # Fernet wants 32 url-safe base64 bytes; the configured key is any long text, so it is
+    # hashed (with a context string, so the same key serves other purposes independently).
+    digest = hashlib.sha256(_CONTEXT + settings.effective_secret_key().encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def encrypt(settings: Settings, plain: str) -> str:
+    return _fernet(settings).encrypt(plain.encode()).decode()
+
+
+def decrypt(settings: Settings, token: str) -> str:
+    """Raises SecretUnreadable when the key changed since the secret was stored."""
+    try:
+        return _fernet(settings).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise SecretUnreadable(
+            "A stored secret cannot be decrypted: PLANPORT_SECRET_KEY differs from the key it "
+            "was saved with. Set the original key, or enter the secret again."
+        ) from None
+
+
+def check_webhook_url(url: str | None) -> str | None:
+    """A webhook URL stripped (None when blank). Raises Invalid unless it is http(s) with a
+    host; the message never repeats the URL (it may hold a token)."""
+    cleaned = (url or "").strip()
+    if not cleaned:
+        return None
+    parts = urlsplit(cleaned)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Invalid(
+            "The webhook address must start with https:// (or http://) and name a host.",
+            field="webhook_url",
+        )
+    if len(cleaned) > 2000:
+        raise Invalid("The webhook address is longer than 2,000 characters.", field="webhook_url")
+    return cleaned

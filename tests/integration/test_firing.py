@@ -1,0 +1,230 @@
+"""Firing due schedules: exactly once, late within grace, missed outside it, never two runs of
+one configuration waiting."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from planport.domain.blocks import BlockDef
+from planport.domain.imports import RunStatus, Trigger
+from planport.domain.members import Actor
+from planport.scheduling import Repeat
+from planport.scheduling.leases import Lease, LeaseHeld
+from planport.services import firing, schedules
+from planport.services.applications import ApplicationView
+from planport.services.configurations import ConfigurationView
+from planport.store.db import Database
+from planport.store.models import ImportRun, ImportSchedule
+from tests.integration.schedule_builders import (
+    Clock,
+    at,
+    daily,
+    fires_of,
+    folder_configuration,
+    make_upload_only,
+    product_list,
+    runs_of,
+)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(at("2026-03-27T12:00"))
+
+
+@pytest.fixture
+def products(db: Database, admin: Actor, app: ApplicationView) -> BlockDef:
+    return product_list(db, admin, app, "Product")
+
+
+@pytest.fixture
+def configuration(db: Database, admin: Actor, products: BlockDef) -> ConfigurationView:
+    return folder_configuration(db, admin, products)
+
+
+@pytest.fixture
+def nightly(
+    db: Database, admin: Actor, configuration: ConfigurationView, clock: Clock
+) -> schedules.ScheduleView:
+    """Every day at 02:30 Paris (01:30 UTC until the 29th, 00:30 UTC after)."""
+    return schedules.create_schedule(
+        db, admin, configuration.id, daily("2026-03-28T02:30"), clock=clock
+    )
+
+
+def test_a_due_schedule_queues_one_run_as_its_owner_and_plans_the_next_fire(
+    db: Database, admin: Actor, nightly: schedules.ScheduleView
+) -> None:
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    [run] = runs_of(db, nightly.id)
+    assert report.queued == [run.id]
+    assert run.status == RunStatus.QUEUED.value
+    assert run.trigger == Trigger.SCHEDULE.value
+    assert run.actor_id == admin.id
+    assert run.scheduled_for == at("2026-03-28T01:30")
+    assert fires_of(db, nightly.id) == [(at("2026-03-28T01:30"), "run")]
+    assert schedules.get_schedule(db, admin, nightly.id).next_fire_at == at("2026-03-29T01:00")
+
+
+def test_a_schedule_not_yet_due_does_not_fire(
+    db: Database, nightly: schedules.ScheduleView
+) -> None:
+    report = firing.fire_due(db, at("2026-03-28T01:29:59"))
+
+    assert report.claimed == 0
+    assert runs_of(db, nightly.id) == []
+
+
+def test_ticking_again_at_the_same_instant_fires_nothing_more(
+    db: Database, nightly: schedules.ScheduleView
+) -> None:
+    firing.fire_due(db, at("2026-03-28T01:30"))
+    again = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    assert again.fired == 0
+    assert len(runs_of(db, nightly.id)) == 1
+
+
+def test_after_downtime_the_fire_within_grace_runs_late_and_older_ones_are_missed(
+    db: Database, nightly: schedules.ScheduleView
+) -> None:
+    # Down from before the 28th's fire until 40 minutes after the 31st's (grace: 1 hour).
+    report = firing.fire_due(db, at("2026-03-31T01:10"))
+
+    assert report.fired == 1
+    assert report.missed == 3
+    assert fires_of(db, nightly.id) == [
+        (at("2026-03-28T01:30"), "missed"),
+        (at("2026-03-29T01:00"), "missed"),
+        (at("2026-03-30T00:30"), "missed"),
+        (at("2026-03-31T00:30"), "run"),
+    ]
+    [run] = runs_of(db, nightly.id)
+    assert run.scheduled_for == at("2026-03-31T00:30")
+
+
+def test_after_downtime_longer_than_grace_nothing_runs_and_every_fire_is_missed(
+    db: Database, admin: Actor, nightly: schedules.ScheduleView
+) -> None:
+    firing.fire_due(db, at("2026-03-29T03:00"))  # the 29th's fire is 2 hours old
+
+    assert [outcome for _, outcome in fires_of(db, nightly.id)] == ["missed", "missed"]
+    assert runs_of(db, nightly.id) == []
+    assert schedules.get_schedule(db, admin, nightly.id).next_fire_at == at("2026-03-30T00:30")
+
+
+def test_a_fire_while_a_run_is_running_waits_and_a_further_fire_is_skipped(
+    db: Database, admin: Actor, configuration: ConfigurationView, clock: Clock
+) -> None:
+    hourly = schedules.create_schedule(
+        db,
+        admin,
+        configuration.id,
+        replace(daily("2026-03-28T02:00"), repeat=Repeat.hourly()),
+        clock=clock,
+    )
+    firing.fire_due(db, at("2026-03-28T01:00"))
+    with db.write() as session:  # the first run is now running
+        session.execute(update(ImportRun).values(status=RunStatus.RUNNING.value))
+
+    firing.fire_due(db, at("2026-03-28T02:00"))  # waits behind the running one
+    firing.fire_due(db, at("2026-03-28T03:00"))  # one already waits: skipped
+
+    assert [r.status for r in runs_of(db, hourly.id)] == ["running", "queued"]
+    assert [outcome for _, outcome in fires_of(db, hourly.id)] == ["run", "run", "skipped"]
+
+
+def test_a_fire_for_a_configuration_that_lost_its_source_fails_at_once_saying_why(
+    db: Database, configuration: ConfigurationView, nightly: schedules.ScheduleView
+) -> None:
+    make_upload_only(db, configuration.id)
+
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    [run] = runs_of(db, nightly.id)
+    assert report.finished == [run.id]
+    assert run.status == RunStatus.FAILED.value
+    assert run.errors is not None
+    assert "NoFileToImport" in run.errors
+
+
+def test_a_disabled_schedule_never_fires(
+    db: Database, admin: Actor, nightly: schedules.ScheduleView, clock: Clock
+) -> None:
+    schedules.set_enabled(db, admin, nightly.id, False, clock=clock)
+
+    firing.fire_due(db, at("2026-03-30T01:30"))
+
+    assert runs_of(db, nightly.id) == []
+    assert fires_of(db, nightly.id) == []
+
+
+def test_a_schedule_that_cannot_be_evaluated_records_why_and_stops_being_polled(
+    db: Database, admin: Actor, nightly: schedules.ScheduleView
+) -> None:
+    with db.write() as session:
+        session.execute(
+            update(ImportSchedule).values(repeat='{"kind": "cron", "cron": "61 * * * *"}')
+        )
+
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    assert report.broken == 1
+    shown = schedules.get_schedule(db, admin, nightly.id)
+    assert shown.error is not None
+    assert shown.next_fire_at is None
+    assert shown.enabled  # shown as broken, never silently disabled
+
+
+# PostgreSQL only: on SQLite one scheduler runs at a time (the lease test below).
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_concurrent_schedulers_fire_each_schedule_exactly_once(
+    db: Database, admin: Actor, app: ApplicationView, clock: Clock
+) -> None:
+    made = []
+    for number in range(12):
+        block = product_list(db, admin, app, f"List {number}")
+        configuration = folder_configuration(db, admin, block)
+        made.append(
+            schedules.create_schedule(
+                db, admin, configuration.id, daily("2026-03-28T02:30"), clock=clock
+            )
+        )
+    start = threading.Barrier(4)
+
+    def scheduler() -> None:
+        start.wait()
+        for minute in range(0, 180, 7):
+            firing.fire_due(db, at("2026-03-28T01:00") + timedelta(minutes=minute), batch=3)
+
+    threads = [threading.Thread(target=scheduler) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    for schedule in made:
+        assert fires_of(db, schedule.id) == [(at("2026-03-28T01:30"), "run")]
+        assert len(runs_of(db, schedule.id)) == 1
+
+
+def test_a_second_scheduler_on_one_database_is_refused_until_the_lease_expires(
+    db: Database, clock: Clock
+) -> None:
+    first = Lease(db, "scheduler", "host-a:1", timedelta(seconds=30))
+    second = Lease(db, "scheduler", "host-b:2", timedelta(seconds=30))
+    first.acquire(clock.now)
+
+    with pytest.raises(LeaseHeld, match="host-a:1"):
+        second.acquire(clock.now + timedelta(seconds=10))
+
+    clock.advance(seconds=31)  # the first stopped renewing
+    second.acquire(clock.now)
+    assert not first.renew(clock.now)
+    assert second.renew(clock.now)
