@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -22,6 +22,10 @@ from planport.logs import configure_logging
 from planport.settings import Settings, get_settings
 from planport.store import migrate
 from planport.store.db import Database
+
+if TYPE_CHECKING:
+    from planport.execution import Executor
+    from planport.processes import SchedulerThread
 
 app = typer.Typer(
     help="Planport keeps planning models fresh.",
@@ -86,6 +90,14 @@ def serve(
             "to Celery workers]",
         ),
     ] = True,
+    scheduler: Annotated[
+        bool | None,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Fire schedules in this process. With --no-scheduler, `planport scheduler` "
+            "processes do. [PLANPORT_SCHEDULER]",
+        ),
+    ] = None,
 ) -> None:
     """Serve Planport's pages. Refuses to start on a database that is not migrated."""
     import uvicorn
@@ -104,6 +116,7 @@ def serve(
         f"Planport {__version__} on http://{host or settings.host}:{port or settings.port}"
     )
     executor.start()
+    firing = _scheduler_thread(settings, db, executor) if _wanted(scheduler, settings) else None
     try:
         uvicorn.run(
             create_app(settings, db, executor),
@@ -114,7 +127,48 @@ def serve(
             proxy_headers=True,
         )
     finally:
+        if firing is not None:
+            firing.stop()
         executor.stop()
+
+
+def _wanted(flag: bool | None, settings: Settings) -> bool:
+    return settings.scheduler if flag is None else flag
+
+
+def _scheduler_thread(settings: Settings, db: Database, executor: Executor) -> SchedulerThread:
+    from planport.processes import SchedulerThread, build_scheduler
+
+    thread = SchedulerThread(build_scheduler(settings, db, executor))
+    thread.start()
+    return thread
+
+
+@app.command()
+def scheduler() -> None:
+    """Fire schedules until SIGTERM or Ctrl-C. Any number may run on PostgreSQL; on SQLite one
+    (a second one says which process holds the lock). Queued runs go to the executor of
+    PLANPORT_EXECUTOR: Celery workers, or thread workers polling the database."""
+    import signal
+    import threading
+
+    from planport.execution import executor_for
+    from planport.processes import build_scheduler
+    from planport.scheduling.leases import LeaseHeld
+
+    settings = _settings()
+    db = _database(settings)
+    _require_current(db)
+    executor = executor_for(settings, db, run_here=False)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    console.print(f"Planport scheduler {__version__} ({db.engine.dialect.name})")
+    try:
+        build_scheduler(settings, db, executor).run(stop)
+    except LeaseHeld as error:
+        raise _fail(str(error)) from None
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

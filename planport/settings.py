@@ -150,6 +150,19 @@ class Settings(BaseSettings):
         description="Wait before the first retry; each further retry waits twice as long.",
     )
     # ---- end of runs and executors
+    # ---- scheduling and history (issue 4)
+    scheduler: bool = Field(
+        default=True,
+        description="Run the scheduler inside `planport serve` (turn off when `planport "
+        "scheduler` processes run elsewhere; on SQLite only one scheduler may run).",
+    )
+    run_retention_days: int = Field(
+        default=183,
+        ge=1,
+        le=3660,
+        description="Runs older than this leave the history (the last 50 runs of each import "
+        "configuration are always kept).",
+    )
     # Failure alerts (planport/alerts). Without an SMTP host, e-mails go to the log and the outbox.
     smtp_host: str | None = Field(
         default=None,

@@ -19,11 +19,11 @@ from __future__ import annotations
 import uuid
 
 from planport.services import alerting
-from planport.settings import get_settings
+from planport.settings import Settings
 from planport.store.db import Database
 
 
-def after_finish(db: Database, run_id: uuid.UUID) -> None:
+def after_finish(db: Database, run_id: uuid.UUID, settings: Settings) -> None:
     """Called after run `run_id` finished and its finishing transaction committed: folds the
     run into its configuration's failure alerts (delivered on a background thread)."""
-    alerting.after_finish(db, get_settings(), run_id)
+    alerting.after_finish(db, settings, run_id)

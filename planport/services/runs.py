@@ -364,16 +364,17 @@ def execute_run(
     this worker wrote nothing to it. After a finish, `run_hooks.after_finish` is called
     outside the finishing transaction; its errors are logged, never the run's.
     """
-    status = execute(db, run_id, worker_id, settings or get_settings(), on_progress, clock=clock)
+    settings = settings or get_settings()
+    status = execute(db, run_id, worker_id, settings, on_progress, clock=clock)
     if status is not None:
-        after_finish(db, run_id)
+        after_finish(db, run_id, settings)
     return _view_of(db, run_id)
 
 
-def after_finish(db: Database, run_id: uuid.UUID) -> None:
+def after_finish(db: Database, run_id: uuid.UUID, settings: Settings | None = None) -> None:
     """Call the finish hook; an error in it is logged and never fails the run."""
     try:
-        run_hooks.after_finish(db, run_id)
+        run_hooks.after_finish(db, run_id, settings or get_settings())
     except Exception:
         log.exception("the after-finish hook failed", run_id=str(run_id))
 
@@ -513,7 +514,7 @@ def fail_lost_runs(
     for run in stale:
         if _fail_lost(db, run, cutoff, now, policy):
             failed.append((run.id, _retry_of(db, run.id)))
-            after_finish(db, run.id)
+            after_finish(db, run.id, settings)
     return failed
 
 

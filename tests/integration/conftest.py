@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 
 from planport.domain.members import Actor
@@ -12,6 +15,7 @@ from planport.services import applications, members
 from planport.services.applications import ApplicationView
 from planport.store.db import Database
 from tests.integration.builders import PASSWORD, grant
+from tests.integration.smtp_peers import LOOPBACK, Inbox, ServerFactory, SmtpPeer, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +56,30 @@ def new_member(db: Database) -> Callable[[str], Actor]:
         return members.actor_for(db, email)
 
     return create
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[ServerFactory]:
+    """Starts aiosmtpd servers on loopback with the given options; stops them after the test."""
+    controllers: list[Controller] = []
+
+    def start(*, implicit_tls: ssl.SSLContext | None = None, **options: Any) -> SmtpPeer:
+        inbox = Inbox()
+        if options.pop("with_auth", False):
+            options["authenticator"] = inbox.authenticate
+        port = free_port()
+        controller = Controller(
+            inbox,
+            hostname=LOOPBACK,
+            port=port,
+            ssl_context=implicit_tls,
+            server_hostname="planport-test-smtp",
+            **options,
+        )
+        controller.start()
+        controllers.append(controller)
+        return SmtpPeer(inbox, port)
+
+    yield start
+    for controller in controllers:
+        controller.stop()

@@ -15,18 +15,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message as EmailMessage
-from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -50,19 +44,9 @@ from planport.alerts import (
 )
 from planport.domain.imports import RunStatus
 from planport.settings import Settings
-
-LOOPBACK = "127.0.0.1"
-PASSWORD = "correct-horse-battery"
-USER = "alerts@example.com"
-
+from tests.integration.smtp_peers import LOOPBACK, PASSWORD, USER, ServerFactory, free_port
 
 # --- peers ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -131,86 +115,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
         )
     )
     return Certificate(cert_path, key_path)
-
-
-@dataclass
-class Inbox:
-    """What the SMTP server received, and how it should answer (scripted per test)."""
-
-    envelopes: list[tuple[Envelope, Session]] = field(default_factory=list)
-    logins: list[str] = field(default_factory=list)
-    refuse_recipients: set[str] = field(default_factory=set)
-    data_replies: list[str] = field(default_factory=list)  # consumed one per DATA, then 250
-    ciphers: list[object] = field(default_factory=list)  # per message: its TLS cipher or None
-
-    async def handle_RCPT(  # aiosmtpd's hook name
-        self, server: SMTPServer, session: Session, envelope: Envelope, address: str, options: Any
-    ) -> str:
-        if address in self.refuse_recipients:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(  # aiosmtpd's hook name
-        self, server: SMTPServer, session: Session, envelope: Envelope
-    ) -> str:
-        if self.data_replies:
-            return self.data_replies.pop(0)
-        self.envelopes.append((envelope, session))
-        assert server.transport is not None
-        self.ciphers.append(server.transport.get_extra_info("cipher"))
-        return "250 Message accepted"
-
-    def authenticate(
-        self, server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, data: Any
-    ) -> AuthResult:
-        assert isinstance(data, LoginPassword)
-        self.logins.append(data.login.decode())
-        ok = data.login.decode() == USER and data.password.decode() == PASSWORD
-        return AuthResult(success=ok, handled=False)
-
-    def only(self) -> tuple[EmailMessage, Envelope, Session]:
-        assert len(self.envelopes) == 1
-        envelope, session = self.envelopes[0]
-        assert isinstance(envelope.original_content, bytes)
-        email = message_from_bytes(envelope.original_content, policy=default_policy)
-        return email, envelope, session
-
-
-@dataclass
-class SmtpPeer:
-    inbox: Inbox
-    port: int
-
-
-ServerFactory = Callable[..., SmtpPeer]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[ServerFactory]:
-    """Starts aiosmtpd servers on loopback with the given options; stops them after the test."""
-    controllers: list[Controller] = []
-
-    def start(*, implicit_tls: ssl.SSLContext | None = None, **options: Any) -> SmtpPeer:
-        inbox = Inbox()
-        if options.pop("with_auth", False):
-            options["authenticator"] = inbox.authenticate
-        port = free_port()
-        controller = Controller(
-            inbox,
-            hostname=LOOPBACK,
-            port=port,
-            ssl_context=implicit_tls,
-            server_hostname="planport-test-smtp",
-            **options,
-        )
-        controller.start()
-        controllers.append(controller)
-        return SmtpPeer(inbox, port)
-
-    yield start
-    for controller in controllers:
-        controller.stop()
 
 
 class Sleeps(list[float]):

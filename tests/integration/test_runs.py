@@ -366,15 +366,11 @@ def test_the_configuration_failed_flag_shows_until_a_later_run_completes(
             assert found is not None
             return found
 
-    failed = run_with(wrong)
-    assert (failed.last_run_status, failed.consecutive_failures) == ("failed", 1)
-    assert failed.failing_since is not None
-    again = run_with(wrong)
-    assert (again.last_run_status, again.consecutive_failures) == ("failed", 2)
-    assert again.failing_since == failed.failing_since, "failing since the first failure"
-    recovered = run_with(countries)
-    assert (recovered.last_run_status, recovered.consecutive_failures) == ("completed", 0)
-    assert recovered.failing_since is None
+    assert run_with(wrong).last_run_status == "failed"
+    assert run_with(wrong).last_run_status == "failed"
+    # The failure streak alerts fold is the alert policy's (scheduled runs only): a run by
+    # hand shows its outcome to whoever started it (tests/integration/test_alerting.py).
+    assert run_with(countries).last_run_status == "completed"
 
 
 def test_a_configuration_fed_by_uploads_cannot_start_without_a_file(

@@ -1,0 +1,103 @@
+"""Composing Planport's long-running parts: the scheduler with its executor and sweeper.
+
+`planport serve` runs the scheduler on a thread beside the web server (the embedded default);
+`planport scheduler` runs it alone. Any number of scheduler processes may share a PostgreSQL
+database (fires are claimed with SKIP LOCKED and recorded under a unique key); on SQLite a
+lease allows one, and a second says which process holds it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from planport.execution import Executor, worker_id
+from planport.execution import sweeper as run_sweeper
+from planport.logs import get_logger
+from planport.scheduling.leases import Lease
+from planport.scheduling.scheduler import Scheduler, TickResult
+from planport.services import firing, history, runs
+from planport.settings import Settings
+from planport.store.db import Database
+from planport.store.models import utc_now
+
+log = get_logger(__name__)
+LEASE_TTL = timedelta(seconds=30)  # renewed every tick (at most a second apart)
+PURGE_EVERY = timedelta(hours=1)
+Clock = Callable[[], datetime]
+
+
+def build_scheduler(
+    settings: Settings, db: Database, executor: Executor, *, clock: Clock = utc_now
+) -> Scheduler:
+    """The scheduler loop wired to the database, the executor and the sweeper."""
+    lease = Lease(db, "scheduler", worker_id(), LEASE_TTL) if settings.is_sqlite else None
+
+    def dispatch(result: TickResult) -> None:
+        # After the tick's commit: the executor may claim at once; failed-at-once runs
+        # (a configuration that cannot run) still get their alerts.
+        for run_id in result.queued:
+            executor.submit(run_id)
+        for run_id in result.finished:
+            runs.after_finish(db, run_id, settings)
+
+    return Scheduler(
+        tick=lambda now: firing.fire_due(db, now),
+        next_due=lambda: firing.next_due_at(db),
+        dispatch=dispatch,
+        clock=clock,
+        sweep=_housekeeping(settings, db, executor),
+        lease=lease,
+    )
+
+
+def _housekeeping(
+    settings: Settings, db: Database, executor: Executor
+) -> Callable[[datetime], object]:
+    """Lost runs every sweep; the history's retention once an hour."""
+    purged_at: list[datetime] = []
+
+    def sweep(now: datetime) -> None:
+        report = run_sweeper.sweep(db, now, settings=settings, resend=_resender(executor))
+        if report.changed:
+            log.info("sweeper.swept", lost=len(report.lost), resent=len(report.resent))
+        if not purged_at or now - purged_at[-1] >= PURGE_EVERY:
+            purged_at[:] = [now]
+            retention = timedelta(days=settings.run_retention_days)
+            deleted = history.purge(db, now, retention=retention)
+            if deleted:
+                log.info("history.purged", runs=deleted)
+
+    return sweep
+
+
+def _resender(executor: Executor) -> run_sweeper.Resend:
+    def resend(run_id: uuid.UUID, not_before: datetime | None) -> None:
+        executor.submit(run_id, not_before=not_before)
+
+    return resend
+
+
+class SchedulerThread:
+    """The scheduler on a daemon thread (inside `planport serve`)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.scheduler.wake()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.scheduler.run(self._stop)
+        except Exception:
+            log.exception("scheduler.crashed")
