@@ -19,7 +19,7 @@ from starlette.responses import Response
 from planport.domain.enums import Permission
 from planport.domain.errors import Invalid, PermissionDenied, PlanportError
 from planport.domain.members import Actor
-from planport.scheduling import time_zones, utc_to_wall
+from planport.scheduling import check_zone, time_zones, utc_to_wall
 from planport.services import applications, schedules, scheduling_page
 from planport.services.applications import ApplicationView
 from planport.services.scheduling_page import Overview
@@ -63,6 +63,15 @@ def _page_context(actor: Actor, application: ApplicationView, overview: Overview
         "when": when(actor),
         "in_zone": in_zone,
     }
+
+
+def viewer_zone(actor: Actor) -> str:
+    """The member's zone, or UTC when theirs is not a zone Planport knows."""
+    try:
+        check_zone(actor.time_zone)
+    except Invalid:
+        return "UTC"
+    return actor.time_zone
 
 
 def in_zone(instant: datetime | None, zone: str) -> str:
@@ -134,11 +143,8 @@ def _form_page(
 
 def _default_start(actor: Actor) -> str:
     """The next whole hour in the member's zone, as the form's start."""
-    try:
-        zone = ZoneInfo(actor.time_zone)
-    except (ValueError, KeyError):
-        zone = ZoneInfo("UTC")
-    wall = utc_to_wall(utc_now(), zone).replace(minute=0, second=0, microsecond=0)
+    wall = utc_to_wall(utc_now(), ZoneInfo(viewer_zone(actor)))
+    wall = wall.replace(minute=0, second=0, microsecond=0)
     return (wall + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
 
 
@@ -273,7 +279,7 @@ def _preview(actor: Actor, values: FormValues) -> dict[str, Any]:
         fires = schedules.preview_fires(given)
     except PlanportError as error:
         return {"error": error.message, "fires": [], "zone": values.time_zone}
-    viewer = actor.time_zone if actor.time_zone in time_zones() else "UTC"
+    viewer = viewer_zone(actor)
     rows = [(in_zone(f, given.time_zone), in_zone(f, viewer)) for f in fires]
     return {"error": None, "fires": rows, "zone": given.time_zone, "viewer_zone": viewer}
 

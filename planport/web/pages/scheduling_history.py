@@ -16,7 +16,7 @@ from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.domain.schedules import FireOutcome
 from planport.scheduling import check_zone, parse_instant, wall_to_utc
-from planport.services import blocks, history
+from planport.services import blocks, configurations, history
 from planport.services.history import HistoryFilter
 from planport.store.db import Database
 from planport.web import auth
@@ -74,7 +74,11 @@ def history_page(
         "statuses": STATUSES,
         "triggers": TRIGGERS,
         "blocks": blocks.list_blocks(db, actor, application_id),
-        "configuration_name": _configuration_name(entries, configuration),
+        "configuration_name": (
+            configurations.get_configuration(db, actor, given.configuration_id).name
+            if given.configuration_id
+            else None
+        ),
         "older": entries[-1].when if len(entries) >= history.PAGE else None,
         "when": when(actor),
     }
@@ -114,10 +118,3 @@ def _day_start(text: str, zone: ZoneInfo, field: str, *, next_day: bool = False)
     if next_day:
         day += timedelta(days=1)
     return wall_to_utc(datetime(day.year, day.month, day.day), zone)
-
-
-def _configuration_name(entries: list[history.HistoryEntry], configuration: str) -> str | None:
-    for entry in entries:
-        if str(entry.configuration_id) == configuration:
-            return entry.configuration_name
-    return None
