@@ -236,8 +236,11 @@ def test_a_first_visit_sets_up_a_scheduled_import_with_its_next_fires(scheduling
     expect(page.get_by_role("heading", name="Schedule import", level=1)).to_be_visible()
     expect(page.get_by_label("Time zone")).to_have_value("UTC")  # the member's zone
 
-    page.get_by_label(re.compile(r"^Import configuration")).select_option(label="Countries")
+    # The preview follows what is typed, before the configuration is chosen.
     page.get_by_label("Start").fill("2030-03-28T02:30")
+    page.get_by_label("Time zone").fill("Europe/Pa")
+    preview = page.get_by_role("region", name="Next 5 fires")
+    expect(preview).to_contain_text("Did you mean Europe/Paris")
     page.get_by_label("Time zone").fill("Europe/Paris")
     page.get_by_label(re.compile(r"^Repeat")).select_option("weekdays")
 
@@ -249,9 +252,10 @@ def test_a_first_visit_sets_up_a_scheduled_import_with_its_next_fires(scheduling
 
     page.get_by_label(re.compile(r"^Repeat")).select_option("cron")
     page.get_by_label("Cron expression", exact=True).fill("0 25 * * *")
-    expect(page.get_by_role("region", name="Next 5 fires")).to_contain_text("Invalid cron")
+    expect(preview).to_contain_text("Invalid cron")
     page.get_by_label(re.compile(r"^Repeat")).select_option("daily")
     expect(rows.nth(2)).to_have_text(re.compile(r"^Sat 30 Mar 2030 02:30"))
+    page.get_by_label(re.compile(r"^Import configuration")).select_option(label="Countries")
     page.get_by_label("Grace period (minutes)").fill("30")
     page.get_by_role("button", name="Schedule import").click()
 
