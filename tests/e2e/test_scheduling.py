@@ -339,6 +339,20 @@ def test_an_import_started_right_now_is_followed_live_then_its_summary_from_the_
     expect(page.get_by_text(f"{BIG_ROWS:,}").first).to_be_visible()
 
 
+def test_a_running_import_is_cancelled_from_its_section(scheduling: Page) -> None:
+    page = scheduling
+    hires = section(page, "New hires")
+    hires.get_by_role("button", name="Start an import right now").click()
+    latest = latest_run(page, "New hires")
+    expect(latest).to_contain_text(re.compile(r"Queued|Running"))
+
+    latest.get_by_role("button", name="Cancel run").click()
+
+    expect(flash(page)).to_contain_text(re.compile(r"Run cancelled\.|Cancel requested"))
+    expect(latest).to_contain_text("Cancelled", timeout=RUN_TIMEOUT_MS)
+    expect(latest.get_by_role("button", name="Cancel run")).to_have_count(0)
+
+
 def test_a_failed_run_is_flagged_and_runs_again_once_its_file_is_there(
     scheduling: Page, fresh: Demo
 ) -> None:
