@@ -308,7 +308,11 @@ def demo(
         with _database_errors():
             migrate.upgrade(db)
             result = demo_service.load_demo(
-                db, settings.data_dir / "samples", email=email, password=password
+                db,
+                settings.data_dir / "samples",
+                email=email,
+                password=password,
+                import_root=settings.effective_import_root,
             )
     except PlanportError as error:
         raise _fail(error.message) from None
@@ -322,6 +326,12 @@ def demo(
         sample = result.samples_dir / "revenue_2027-01.csv"
         console.print(
             f"Try an import: planport import run {result.example_configuration_id} {sample}"
+        )
+    if result.folder_configuration_id:
+        console.print(
+            f"Scheduled imports: {demo_service.FOLDER_CONFIGURATION!r} (weekdays 06:00) reads "
+            f"{result.import_root}/{demo_service.FOLDER_PATTERN}; "
+            f"{demo_service.BLOCK_CONFIGURATION!r} (daily 06:30). See Import Scheduling."
         )
 
 

@@ -33,7 +33,7 @@ from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
 from planport.connectors.specs import BlockSource
 from planport.domain.blocks import BlockDef, PropertyDef
 from planport.domain.enums import BlockKind, PropertyType
-from planport.domain.errors import NotFound
+from planport.domain.errors import NotFound, PermissionDenied
 from planport.domain.names import name_key
 from planport.domain.values import format_value
 from planport.engine.file_settings import FileSettings
@@ -301,6 +301,11 @@ class BlockConnector:
         except (NotFound, LookupError):
             raise SourceUnavailable(
                 "The source block of this configuration was deleted; choose another source.",
+                transient=False,
+            ) from None
+        except PermissionDenied as error:
+            raise SourceUnavailable(
+                f"The member this run acts for cannot read the source block: {error.message}",
                 transient=False,
             ) from None
         try:

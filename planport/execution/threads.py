@@ -117,5 +117,5 @@ class ThreadExecutor:
                 log.warning("sweeping runs failed", error=type(error).__name__)
                 continue
             if report.lost:
+                # Their retries wait for their backoff; the poll claims them once due.
                 log.warning("runs lost by their workers", runs=[str(r) for r in report.lost])
-                self.submit(report.lost[0])  # retries may be due at once (no backoff)

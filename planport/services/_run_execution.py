@@ -265,7 +265,7 @@ class _Execution:
             workdir,
         )
         self.policy = RetryPolicy(settings.run_retries, settings.retry_backoff_seconds)
-        self.bug: Exception | None = None
+        self.bug: BaseException | None = None
 
     def run(self) -> RunStatus | None:
         try:
@@ -338,6 +338,11 @@ class _Execution:
             return to_def(load_block(session, actor, block_id, Permission.READ))
 
     def _open(self, job: _Job, fetched: Fetched) -> Source:
+        # The mapping in effect (the connector's, if it gave one) must still fit the block:
+        # its definition may have changed since the run was queued.
+        problems = check_mapping(job.block, job.mapping)
+        if problems:
+            raise _Refused(_failed("MappingDoesNotFit", " ".join(problems)))
         try:
             size, digest = file_digest(fetched.path)
             self._record_file(job, fetched.name, size, digest)
@@ -428,6 +433,12 @@ class _Execution:
         except RunCancelled:
             savepoint.rollback()
             return self._finish_in(connection, _cancelled())
+        except KeyboardInterrupt as interrupt:
+            # Ctrl-C on the command line that is its own executor: a cancel, not a lost run
+            # to retry elsewhere; recorded, then the interrupt goes on after the commit.
+            savepoint.rollback()
+            self.bug = interrupt
+            return self._finish_in(connection, _cancelled())
         except Exception as error:
             savepoint.rollback()
             outcome = _failure(error)
@@ -501,8 +512,7 @@ def _block(session: Session, run: ImportRun) -> BlockDef:
 def _require_rights(
     session: Session, run: ImportRun, actor: Actor, block: BlockDef, mapping: Mapping
 ) -> None:
-    """At execution time, not only when queued: a schedule's owner may have lost access since.
-    Also checks that the mapping still fits the block (its definition may have changed)."""
+    """At execution time, not only when queued: a schedule's owner may have lost access since."""
     needed = [Permission.IMPORT_DATA, Permission.WRITE]
     if mapping.options.clear is not ClearMode.OFF:
         needed.append(Permission.DELETE_ITEM)
@@ -517,9 +527,6 @@ def _require_rights(
                 f"{'s' if len(missing) > 1 else ''} on {block.name!r} needed to run this import.",
             )
         )
-    problems = check_mapping(block, mapping)
-    if problems:
-        raise _Refused(_failed("MappingDoesNotFit", " ".join(problems)))
 
 
 def _cancelled() -> Outcome:

@@ -1,24 +1,39 @@
 """The FP&A demo: an application a new user can explore in the first minute, and sample files
 for imports. Deterministic (seeded) and safe to run again: existing demo data is left alone,
-the sample files are rewritten identically."""
+the sample files are rewritten identically.
+
+Two configurations need no file at run time, ready to be scheduled: one reads the most recent
+revenue file of the import root's `actuals/` folder, the other copies Revenue into the
+Revenue forecast metric."""
 
 from __future__ import annotations
 
 import csv
+import os
 import random
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Mapping as Row
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from planport.connectors import FolderSource
 from planport.domain.enums import AccountType, BlockKind, PropertyType, ValueType
 from planport.domain.errors import Conflict
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings, Layout
 from planport.engine.mapping import ImportOptions, Mapping, PivotMapping, TransactionMode
-from planport.services import applications, blocks, configurations, imports, items, members
+from planport.scheduling import Repeat
+from planport.services import (
+    applications,
+    blocks,
+    configurations,
+    imports,
+    items,
+    members,
+    schedules,
+)
 from planport.store.db import Database
 
 APPLICATION_NAME = "FP&A demo"
@@ -110,6 +125,12 @@ Writer = Callable[[Database, Actor, uuid.UUID, items.Rows], items.WriteResult]
 MONTH_NAMES = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
+FOLDER_CONFIGURATION = "Revenue actuals, from the server folder"
+FOLDER_PATTERN = "actuals/revenue_*.csv"
+BLOCK_CONFIGURATION = "Revenue forecast, copied from Revenue"
+FORECAST_METRIC = "Revenue forecast"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoResult:
     email: str
@@ -118,12 +139,23 @@ class DemoResult:
     created: bool
     samples_dir: Path
     example_configuration_id: str | None = None  # "Revenue, monthly file"
+    import_root: Path | None = None  # holds actuals/revenue_2027-0N.csv
+    # Configurations that need no file at run time (schedulable), by name → id.
+    folder_configuration_id: str | None = None  # FOLDER_CONFIGURATION
+    block_configuration_id: str | None = None  # BLOCK_CONFIGURATION
 
 
 def load_demo(
-    db: Database, samples_dir: Path, *, email: str = DEFAULT_EMAIL, password: str = DEFAULT_PASSWORD
+    db: Database,
+    samples_dir: Path,
+    *,
+    email: str = DEFAULT_EMAIL,
+    password: str = DEFAULT_PASSWORD,
+    import_root: Path | None = None,
 ) -> DemoResult:
-    """Create the demo admin and application if missing; (re)write the sample files."""
+    """Create the demo admin and application if missing; (re)write the sample files, and the
+    revenue files of the import root (default: `imports` beside `samples_dir`, which is
+    DATA_DIR/imports when samples_dir is DATA_DIR/samples)."""
     existing = members.find_member(db, email)
     if existing is None:
         members.create_member(
@@ -142,19 +174,22 @@ def load_demo(
         )
         _build(db, actor, app.id)
     write_samples(samples_dir)
+    root = import_root if import_root is not None else samples_dir.parent / "imports"
+    write_import_root(root)
     if created:
         _configurations(db, actor, app.id, samples_dir)
-    example = next(
-        (c for c in _all_configurations(db, actor, app.id) if c.name == "Revenue, monthly file"),
-        None,
-    )
+        _sourced_configurations(db, actor, app.id, root)
+    found = {c.name: str(c.id) for c in _all_configurations(db, actor, app.id)}
     return DemoResult(
         email,
         None if existing else password,
         str(app.id),
         created,
         samples_dir,
-        str(example.id) if example else None,
+        found.get("Revenue, monthly file"),
+        root,
+        found.get(FOLDER_CONFIGURATION),
+        found.get(BLOCK_CONFIGURATION),
     )
 
 
@@ -259,6 +294,15 @@ def _build(db: Database, actor: Actor, application_id: uuid.UUID) -> None:
         db, actor, application_id, "Headcount", ValueType.INTEGER, [ids["Month"], ids["Department"]]
     ).id
     _write(items.set_cells, db, actor, headcount, _headcount(rng))
+    blocks.create_metric(
+        db,
+        actor,
+        application_id,
+        FORECAST_METRIC,
+        ValueType.NUMBER,
+        [ids["Month"], ids["Country"], ids["Product"]],
+        "Starts as a copy of Revenue (the configuration copied from Revenue).",
+    )
 
 
 def _properties(
@@ -374,6 +418,76 @@ def _configurations(db: Database, actor: Actor, application_id: uuid.UUID, sampl
         configurations.save_configuration(db, actor, block.id, name, settings, mapping, description)
 
 
+def _sourced_configurations(
+    db: Database, actor: Actor, application_id: uuid.UUID, root: Path
+) -> None:
+    """The two configurations that need no file at run time: the newest monthly actuals file
+    of the import root, and a copy of Revenue into Revenue forecast."""
+    by_name = {b.name: b.id for b in blocks.list_blocks(db, actor, application_id)}
+    revenue = blocks.get_block(db, actor, by_name["Revenue"])
+    newest = sorted((root / "actuals").glob("revenue_*.csv"))[-1]
+    columns = imports.inspect_file(newest, FileSettings(), rows=1).columns
+    folder = configurations.save_configuration(
+        db,
+        actor,
+        revenue.id,
+        FOLDER_CONFIGURATION,
+        FileSettings(),
+        imports.suggest_mapping(revenue, columns),
+        f"Reads the most recent {FOLDER_PATTERN} file of the import root.",
+    )
+    configurations.set_source(db, actor, folder.id, FolderSource(pattern=FOLDER_PATTERN))
+    copy = configurations.create_block_configuration(
+        db,
+        actor,
+        by_name[FORECAST_METRIC],
+        revenue.id,
+        BLOCK_CONFIGURATION,
+        "Copies every Revenue cell into the forecast; blank cells never overwrite.",
+    )
+    _demo_schedules(db, actor, folder.id, copy.id)
+
+
+def _demo_schedules(db: Database, actor: Actor, folder_id: uuid.UUID, copy_id: uuid.UUID) -> None:
+    """Scheduled imports of each kind: the actuals every weekday morning, the forecast copy
+    every night after them (staggered, as Pigment advises), in the demo admin's zone."""
+    zone = actor.time_zone or "UTC"
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    for configuration_id, at, repeat in (
+        (folder_id, time(6, 0), Repeat.weekdays()),
+        (copy_id, time(6, 30), Repeat.daily()),
+    ):
+        schedules.create_schedule(
+            db,
+            actor,
+            configuration_id,
+            schedules.ScheduleInput(datetime.combine(tomorrow, at), zone, repeat),
+        )
+
+
+def write_import_root(root: Path) -> list[Path]:
+    """The import root's monthly actuals files (rewritten identically each time); the most
+    recent is the newest by modification time, which the file names also sort by."""
+    folder = root / "actuals"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(11)
+    written = []
+    for month in (2, 3):
+        path = folder / f"revenue_2027-{month:02d}.csv"
+        header, rows = _revenue_sample(rng, month)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+        written.append(path)
+    # Deterministic order by time as well as by name, however fast the files were written.
+    for offset, path in enumerate(written):
+        stamp = path.stat().st_mtime - len(written) + offset
+        os.utime(path, (stamp, stamp))
+    (root / "README.txt").write_text(_IMPORT_ROOT_README, encoding="utf-8")
+    return written
+
+
 def _all_configurations(
     db: Database, actor: Actor, application_id: uuid.UUID
 ) -> list[configurations.ConfigurationView]:
@@ -423,9 +537,9 @@ def _employee_sample(rng: random.Random) -> tuple[list[str], list[list[str]]]:
     return list(next(iter(_employees(random.Random(0), 1, start=1))).keys()), rows
 
 
-def _revenue_sample(rng: random.Random) -> tuple[list[str], list[list[str]]]:
+def _revenue_sample(rng: random.Random, month: int = 1) -> tuple[list[str], list[list[str]]]:
     rows = [
-        ["2027-01", c[0], f"P{p:03d}", f"{rng.uniform(1000, 50000):.2f}"]
+        [f"2027-{month:02d}", c[0], f"P{p:03d}", f"{rng.uniform(1000, 50000):.2f}"]
         for c in COUNTRIES
         for p in range(1, 9)
     ]
@@ -462,6 +576,15 @@ def _employee_errors_sample() -> tuple[list[str], list[list[str]]]:
     ]
     return header, rows
 
+
+_IMPORT_ROOT_README = """The import root of the Planport demo (PLANPORT_IMPORT_ROOT), written by
+`planport demo`. Server-folder sources read files under this folder, never outside it.
+
+actuals/revenue_2027-02.csv  Revenue cells of February 2027: Month, Country, Product, Revenue.
+actuals/revenue_2027-03.csv  March 2027. The configuration "Revenue actuals, from the server
+                             folder" reads the most recent actuals/revenue_*.csv: drop a newer
+                             file here and its next run reads that one.
+"""
 
 _SAMPLES_README = """Sample files for Planport imports (written by `planport demo`).
 

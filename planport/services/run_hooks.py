@@ -3,8 +3,8 @@
 `after_finish` is called once for every run that reaches a finished status (completed, failed,
 cancelled), by whichever process finished it: an executor, the command line, or the sweeper
 that failed a lost run. It is called after the finishing transaction committed, outside it, so
-the run row, its configuration's `last_run_status`, `consecutive_failures` and `failing_since`
-(and a retry, if one was queued: a run whose `retry_of` is this run) are already visible.
+the run row, its configuration's `last_run_status` (and a retry, if one was queued: a run
+whose `retry_of` is this run) are already visible.
 
 Contract (failure alerts and recovery messages live in services/alerting.py):
 - It may be slow (SMTP, webhooks) but it runs on the executor's thread, so keep it short or

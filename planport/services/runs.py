@@ -147,14 +147,18 @@ def queue_run(
     schedule_id: uuid.UUID | None = None,
     scheduled_for: datetime | None = None,
     now: datetime | None = None,
+    flush: bool = True,
 ) -> ImportRun:
-    """Insert a queued run in the caller's transaction (flushed, so its id is known).
+    """Insert a queued run in the caller's transaction (its id is set at once; with `flush`
+    False the INSERT waits for the caller's next flush, so a scheduler tick inserts its runs
+    together).
 
     No access check here: callers check the actor's rights (the scheduler relies on the
     owner's rights being checked again at execution time). Submit the id to an executor only
     after the transaction committed.
     """
     run = ImportRun(
+        id=uuid.uuid4(),
         application_id=block.application_id,
         block_id=block.id,
         block_name=block.name,
@@ -172,7 +176,8 @@ def queue_run(
         source=source_json(source),
     )
     session.add(run)
-    session.flush()
+    if flush:
+        session.flush()
     return run
 
 

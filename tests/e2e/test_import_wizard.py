@@ -29,6 +29,7 @@ from tests.e2e.conftest import DEMO_EMAIL, Server, log_in, unique
 pytestmark = pytest.mark.e2e
 
 READY_TIMEOUT_S = 20.0
+RUN_TIMEOUT_MS = 30_000  # a run is executed by the server's worker threads, then the page reloads
 
 
 def _free_port() -> int:
@@ -146,8 +147,11 @@ def count(page: Page, name: str) -> Locator:
 
 
 def import_and_see_summary(page: Page) -> None:
+    """Import: the run's page follows the queued run (polled every second) to its summary."""
     page.get_by_role("button", name="Import", exact=True).click()
-    expect(page.get_by_role("heading", name=re.compile(r"^Import Summary"))).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Import Summary"))).to_be_visible(
+        timeout=RUN_TIMEOUT_MS
+    )
 
 
 def save_configuration(page: Page, name: str, description: str) -> None:

@@ -434,3 +434,67 @@ def test_queueing_inside_a_callers_transaction_commits_with_it(
         run_id = queued.id
         session.execute(update(ImportRun).where(ImportRun.id == run_id).values(file_name="x"))
     assert runs.get_run(db, admin, run_id).status is RunStatus.QUEUED
+
+
+def test_sweepers_running_at_once_fail_a_lost_run_once_and_retry_it_once(
+    db: Database,
+    admin: Actor,
+    country: BlockDef,
+    chosen: Mapping,
+    countries: Path,
+    settings: Settings,
+) -> None:
+    run_id = start(db, admin, country, countries, chosen)
+    assert runs.claim_run(db, run_id, "host:9:gone")
+    later = utc_now() + timedelta(minutes=5)
+    reports = []
+
+    def sweeper() -> None:
+        reports.append(sweep(db, later, settings=settings))
+
+    threads = [threading.Thread(target=sweeper) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(len(r.lost) for r in reports) == [0, 0, 0, 1]
+    with db.read() as session:
+        retries = session.scalars(select(ImportRun.id).where(ImportRun.retry_of == run_id)).all()
+    assert len(retries) == 1
+
+
+class _NotThereYet:
+    """A source whose file has not arrived yet (what a folder or SFTP connector reports)."""
+
+    def fetch(self, spec: object, context: object) -> object:
+        from planport.connectors import SourceUnavailable
+
+        raise SourceUnavailable("sales.csv is not there yet.", transient=True)
+
+
+def test_a_source_unavailable_for_now_is_retried_and_one_that_needs_a_file_is_refused(
+    db: Database,
+    admin: Actor,
+    country: BlockDef,
+    chosen: Mapping,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from planport import connectors
+
+    monkeypatch.setitem(connectors.CONNECTORS, "folder", _NotThereYet())  # type: ignore[arg-type]
+    configuration_id = save_configuration(db, admin, country, chosen)
+    with db.write() as session:
+        session.execute(
+            update(ImportConfiguration)
+            .where(ImportConfiguration.id == configuration_id)
+            .values(source='{"kind": "folder", "path": "sales.csv"}')
+        )
+    run_id = runs.start_configuration_run(db, admin, configuration_id)
+    assert row(db, run_id).file_name == "sales.csv"
+    view = claim_and_execute(db, run_id, settings)
+    assert [e.name for e in view.errors] == ["SourceUnavailable"]
+    [(retry_id, not_before)] = runs.follow_ups(db, run_id)
+    assert row(db, retry_id).attempt == 2
+    assert not_before is not None
+    assert not_before > utc_now() + timedelta(seconds=20), "after its backoff"

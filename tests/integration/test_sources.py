@@ -21,7 +21,7 @@ from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import CODE, NAME
-from planport.services import blocks, configurations, items, runs
+from planport.services import blocks, configurations, demo, items, members, runs
 from planport.services.applications import ApplicationView
 from planport.services.configurations import UPLOAD_NOT_SCHEDULABLE, ConfigurationView
 from planport.settings import Settings
@@ -467,3 +467,36 @@ def test_keeping_existing_values_when_blank_is_an_import_option_of_its_own(
     assert done.status is RunStatus.COMPLETED, done.errors
     rows = {r["Code"]: (r["Name"], r["Region"]) for r in grid(db, admin, model.country)}
     assert rows == {"FR": ("France", "EMEA"), "DE": ("", "EMEA")}
+
+
+# ---------------------------------------------------------------- the demo
+
+
+def test_the_demo_has_a_folder_and_a_block_configuration_ready_to_schedule(
+    db: Database, tmp_path: Path
+) -> None:
+    loaded = demo.load_demo(db, tmp_path / "samples")
+    assert loaded.import_root == tmp_path / "imports"
+    assert loaded.folder_configuration_id
+    assert loaded.block_configuration_id
+    actor = members.actor_for(db, loaded.email)
+    settings = Settings(data_dir=tmp_path)
+    for configuration_id, words in (
+        (loaded.folder_configuration_id, "the most recent file matching actuals/revenue_*.csv"),
+        (loaded.block_configuration_id, "Another block: Revenue"),
+    ):
+        configuration = configurations.get_configuration(db, actor, uuid.UUID(configuration_id))
+        assert configuration.schedulable
+        assert not configuration.in_error, configuration.error
+        status = configurations.source_status(db, actor, configuration.id, settings)
+        assert words in status.description
+        assert status.problem is None
+        done = run_fetched(
+            db, actor, configuration, fetch(db, actor, settings, configuration, tmp_path)
+        )
+        assert done.status is RunStatus.COMPLETED, done.errors
+        assert done.skipped == 0
+    folder = configurations.get_configuration(db, actor, uuid.UUID(loaded.folder_configuration_id))
+    assert fetch(db, actor, settings, folder, tmp_path).name == "actuals/revenue_2027-03.csv"
+    again = demo.load_demo(db, tmp_path / "samples")
+    assert again.block_configuration_id == loaded.block_configuration_id

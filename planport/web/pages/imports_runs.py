@@ -115,6 +115,20 @@ def again(
     return redirect(request, f"/runs/{new_id}")
 
 
+@router.post("/configurations/{configuration_id}/start")
+def start_now(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """ "Start an import right now" for a configuration whose source needs no file; the new
+    run's page. (Its button belongs on the configuration's and the scheduling pages.)"""
+    run_id = runs.start_configuration_run(db, actor, configuration_id)
+    request.app.state.executor.submit(run_id)  # after start_configuration_run's commit
+    return redirect(request, f"/runs/{run_id}")
+
+
 def _recipe(file_settings: str, mapping: str) -> dict[str, str] | None:
     """The run's settings and mapping as carried by the link, if they read back."""
     if not mapping:
