@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, select, update
 
 from planport.connectors import FolderSource
 from planport.domain.members import Actor
@@ -39,7 +39,7 @@ from planport.scheduling import Repeat
 from planport.services import applications, blocks, configurations, members, schedules
 from planport.services.schedules import ScheduleInput
 from planport.store.db import Database
-from planport.store.models import ImportConfiguration, ImportSchedule
+from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule
 from tests.e2e.conftest import DEMO_EMAIL, Server, log_in
 
 pytestmark = pytest.mark.e2e
@@ -177,9 +177,19 @@ def server(demo: Demo) -> Server:
     return demo.server
 
 
+def _active_runs(db: Database) -> int:
+    with db.read() as session:
+        active = select(func.count()).where(ImportRun.status.in_(["queued", "running"]))
+        return session.scalar(active) or 0
+
+
 @pytest.fixture
 def fresh(demo: Demo) -> Demo:
-    """No schedules, no Failed flag and no Headcount file, whatever earlier tests did."""
+    """No schedules, no Failed flag and no Headcount file, whatever earlier tests did (once
+    their runs are over: on SQLite a run's block write holds the only write lock)."""
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while _active_runs(demo.db) and time.monotonic() < deadline:
+        time.sleep(0.2)
     with demo.db.write() as session:
         session.execute(delete(ImportSchedule))
         session.execute(update(ImportConfiguration).values(last_run_status=None))

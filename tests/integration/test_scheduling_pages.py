@@ -691,9 +691,9 @@ def test_starting_an_import_right_now_runs_it_and_shows_it_on_the_page(
 ) -> None:
     configuration = folder_configuration(db, admin, products, folder=tmp_path / "imports")
     page = admin_client.get(base(app))
-    assert f'action="/configurations/{configuration.id}/start"' in page.text
+    assert f'action="{base(app)}/configurations/{configuration.id}/start"' in page.text
 
-    started = admin_client.post(f"/configurations/{configuration.id}/start")
+    started = admin_client.post(f"{base(app)}/configurations/{configuration.id}/start")
 
     assert started.status_code == 303
     assert started.headers["location"] == f"{base(app)}#section-{configuration.id}"
@@ -711,7 +711,9 @@ def test_a_failed_run_carries_the_failed_flag_until_it_runs_again_with_its_file(
     configuration: ConfigurationView,
     tmp_path: Path,
 ) -> None:
-    assert admin_client.post(f"/configurations/{configuration.id}/start").status_code == 303
+    assert (
+        admin_client.post(f"{base(app)}/configurations/{configuration.id}/start").status_code == 303
+    )
     page = admin_client.get(base(app))
     text = text_of(page)
     assert "Latest run: Failed" in text
@@ -738,7 +740,7 @@ def test_an_upload_configuration_cannot_start_without_a_file(
     make_upload_only(db, configuration.id)
     assert "Start an import right now" not in admin_client.get(base(app)).text
 
-    refused = admin_client.post(f"/configurations/{configuration.id}/start")
+    refused = admin_client.post(f"{base(app)}/configurations/{configuration.id}/start")
 
     assert refused.status_code == 409
     assert "Run with a new file" in text_of(refused)
@@ -772,7 +774,7 @@ def test_the_run_buttons_refuse_members_without_import_data_and_other_applicatio
     run_id = a_run(db, configuration, "failed")
     reader = member_as("Reader")
     client.headers["X-CSRF-Token"] = log_in(client, reader.email)
-    assert client.post(f"/configurations/{configuration.id}/start").status_code == 403
+    assert client.post(f"{base(app)}/configurations/{configuration.id}/start").status_code == 403
     assert client.post(f"{base(app)}/runs/{run_id}/again").status_code == 403
     assert client.post(f"{base(app)}/runs/{run_id}/cancel").status_code == 403
 
@@ -781,3 +783,5 @@ def test_the_run_buttons_refuse_members_without_import_data_and_other_applicatio
     client.headers["X-CSRF-Token"] = log_in(client, admin.email)
     elsewhere = applications.create_application(db, admin, "Elsewhere")
     assert client.post(f"{base(elsewhere)}/runs/{run_id}/again").status_code == 404
+    start_elsewhere = f"{base(elsewhere)}/configurations/{configuration.id}/start"
+    assert client.post(start_elsewhere).status_code == 404

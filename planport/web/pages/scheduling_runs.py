@@ -26,17 +26,23 @@ def _page(application_id: uuid.UUID, configuration_id: uuid.UUID | None) -> str:
     return f"/applications/{application_id}/scheduling{anchor}"
 
 
-@router.post("/configurations/{configuration_id}/start")
+# POST /configurations/{id}/start (imports_runs) does the same and shows the run's own page;
+# these routes stay on the scheduling page, where the run is followed with its neighbours.
+@router.post("/applications/{application_id}/scheduling/configurations/{configuration_id}/start")
 def start_now(
     request: Request,
+    application_id: uuid.UUID,
     configuration_id: uuid.UUID,
     actor: Actor = auth.ActorDep,
     db: Database = auth.DbDep,
 ) -> Response:
     """Queue a run of a configuration that needs no file. Raises Conflict (409) for one fed
-    by uploads or in error, PermissionDenied (403) without Import Data."""
+    by uploads or in error, PermissionDenied (403) without Import Data, NotFound for one of
+    another application."""
+    application_for_import(db, actor, application_id)
     configuration = configurations.get_configuration(db, actor, configuration_id)
-    application_for_import(db, actor, configuration.application_id)
+    if configuration.application_id != application_id:
+        raise NotFound("This import configuration does not exist.")
     run_id = runs.start_configuration_run(db, actor, configuration_id)
     request.app.state.executor.submit(run_id)  # after start_configuration_run's commit
     return redirect(
