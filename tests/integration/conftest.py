@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import ssl
+import subprocess
+import uuid
+import zlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
+from sqlalchemy import create_engine, text
 
 from planport.domain.members import Actor
 from planport.services import applications, members
 from planport.services.applications import ApplicationView
+from planport.settings import Settings
+from planport.store import migrate
 from planport.store.db import Database
+from tests.conftest import postgres_url
 from tests.integration.builders import PASSWORD, grant
+from tests.integration.celery_cluster import REQUIRED, Cluster, redis_answers
 from tests.integration.smtp_peers import LOOPBACK, Inbox, ServerFactory, SmtpPeer, free_port
 
 
@@ -83,3 +95,76 @@ def smtp_server() -> Iterator[ServerFactory]:
     yield start
     for controller in controllers:
         controller.stop()
+
+
+@pytest.fixture
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """A Redis database of this test's own (1–15, from its name)."""
+    if not redis_answers():
+        if REQUIRED:
+            pytest.fail("Redis is required (PLANPORT_TEST_REQUIRE_POSTGRES=1) but unreachable")
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    number = 1 + zlib.crc32(request.node.nodeid.encode()) % 15
+    return f"redis://127.0.0.1:6379/{number}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A migrated PostgreSQL schema of this test's own."""
+    base = postgres_url()
+    if base is None:
+        if REQUIRED:
+            pytest.fail("PostgreSQL is required (PLANPORT_TEST_REQUIRE_POSTGRES=1) but unreachable")
+        pytest.skip("no PostgreSQL server")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def cluster(pg_url: str, broker_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    db = Database(pg_url)
+    migrate.upgrade(db)
+    queue = f"planport-test-{uuid.uuid4().hex[:10]}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANPORT_")}
+    env |= {
+        "PLANPORT_DATA_DIR": str(tmp_path / "data"),
+        "PLANPORT_DATABASE_URL": pg_url,
+        "PLANPORT_EXECUTOR": "celery",
+        "PLANPORT_CELERY_BROKER_URL": broker_url,
+        "PLANPORT_CELERY_QUEUE": queue,
+        "PLANPORT_HEARTBEAT_SECONDS": "0.5",
+        "PLANPORT_WORKER_LOST_AFTER_SECONDS": "3",
+        "PLANPORT_RETRY_BACKOFF_SECONDS": "1",
+        "PLANPORT_REQUEUE_AFTER_SECONDS": "5",
+        "PLANPORT_LOG_LEVEL": "info",
+    }
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=pg_url,
+        executor="celery",
+        celery_broker_url=broker_url,
+        celery_queue=queue,
+    )
+    found = Cluster(db, settings, env, tmp_path, [])
+    try:
+        yield found
+    finally:
+        for process in found.workers:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in found.workers:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        db.dispose()

@@ -11,19 +11,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import AccountType, BlockKind, PropertyType
@@ -33,131 +26,11 @@ from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping
 from planport.execution.celery_app import CeleryExecutor
 from planport.services import applications, blocks, members, runs
-from planport.settings import Settings
-from planport.store import block_tables, migrate
+from planport.store import block_tables
 from planport.store.db import Database
 from planport.store.models import ImportRun
-from tests.conftest import postgres_url
+from tests.integration.celery_cluster import Cluster
 from tests.integration.import_builders import field, mapping
-
-REQUIRED = os.environ.get("PLANPORT_TEST_REQUIRE_POSTGRES") == "1"
-READY_TIMEOUT_S = 60.0
-
-
-def _redis_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def broker_url(request: pytest.FixtureRequest) -> str:
-    """A Redis database of this test's own (1–15, from its name)."""
-    if not _redis_answers():
-        if REQUIRED:
-            pytest.fail("Redis is required (PLANPORT_TEST_REQUIRE_POSTGRES=1) but unreachable")
-        pytest.skip("no Redis server on 127.0.0.1:6379")
-    number = 1 + zlib.crc32(request.node.nodeid.encode()) % 15
-    return f"redis://127.0.0.1:6379/{number}"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A migrated PostgreSQL schema of this test's own."""
-    base = postgres_url()
-    if base is None:
-        if REQUIRED:
-            pytest.fail("PostgreSQL is required (PLANPORT_TEST_REQUIRE_POSTGRES=1) but unreachable")
-        pytest.skip("no PostgreSQL server")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@dataclass
-class Cluster:
-    db: Database
-    settings: Settings
-    env: dict[str, str]
-    root: Path
-    workers: list[subprocess.Popen[bytes]]
-
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        with (self.root / f"worker-{len(self.workers) + 1}.log").open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "planport", "worker", "--concurrency", "2"],
-                cwd=self.root,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: SIGKILL takes all of it
-            )
-        self.workers.append(process)
-        return process
-
-    def log_of(self, number: int) -> str:
-        return (self.root / f"worker-{number}.log").read_text(errors="replace")
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        for number, process in enumerate(self.workers, start=1):
-            while "ready." not in self.log_of(number):
-                assert process.poll() is None, self.log_of(number)
-                assert time.monotonic() < deadline, self.log_of(number)
-                time.sleep(0.1)
-
-
-@pytest.fixture
-def cluster(pg_url: str, broker_url: str, tmp_path: Path) -> Iterator[Cluster]:
-    db = Database(pg_url)
-    migrate.upgrade(db)
-    queue = f"planport-test-{uuid.uuid4().hex[:10]}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLANPORT_")}
-    env |= {
-        "PLANPORT_DATA_DIR": str(tmp_path / "data"),
-        "PLANPORT_DATABASE_URL": pg_url,
-        "PLANPORT_EXECUTOR": "celery",
-        "PLANPORT_CELERY_BROKER_URL": broker_url,
-        "PLANPORT_CELERY_QUEUE": queue,
-        "PLANPORT_HEARTBEAT_SECONDS": "0.5",
-        "PLANPORT_WORKER_LOST_AFTER_SECONDS": "3",
-        "PLANPORT_RETRY_BACKOFF_SECONDS": "1",
-        "PLANPORT_REQUEUE_AFTER_SECONDS": "5",
-        "PLANPORT_LOG_LEVEL": "info",
-    }
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=pg_url,
-        executor="celery",
-        celery_broker_url=broker_url,
-        celery_queue=queue,
-    )
-    found = Cluster(db, settings, env, tmp_path, [])
-    try:
-        yield found
-    finally:
-        for process in found.workers:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in found.workers:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        db.dispose()
 
 
 @pytest.fixture
