@@ -46,6 +46,7 @@ pytestmark = pytest.mark.e2e
 
 READY_TIMEOUT_S = 20.0
 RUN_TIMEOUT_MS = 60_000  # a run of the big file takes seconds; a loaded machine, more
+ACTION_TIMEOUT_MS = 15_000
 BIG_ROWS = 80_000
 HIRES_HEADER = "Employee ID,Full name,Department,Country,Start date,Annual salary,FTE,Full time"
 FOLDERS = {
@@ -200,6 +201,9 @@ def fresh(demo: Demo) -> Demo:
 @pytest.fixture
 def scheduling(page: Page, fresh: Demo) -> Page:
     """Logged in as the demo admin, on the Import Scheduling page."""
+    # This module's big import keeps the server busy for seconds on a loaded machine.
+    page.set_default_timeout(ACTION_TIMEOUT_MS)
+    page.set_default_navigation_timeout(RUN_TIMEOUT_MS)
     log_in(page, fresh.server.email, fresh.server.password)
     expect(page.get_by_role("heading", name="Applications", level=1)).to_be_visible()
     page.goto(fresh.application_path)
@@ -356,7 +360,8 @@ def test_a_running_import_is_cancelled_from_its_section(scheduling: Page) -> Non
     latest = latest_run(page, "New hires")
     expect(latest).to_contain_text(re.compile(r"Queued|Running"))
 
-    latest.get_by_role("button", name="Cancel run").click()
+    # On SQLite the cancel's own write may wait for the run to stop (at its next batch).
+    latest.get_by_role("button", name="Cancel run").click(timeout=RUN_TIMEOUT_MS)
 
     expect(flash(page)).to_contain_text(re.compile(r"Run cancelled\.|Cancel requested"))
     expect(latest).to_contain_text("Cancelled", timeout=RUN_TIMEOUT_MS)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from planport.domain.errors import NotFound
+from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.services import configurations, runs
 from planport.store.db import Database
@@ -91,5 +92,11 @@ def cancel(
     """Cancel a queued run, or ask a running one to stop. Conflict (409) once it finished."""
     found = _run_of(db, actor, application_id, run_id)
     cancelled = runs.cancel_run(db, actor, run_id)
-    message = "Run cancelled." if cancelled.finished else "Cancel requested: the run stops soon."
+    if cancelled.status is RunStatus.CANCELLED:
+        message = "Run cancelled."
+    elif cancelled.finished:
+        # On SQLite the cancel waits for a block write that then finished the run first.
+        message = f"The run had already {cancelled.status.value} before it could be cancelled."
+    else:
+        message = "Cancel requested: the run stops soon."
     return redirect(request, _page(application_id, found.configuration_id), flash=message)
