@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,8 @@ from planport.store.models import (
 DEFAULT_RETENTION = timedelta(days=183)
 KEEP_LAST_RUNS = 50
 PAGE = 50
+_ALL = 1_000_000  # no limit: the entries at one instant are as many as fire at once
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +100,39 @@ def list_history(
     limit: int = PAGE,
     before: datetime | None = None,
 ) -> list[HistoryEntry]:
-    """Up to `limit` entries newest first, older than `before` (keyset paging). Raises
-    PermissionDenied without Import Data, Invalid for a bad filter."""
+    """Up to `limit` entries newest first, older than `before` (keyset paging: pass the last
+    entry's `when` for the next page). A page never ends in the middle of entries sharing one
+    instant (schedules firing at the same minute): it then holds all of them, a little more than
+    `limit`, so that the next page, strictly older, loses none. Raises PermissionDenied without
+    Import Data, Invalid for a bad filter."""
     if given.since and given.until and given.since > given.until:
         raise Invalid("The start of the period is after its end.", field="since")
     with db.read() as session:
         access.require(session, actor, Permission.IMPORT_DATA, application_id)
-        entries = _runs(session, application_id, given, limit, before)
-        if _wants_fires(given):
-            entries += _fires(session, application_id, given, limit, before)
-        entries.sort(key=lambda e: e.when, reverse=True)
-        return entries[:limit]
+        entries = _entries(session, application_id, given, limit, before)
+        if len(entries) <= limit:
+            return entries
+        boundary = entries[limit - 1].when
+        # Everything at the boundary instant, however many: `since` is inclusive.
+        at_boundary = replace(given, since=boundary, until=None)
+        tied = _entries(session, application_id, at_boundary, _ALL, boundary + _TICK)
+        return [e for e in entries if e.when > boundary] + tied
+
+
+def _entries(
+    session: Session,
+    application_id: uuid.UUID,
+    given: HistoryFilter,
+    limit: int,
+    before: datetime | None,
+) -> list[HistoryEntry]:
+    """Up to `limit` + 1 runs and fires (the extra one tells whether the page is full), newest
+    first."""
+    entries = _runs(session, application_id, given, limit + 1, before)
+    if _wants_fires(given):
+        entries += _fires(session, application_id, given, limit + 1, before)
+    entries.sort(key=lambda e: e.when, reverse=True)
+    return entries[: limit + 1]
 
 
 def _wants_fires(given: HistoryFilter) -> bool:

@@ -31,6 +31,9 @@ from planport.web.pages import (
     imports_runs,
     imports_wizard,
     members,
+    scheduling,
+    scheduling_history,
+    scheduling_runs,
     sessions,
 )
 from planport.web.templating import redirect, render
@@ -59,6 +62,9 @@ def create_app(
         imports_wizard,
         imports_runs,
         imports_configurations,
+        scheduling,
+        scheduling_history,
+        scheduling_runs,
         members,
         account,
         alerts,
