@@ -414,18 +414,28 @@ def _resolve(
     log: RejectLog,
     block: BlockDef,
 ) -> tuple[pa.Array, pa.BooleanArray]:
+    """Item ids for a column of codes or names, resolved once per distinct text.
+
+    A dimension column repeats few texts (months, countries…) over many rows: trimming, matching
+    and look-ups run on its dictionary of distinct texts, and one `take` spreads the results
+    back to the rows.
+    """
     column = target.field.source.label
-    codes = pc.utf8_trim_whitespace(text)
-    blank = pc.fill_null(pc.equal(codes, ""), True)
-    ids = index.resolve(codes)
-    unknown = pc.and_(pc.invert(blank), pc.is_null(ids))
+    encoded = pc.dictionary_encode(pc.fill_null(text, "") if text.null_count else text)
+    words, positions = encoded.dictionary, encoded.indices
+    codes = pc.utf8_trim_whitespace(words)
+    blank_words = pc.fill_null(pc.equal(codes, ""), True)
+    ids_of_words = index.resolve(codes)
+    unknown_words = pc.and_(pc.invert(blank_words), pc.is_null(ids_of_words))
     policy = target.field.unknown_items
-    if policy is UnknownItems.CREATE and pc.any(unknown).as_py():
-        wanted = pc.unique(pc.filter(codes, unknown))
+    if policy is UnknownItems.CREATE and pc.any(unknown_words).as_py():
+        wanted = pc.unique(pc.filter(codes, unknown_words))
         creatable = pc.filter(wanted, valid_code_mask(wanted))
         index.create(creatable.to_pylist())
-        ids = index.resolve(codes)
-        unknown = pc.and_(pc.invert(blank), pc.is_null(ids))
+        ids_of_words = index.resolve(codes)
+        unknown_words = pc.and_(pc.invert(blank_words), pc.is_null(ids_of_words))
+    ids = pc.take(ids_of_words, positions)
+    unknown = _spread(unknown_words, positions)
     keep = parsers.constant(True, len(text))
     matched = "coded" if target.field.match_by is MatchBy.CODE else "named"
     what = f"{index.list.name} has no item {matched} like this."
@@ -451,6 +461,7 @@ def _resolve(
         )
         keep = pc.invert(unknown)
     if block.kind is BlockKind.METRIC:
+        blank = _spread(blank_words, positions)
         _log_mask(
             log,
             Reason.PARSING_ERROR,
@@ -462,6 +473,14 @@ def _resolve(
         )
         keep = pc.and_(keep, pc.invert(blank))
     return ids, keep
+
+
+def _spread(word_mask: pa.BooleanArray, positions: pa.Array) -> pa.BooleanArray:
+    """A mask over distinct texts, as a mask over the rows (all false without a lookup when no
+    text is marked: the usual case)."""
+    if not pc.any(word_mask).as_py():
+        return parsers.constant(False, len(positions))
+    return pc.fill_null(pc.take(word_mask, positions), False)
 
 
 def _log_mask(
