@@ -152,7 +152,8 @@ def _merge_changed_rows(
     """
     q = connection.dialect.identifier_preparer.quote
     target = q(block.table_name)
-    staging.analyze()
+    # No ANALYZE of the staging table: the planner sizes it from its pages, which is all these
+    # plans need (the same hash join and hash aggregate were chosen with and without it).
     staged = staging.rows
     if _has_repeated_keys(connection, plan.key):
         staged -= _drop_overwritten(connection, plan.key, log)
@@ -180,11 +181,15 @@ def _merge_statement(target: str, plan: Plan, q: Quote) -> str:
     values = ", ".join(f"s.{c}" for c in staged)
     sql = f"MERGE INTO {target} AS t USING {STAGING} AS s ON {on}"
     if plan.value_columns:
-        old = ", ".join(f"t.{q(plan.columns[c])}" for c in plan.value_columns)
-        new = ", ".join(f"s.{c}" for c in plan.value_columns)
+        old = _row([f"t.{q(plan.columns[c])}" for c in plan.value_columns])
+        new = _row([f"s.{c}" for c in plan.value_columns])
         updates = ", ".join(f"{q(plan.columns[c])} = s.{c}" for c in plan.value_columns)
-        sql += f" WHEN MATCHED AND ROW({old}) IS DISTINCT FROM ROW({new}) THEN UPDATE SET {updates}"
+        sql += f" WHEN MATCHED AND {old} IS DISTINCT FROM {new} THEN UPDATE SET {updates}"
     return sql + f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
+
+
+def _row(columns: list[str]) -> str:
+    return columns[0] if len(columns) == 1 else f"({', '.join(columns)})"
 
 
 def _has_repeated_keys(connection: Connection, key: list[str]) -> bool:
