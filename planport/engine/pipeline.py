@@ -135,7 +135,8 @@ class _Run:
             block, {t.column: t.field.target for t in targets}, pivot_plan, mapping.options
         )
         log, summary = RejectLog(), ImportSummary()
-        with Staging(connection, _staging_columns(block, targets, pivot)) as staging:
+        columns = _staging_columns(block, targets, pivot)
+        with Staging(connection, columns, plan.key) as staging:
             indexes = {
                 t.list_id: ItemIndex(
                     connection, self.lists[t.list_id], t.field.match_by, before_write=staging.wait

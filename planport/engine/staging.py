@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import BigInteger, Column, Connection, MetaData, Table, text
 from sqlalchemy.types import TypeEngine
@@ -79,7 +80,10 @@ class Staging:
     """
 
     def __init__(
-        self, connection: Connection, columns: list[tuple[str, TypeEngine[object]]]
+        self,
+        connection: Connection,
+        columns: list[tuple[str, TypeEngine[object]]],
+        key: list[str] | None = None,
     ) -> None:
         self.connection = connection
         self.is_postgres = connection.dialect.name == "postgresql"
@@ -98,6 +102,7 @@ class Staging:
         self.rows = 0
         # Nulls staged per column, counted on the Arrow side so the merge need not scan for them.
         self.nulls = dict.fromkeys(self.names, 0)
+        self.key_order = KeyOrder(key or [])
         self.writer = CopyWriter(connection) if self.is_postgres else None
 
     def __enter__(self) -> Staging:
@@ -123,12 +128,19 @@ class Staging:
         background: call `wait()` before using the connection)."""
         for name, column in zip(self.names, batch.columns, strict=True):
             self.nulls[name] += column.null_count
+        self.key_order.follow(batch)
         self.rows += batch.num_rows
         if self.writer is not None:
             self.writer.submit(STAGING, self.names, batch)
             return
         for start in range(0, batch.num_rows, SLICE_ROWS):
             self._insert(batch.slice(start, SLICE_ROWS))
+
+    @property
+    def keys_increasing(self) -> bool:
+        """Whether the staged rows have keys and each is greater than the one before (then no
+        key repeats, and the merge need not group the staged rows to find out)."""
+        return self.key_order.increasing
 
     def wait(self) -> None:
         """Return once every appended batch is in the table and the connection is free."""
@@ -154,3 +166,34 @@ class Staging:
     def drop(self) -> None:
         self.wait()
         self.connection.execute(text(f"DROP TABLE IF EXISTS {STAGING}"))
+
+
+class KeyOrder:
+    """Follows, batch after batch, whether the key columns increase strictly (file order)."""
+
+    def __init__(self, key: list[str]) -> None:
+        self.key = key
+        self.increasing = bool(key)
+        self._last: pa.Table | None = None
+
+    def follow(self, batch: pa.Table) -> None:
+        if not self.increasing or not batch.num_rows:
+            return
+        keys = batch.select(self.key)
+        if self._last is not None:
+            keys = pa.concat_tables([self._last, keys])
+        self.increasing = keys_increase(keys)
+        self._last = keys.slice(keys.num_rows - 1)
+
+
+def keys_increase(keys: pa.Table) -> bool:
+    """Whether each row's key (its columns compared in order) is greater than the previous
+    row's. A null anywhere counts as not increasing."""
+    if keys.num_rows < 2:
+        return keys.num_rows == 0 or all(c.null_count == 0 for c in keys.columns)
+    before = [c.slice(0, keys.num_rows - 1) for c in keys.columns]
+    after = [c.slice(1) for c in keys.columns]
+    greater = pc.greater(after[-1], before[-1])
+    for earlier, later in zip(reversed(before[:-1]), reversed(after[:-1]), strict=True):
+        greater = pc.or_(pc.greater(later, earlier), pc.and_(pc.equal(later, earlier), greater))
+    return bool(pc.all(pc.fill_null(greater, False)).as_py())

@@ -147,7 +147,8 @@ def _merge_changed_rows(
     for a file that changes 10 % of its cells). But MERGE does not refuse a repeated key whose
     earlier row leaves the cell as it is (a WHEN condition that is false skips the row, and the
     later row then wins or loses by chance), so repeated keys are looked for first: one
-    GROUP BY over the staged rows, cheap next to the write. Inserted rows are counted as the
+    GROUP BY over the staged rows, skipped when the keys arrived in increasing order (staging
+    follows that on the Arrow side; then none can repeat). Inserted rows are counted as the
     table's growth; every other staged row addressed an existing row (updated).
     """
     q = connection.dialect.identifier_preparer.quote
@@ -155,7 +156,7 @@ def _merge_changed_rows(
     # No ANALYZE of the staging table: the planner sizes it from its pages, which is all these
     # plans need (the same hash join and hash aggregate were chosen with and without it).
     staged = staging.rows
-    if _has_repeated_keys(connection, plan.key):
+    if not staging.keys_increasing and _has_repeated_keys(connection, plan.key):
         staged -= _drop_overwritten(connection, plan.key, log)
     summary.deleted += _clear(connection, block, target, plan, options, references, q)
     if block.kind is BlockKind.METRIC and staging.nulls[_value_column(plan)]:
@@ -221,7 +222,7 @@ def _upsert_all_rows(
     if staging.is_postgres:
         staging.analyze()
     optimistic = _duplicates_would_fail(connection, block, staging, plan, options)
-    if plan.key and not optimistic:
+    if plan.key and not optimistic and not staging.keys_increasing:
         _drop_overwritten(connection, plan.key, log)
     # Clear and blank first, then count: a cell cleared and written again is deleted and
     # inserted (never also "updated"), and a blanked cell is only deleted.
