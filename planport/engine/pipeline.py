@@ -37,6 +37,7 @@ from planport.engine.staging import ROW, SEQ, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectedRow, RejectLog
 from planport.engine.writers import (
     DirectLoad,
+    Plan,
     Reference,
     RepeatedKeys,
     loads_directly,
@@ -148,19 +149,7 @@ class _Run:
             self._stream(targets, indexes, pivot, staging, load, log, summary)
             preview = _preview(connection, staging, preview_rows)
             summary.rows_read += len(source.invalid_rows)
-            if load is not None:
-                load.finish(summary)
-            else:
-                merge(
-                    connection,
-                    block,
-                    staging,
-                    plan,
-                    mapping.options,
-                    summary,
-                    log,
-                    self.references or [],
-                )
+            self._write(staging, load, plan, summary, log)
             for list_id, index in indexes.items():
                 _record_created(summary, self.lists[list_id].name, index.created)
             if pivot is not None:
@@ -170,6 +159,21 @@ class _Run:
         result = ImportResult(summary, rows, preview)
         _check_threshold(result, mapping)
         return result
+
+    def _write(
+        self,
+        staging: Staging,
+        load: DirectLoad | None,
+        plan: Plan,
+        summary: ImportSummary,
+        log: RejectLog,
+    ) -> None:
+        """Finish the direct load (raises RepeatedKeys) or merge the staged rows."""
+        if load is not None:
+            load.finish(summary)
+            return
+        options, references = self.mapping.options, self.references or []
+        merge(self.connection, self.block, staging, plan, options, summary, log, references)
 
     def _stream(
         self,
