@@ -7,6 +7,7 @@ inserted set-based and added to the index, so later batches find them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -22,10 +23,20 @@ CHUNK = 1000
 
 
 class ItemIndex:
-    def __init__(self, connection: Connection, dimension_list: BlockDef, match_by: MatchBy) -> None:
+    """One Dimension List's keys and item ids. `before_write` is called before new items are
+    inserted: the pipeline's COPY may be using the shared connection on another thread."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        dimension_list: BlockDef,
+        match_by: MatchBy,
+        before_write: Callable[[], None] = lambda: None,
+    ) -> None:
         self.list = dimension_list
         self.match_by = match_by
         self._connection = connection
+        self._before_write = before_write
         self._table = block_tables.build_table(dimension_list)
         key = self._table.c.code if match_by is MatchBy.CODE else self._table.c.name
         rows = connection.execute(
@@ -43,6 +54,9 @@ class ItemIndex:
 
     def create(self, texts: list[str]) -> None:
         """Add items for `texts` (distinct, non-blank, unknown) to the list and to the index."""
+        if not texts:
+            return
+        self._before_write()
         texts = self._without_taken_codes(texts)
         if not texts:
             return

@@ -35,7 +35,15 @@ from planport.engine.mapping import (
 from planport.engine.reader import Source, iter_batches, physical_lines
 from planport.engine.staging import ROW, SEQ, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectedRow, RejectLog
-from planport.engine.writers import Reference, merge, plan_for
+from planport.engine.writers import (
+    DirectLoad,
+    Plan,
+    Reference,
+    RepeatedKeys,
+    loads_directly,
+    merge,
+    plan_for,
+)
 from planport.store import block_tables
 
 
@@ -85,52 +93,134 @@ def import_file(
 
     `lists` holds every Dimension List the mapping resolves items in. Raises ImportFailed when
     the run must not land (the caller rolls back).
+
+    A real run into an empty Metric on PostgreSQL first loads the file directly into the block's
+    table, in a savepoint; should the file repeat a cell, that is rolled back (items it created
+    included) and the file is read again through staging, which reports the overwritten rows.
+    `on_progress` then counts from zero again.
     """
-    targets = _targets(block, mapping, lists)
-    indexes = {
-        t.list_id: ItemIndex(connection, lists[t.list_id], t.field.match_by)
-        for t in targets
-        if t.list_id is not None
-    }
-    pivot = _Pivot.build(block, mapping, lists, connection) if mapping.pivot else None
-    staging = Staging(connection, _staging_columns(block, targets, pivot))
-    log, summary = RejectLog(), ImportSummary()
-    wanted = _wanted_columns(source, mapping)
-    for batch in iter_batches(source, include=wanted):
-        if row_limit is not None and summary.rows_read >= row_limit:
-            break
-        if row_limit is not None:
-            batch = batch.slice(0, row_limit - summary.rows_read)
-        columns = {
-            source.columns[int(name)]: column
-            for name, column in zip(batch.schema.names, batch.columns, strict=True)
-        }
-        staged = _type_batch(
-            columns,
-            batch.num_rows,
-            summary.rows_read,
-            targets,
-            indexes,
-            pivot,
-            log,
-            mapping.options.blanks_overwrite,
-            started_at,
-            source.settings,
-            block,
+    run = _Run(
+        connection, block, lists, source, mapping, started_at, row_limit, on_progress, references
+    )
+    if preview_rows == 0 and row_limit is None and loads_directly(connection, block):
+        try:
+            with connection.begin_nested():
+                return run.once(preview_rows, direct=True)
+        except RepeatedKeys:
+            source.invalid_rows.clear()  # the second pass finds them again
+    return run.once(preview_rows, direct=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one import reads from and writes to; `once` makes one pass over the file."""
+
+    connection: Connection
+    block: BlockDef
+    lists: dict[uuid.UUID, BlockDef]
+    source: Source
+    mapping: Mapping
+    started_at: datetime
+    row_limit: int | None
+    on_progress: Callable[[int], None] | None
+    references: list[Reference] | None
+
+    def once(self, preview_rows: int, *, direct: bool) -> ImportResult:
+        """Read, type and load the file, merge or finish the direct load, and summarise.
+        Raises RepeatedKeys (direct only) and ImportFailed."""
+        connection, block, mapping, source = self.connection, self.block, self.mapping, self.source
+        targets = _targets(block, mapping, self.lists)
+        pivot = _Pivot.build(block, mapping, self.lists, connection) if mapping.pivot else None
+        pivot_plan = (_Pivot.ITEM, mapping.pivot.dimension) if mapping.pivot else None
+        plan = plan_for(
+            block, {t.column: t.field.target for t in targets}, pivot_plan, mapping.options
         )
-        staging.append(staged)
-        summary.rows_read += batch.num_rows
-        if on_progress:
-            on_progress(summary.rows_read)
-    preview = _preview(connection, staging, preview_rows)
-    summary.rows_read += len(source.invalid_rows)
-    pivot_plan = (_Pivot.ITEM, mapping.pivot.dimension) if mapping.pivot else None
-    plan = plan_for(block, {t.column: t.field.target for t in targets}, pivot_plan, mapping.options)
-    merge(connection, block, staging, plan, mapping.options, summary, log, references or [])
-    for list_id, index in indexes.items():
-        _record_created(summary, lists[list_id].name, index.created)
-    if pivot is not None:
-        _record_created(summary, pivot.index.list.name, pivot.index.created)
+        log, summary = RejectLog(), ImportSummary()
+        columns = _staging_columns(block, targets, pivot)
+        with Staging(connection, columns, plan.key) as staging:
+            indexes = {
+                t.list_id: ItemIndex(
+                    connection, self.lists[t.list_id], t.field.match_by, before_write=staging.wait
+                )
+                for t in targets
+                if t.list_id is not None
+            }
+            load = DirectLoad(connection, block, plan, staging) if direct else None
+            self._stream(targets, indexes, pivot, staging, load, log, summary)
+            preview = _preview(connection, staging, preview_rows)
+            summary.rows_read += len(source.invalid_rows)
+            self._write(staging, load, plan, summary, log)
+            for list_id, index in indexes.items():
+                _record_created(summary, self.lists[list_id].name, index.created)
+            if pivot is not None:
+                _record_created(summary, pivot.index.list.name, pivot.index.created)
+            rows = _finish_log(source, log, summary)
+            staging.drop()
+        result = ImportResult(summary, rows, preview)
+        _check_threshold(result, mapping)
+        return result
+
+    def _write(
+        self,
+        staging: Staging,
+        load: DirectLoad | None,
+        plan: Plan,
+        summary: ImportSummary,
+        log: RejectLog,
+    ) -> None:
+        """Finish the direct load (raises RepeatedKeys) or merge the staged rows."""
+        if load is not None:
+            load.finish(summary)
+            return
+        options, references = self.mapping.options, self.references or []
+        merge(self.connection, self.block, staging, plan, options, summary, log, references)
+
+    def _stream(
+        self,
+        targets: list[_Target],
+        indexes: dict[uuid.UUID, ItemIndex],
+        pivot: _Pivot | None,
+        staging: Staging,
+        load: DirectLoad | None,
+        log: RejectLog,
+        summary: ImportSummary,
+    ) -> None:
+        """Type every batch of the file and hand it to the direct load or to staging."""
+        source, row_limit = self.source, self.row_limit
+        wanted = _wanted_columns(source, self.mapping)
+        for batch in iter_batches(source, include=wanted):
+            if row_limit is not None and summary.rows_read >= row_limit:
+                break
+            if row_limit is not None:
+                batch = batch.slice(0, row_limit - summary.rows_read)
+            columns = {
+                source.columns[int(name)]: column
+                for name, column in zip(batch.schema.names, batch.columns, strict=True)
+            }
+            typed = _type_batch(
+                columns,
+                batch.num_rows,
+                summary.rows_read,
+                targets,
+                indexes,
+                pivot,
+                log,
+                self.mapping.options.blanks_overwrite,
+                self.started_at,
+                source.settings,
+                self.block,
+            )
+            if load is not None:
+                load.append(typed)
+            else:
+                staging.append(typed)
+            summary.rows_read += batch.num_rows
+            if self.on_progress:
+                self.on_progress(summary.rows_read)
+
+
+def _finish_log(source: Source, log: RejectLog, summary: ImportSummary) -> list[RejectedRow]:
+    """Number the rejected rows by physical line and add the ragged ones; the rejected rows."""
     texts: dict[int, str] = {}
     lines = physical_lines(source, log.indexes(), texts)  # also numbers the ragged rows
     for invalid in source.invalid_rows:
@@ -141,15 +231,11 @@ def import_file(
             [invalid.line or 0],
             [invalid.text],
         )
-    rows = log.finish(
+    return log.finish(
         summary,
         lambda index: lines.get(index, source.first_data_line + index),
         lambda index: texts.get(index, ""),
     )
-    staging.drop()
-    result = ImportResult(summary, rows, preview)
-    _check_threshold(result, mapping)
-    return result
 
 
 # ---------------------------------------------------------------- targets
@@ -333,18 +419,28 @@ def _resolve(
     log: RejectLog,
     block: BlockDef,
 ) -> tuple[pa.Array, pa.BooleanArray]:
+    """Item ids for a column of codes or names, resolved once per distinct text.
+
+    A dimension column repeats few texts (months, countries…) over many rows: trimming, matching
+    and look-ups run on its dictionary of distinct texts, and one `take` spreads the results
+    back to the rows.
+    """
     column = target.field.source.label
-    codes = pc.utf8_trim_whitespace(text)
-    blank = pc.fill_null(pc.equal(codes, ""), True)
-    ids = index.resolve(codes)
-    unknown = pc.and_(pc.invert(blank), pc.is_null(ids))
+    encoded = pc.dictionary_encode(pc.fill_null(text, "") if text.null_count else text)
+    words, positions = encoded.dictionary, encoded.indices
+    codes = pc.utf8_trim_whitespace(words)
+    blank_words = pc.fill_null(pc.equal(codes, ""), True)
+    ids_of_words = index.resolve(codes)
+    unknown_words = pc.and_(pc.invert(blank_words), pc.is_null(ids_of_words))
     policy = target.field.unknown_items
-    if policy is UnknownItems.CREATE and pc.any(unknown).as_py():
-        wanted = pc.unique(pc.filter(codes, unknown))
+    if policy is UnknownItems.CREATE and pc.any(unknown_words).as_py():
+        wanted = pc.unique(pc.filter(codes, unknown_words))
         creatable = pc.filter(wanted, valid_code_mask(wanted))
         index.create(creatable.to_pylist())
-        ids = index.resolve(codes)
-        unknown = pc.and_(pc.invert(blank), pc.is_null(ids))
+        ids_of_words = index.resolve(codes)
+        unknown_words = pc.and_(pc.invert(blank_words), pc.is_null(ids_of_words))
+    ids = pc.take(ids_of_words, positions)
+    unknown = _spread(unknown_words, positions)
     keep = parsers.constant(True, len(text))
     matched = "coded" if target.field.match_by is MatchBy.CODE else "named"
     what = f"{index.list.name} has no item {matched} like this."
@@ -370,6 +466,7 @@ def _resolve(
         )
         keep = pc.invert(unknown)
     if block.kind is BlockKind.METRIC:
+        blank = _spread(blank_words, positions)
         _log_mask(
             log,
             Reason.PARSING_ERROR,
@@ -381,6 +478,14 @@ def _resolve(
         )
         keep = pc.and_(keep, pc.invert(blank))
     return ids, keep
+
+
+def _spread(word_mask: pa.BooleanArray, positions: pa.Array) -> pa.BooleanArray:
+    """A mask over distinct texts, as a mask over the rows (all false without a lookup when no
+    text is marked: the usual case)."""
+    if not pc.any(word_mask).as_py():
+        return parsers.constant(False, len(positions))
+    return pc.fill_null(pc.take(word_mask, positions), False)
 
 
 def _log_mask(
@@ -534,6 +639,7 @@ def _empty_like(typed: dict[str, pa.Array], pivot: _Pivot) -> pa.Table:
 def _preview(connection: Connection, staging: Staging, limit: int) -> list[dict[str, Any]]:
     if limit <= 0:
         return []
+    staging.wait()
     rows = (
         connection.execute(staging.table.select().order_by(staging.table.c.seq).limit(limit))
         .mappings()

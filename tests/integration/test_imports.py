@@ -1065,3 +1065,146 @@ def test_a_pivoted_row_counts_as_skipped_only_when_it_lost_every_cell(
     assert done.inserted == 1
     assert done.skipped == 1
     assert sum(g.count for g in done.summary.groups) == 3  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- loading fast, staying exact
+# An empty Metric on PostgreSQL is loaded straight into its table; a file that repeats a cell
+# falls back to staging. Keyed writes into a filled block go through MERGE on PostgreSQL 15+.
+# These tests pin the contract of both paths (they run on SQLite too, through the upsert).
+
+
+def test_a_cell_repeated_in_a_file_for_an_empty_metric_keeps_its_last_row(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+) -> None:
+    rows = [["FR", "2026-01", "1"], ["DE", "2026-01", "2"], ["FR", "2026-01", "3"]]
+    path = write_csv(tmp_path / "r.csv", ["Country", "Month", "Revenue"], rows)
+    done = run(db, admin, revenue.id, path, revenue_mapping(country, month))
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert cells(db, admin, revenue) == {("FR", "2026-01"): "3", ("DE", "2026-01"): "2"}
+    assert (done.rows_read, done.inserted, done.updated, done.skipped) == (3, 2, 0, 0)
+    assert sample_lines(group(done, OVERWRITTEN)) == [2]
+
+
+def test_items_created_before_a_repeated_cell_is_found_are_created_once(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+) -> None:
+    rows = [["IT", "2026-01", "1"], ["IT", "2026-01", "2"], ["ES", "2026-02", "3"]]
+    path = write_csv(tmp_path / "r.csv", ["Country", "Month", "Revenue"], rows)
+    chosen = mapping(
+        field(country.id, "Country", unknown=UnknownItems.CREATE),
+        field(month.id, "Month"),
+        field(VALUE, "Revenue"),
+    )
+    done = run(db, admin, revenue.id, path, chosen)
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert done.summary is not None
+    assert done.summary.items_created_count == {"Country": 2}
+    assert sorted(by_code(db, admin, country)) == ["DE", "ES", "FR", "IT"]
+    assert cells(db, admin, revenue) == {("IT", "2026-01"): "2", ("ES", "2026-02"): "3"}
+    assert (done.inserted, done.skipped) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected", "inserted", "overwritten"),
+    [
+        ([["FR", "2026-01", "1"], ["FR", "2026-01", ""]], {}, 0, [2]),
+        ([["FR", "2026-01", ""], ["FR", "2026-01", "1"]], {("FR", "2026-01"): "1"}, 1, [2]),
+        ([["FR", "2026-01", ""], ["DE", "2026-01", "1"]], {("DE", "2026-01"): "1"}, 1, []),
+        ([["FR", "2026-01", ""], ["FR", "2026-01", ""]], {}, 0, [2]),
+    ],
+    ids=["value-then-blank", "blank-then-value", "blank-alone", "blank-twice"],
+)
+def test_blank_values_in_a_file_for_an_empty_metric_clear_only_what_comes_before_them(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+    rows: list[list[str]],
+    expected: dict[tuple[str, str], str],
+    inserted: int,
+    overwritten: list[int],
+) -> None:
+    path = write_csv(tmp_path / "r.csv", ["Country", "Month", "Revenue"], rows)
+    done = run(db, admin, revenue.id, path, revenue_mapping(country, month))
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert cells(db, admin, revenue) == expected
+    assert (done.inserted, done.updated, done.deleted) == (inserted, 0, 0)
+    assert done.summary is not None
+    found = [g for g in done.summary.groups if g.reason == OVERWRITTEN]
+    assert [s.line for g in found for s in g.samples] == overwritten
+
+
+def test_a_repeated_cell_whose_first_row_matches_the_block_still_keeps_the_last_row(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+) -> None:
+    # The first row changes nothing; a write that skips unchanged rows must not let it win.
+    set_revenue(db, admin, revenue, {"FR/2026-01": "5"})
+    rows = [["FR", "2026-01", "7"], ["FR", "2026-01", "5"]]
+    path = write_csv(tmp_path / "r.csv", ["Country", "Month", "Revenue"], rows)
+    done = run(db, admin, revenue.id, path, revenue_mapping(country, month))
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert cells(db, admin, revenue) == {("FR", "2026-01"): "5"}
+    assert (done.inserted, done.updated, done.skipped) == (0, 1, 0)
+    assert sample_lines(group(done, OVERWRITTEN)) == [2]
+
+
+def test_a_metric_loaded_in_bulk_keeps_its_primary_key_and_indexes(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import inspect
+
+    def shape() -> tuple[Any, ...]:
+        with db.engine.connect() as connection:
+            seen = inspect(connection)
+            key = seen.get_pk_constraint(revenue.table_name)
+            indexes = seen.get_indexes(revenue.table_name)
+        named = sorted((i["name"], tuple(i["column_names"]), i["unique"]) for i in indexes)
+        return key["name"], tuple(key["constrained_columns"]), named
+
+    before = shape()
+    path = write_csv(tmp_path / "r.csv", ["Country", "Month", "Revenue"], [["FR", "2026-01", "1"]])
+    assert run(db, admin, revenue.id, path, revenue_mapping(country, month)).inserted == 1
+    assert shape() == before
+
+
+def test_a_refill_that_adds_and_changes_cells_counts_each_once(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+) -> None:
+    set_revenue(db, admin, revenue, {"FR/2026-01": "1", "DE/2026-01": "2"})
+    rows = [["FR", "2026-01", "1"], ["DE", "2026-01", "9"], ["FR", "2026-02", "3"]]
+    path = write_csv(tmp_path / "r.csv", ["Country", "Month", "Revenue"], rows)
+    done = run(db, admin, revenue.id, path, revenue_mapping(country, month))
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert (done.inserted, done.updated, done.deleted) == (1, 2, 0)
+    assert cells(db, admin, revenue) == {
+        ("FR", "2026-01"): "1",
+        ("DE", "2026-01"): "9",
+        ("FR", "2026-02"): "3",
+    }
