@@ -183,9 +183,16 @@ def _merge_statement(target: str, plan: Plan, q: Quote) -> str:
     values = ", ".join(f"s.{c}" for c in staged)
     sql = f"MERGE INTO {target} AS t USING {STAGING} AS s ON {on}"
     if plan.value_columns:
+        # A blank staged cell keeps the stored value when asked (a block copy never blanks).
+        incoming = {
+            c: f"COALESCE(s.{c}, t.{q(plan.columns[c])})"
+            if plan.keep_existing_when_blank
+            else f"s.{c}"
+            for c in plan.value_columns
+        }
         old = _row([f"t.{q(plan.columns[c])}" for c in plan.value_columns])
-        new = _row([f"s.{c}" for c in plan.value_columns])
-        updates = ", ".join(f"{q(plan.columns[c])} = s.{c}" for c in plan.value_columns)
+        new = _row(list(incoming.values()))
+        updates = ", ".join(f"{q(plan.columns[c])} = {incoming[c]}" for c in plan.value_columns)
         sql += f" WHEN MATCHED AND {old} IS DISTINCT FROM {new} THEN UPDATE SET {updates}"
     return sql + f" WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
 
