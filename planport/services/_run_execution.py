@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from planport import connectors
-from planport.connectors import FetchContext, Fetched, SourceSpec, SourceUnavailable
+from planport.connectors import FetchContext, Fetched, GivenFile, SourceSpec, SourceUnavailable
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import AccountType, Permission
 from planport.domain.errors import NotFound, PermissionDenied, PlanportError
@@ -320,6 +320,11 @@ class _Execution:
         try:
             fetched = connectors.fetch(job.source, context)
         except SourceUnavailable as error:
+            if isinstance(job.source, GivenFile):
+                # The file given with the run: to its reader a file that cannot be read, as
+                # before runs had sources (the Import Summary's documented reason).
+                message = f"The file {job.source.name} could not be read: {error.message}"
+                raise _Refused(_failed("FileUnreadable", message)) from None
             raise _Refused(
                 _failed("SourceUnavailable", error.message, transient=error.transient)
             ) from None

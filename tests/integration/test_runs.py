@@ -258,7 +258,7 @@ def test_a_given_file_that_is_gone_fails_without_retry(
     run_id = start(db, admin, country, countries, chosen)
     countries.unlink()
     view = claim_and_execute(db, run_id, settings)
-    assert [e.name for e in view.errors] == ["SourceUnavailable"]
+    assert [e.name for e in view.errors] == ["FileUnreadable"]
     assert "no longer available" in view.errors[0].description
     assert runs.follow_ups(db, run_id) == []
 
