@@ -217,7 +217,7 @@ def _percentile(values: list[float], percent: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
-def run(schedules: int, burst: int) -> dict[str, float]:
+def run(schedules: int, burst: int, *, lateness: bool = True) -> dict[str, float]:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder, database("postgresql", Path(folder)) as db:
         root = Path(folder) / "imports"
@@ -238,7 +238,8 @@ def run(schedules: int, burst: int) -> dict[str, float]:
         figures["schedules"] = schedules
         figures["fires_per_s"] = _fires_per_second(db, ids[:burst])
         _plan(db, ids[:burst], None)
-        figures |= _lateness(db, settings, ids[burst : 2 * burst])
+        if lateness:
+            figures |= _lateness(db, settings, ids[burst : 2 * burst])
         figures["burst"] = burst
     return figures
 
@@ -248,12 +249,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--schedules", type=int, default=100_000)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="2,000 schedules, a burst of 50")
+    parser.add_argument(
+        "--no-lateness", action="store_true", help="skip the real-time minute (tests)"
+    )
     args = parser.parse_args(argv)
     if not postgres_available():
         print(json.dumps({"skipped": "no PostgreSQL on 127.0.0.1:5432"}))
         return
     schedules, burst = (2_000, 50) if args.quick else (args.schedules, args.burst)
-    figures = run(schedules, burst)
+    figures = run(schedules, burst, lateness=not args.no_lateness)
     rows = [
         ("tick cost, nothing due, 10k schedules", f"{figures['idle_tick_ms_10k']:.2f} ms"),
         (
@@ -261,15 +265,18 @@ def main(argv: list[str] | None = None) -> None:
             f"{figures['idle_tick_ms_100k']:.2f} ms",
         ),
         (f"fires/s ({burst:,} due at once)", f"{figures['fires_per_s']:,.0f}"),
-        (
-            f"lateness p50, fired ({burst:,} fires in one minute)",
-            f"{figures['lateness_p50_s']:.3f} s",
-        ),
-        ("lateness p99, fired (target < 1 s)", f"{figures['lateness_p99_s']:.3f} s"),
-        ("lateness max, fired", f"{figures['lateness_max_s']:.3f} s"),
-        ("start p50 (4 import threads)", f"{figures['start_p50_s']:.3f} s"),
-        ("start p99 (4 import threads)", f"{figures['start_p99_s']:.3f} s"),
     ]
+    if "lateness_p99_s" in figures:
+        rows += [
+            (
+                f"lateness p50, fired ({burst:,} fires in one minute)",
+                f"{figures['lateness_p50_s']:.3f} s",
+            ),
+            ("lateness p99, fired (target < 1 s)", f"{figures['lateness_p99_s']:.3f} s"),
+            ("lateness max, fired", f"{figures['lateness_max_s']:.3f} s"),
+            ("start p50 (4 import threads)", f"{figures['start_p50_s']:.3f} s"),
+            ("start p99 (4 import threads)", f"{figures['start_p99_s']:.3f} s"),
+        ]
     width = max(len(label) for label, _ in rows)
     print("Scheduler on PostgreSQL")
     for label, value in rows:

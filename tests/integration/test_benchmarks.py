@@ -29,3 +29,15 @@ def test_the_imports_benchmark_runs_and_ends_with_one_json_line(
     assert figures["sqlite_metric_new_rows_s"] > 0
     assert figures["pg_metric_update_rows_s"] > 0
     assert figures["pg_copy_rows_s"] > 0
+
+
+def test_the_scheduling_benchmark_runs_and_ends_with_one_json_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import scheduling
+
+    scheduling.main(["--schedules", "300", "--burst", "20", "--no-lateness"])
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["schedules"] == 300
+    assert figures["fires_per_s"] > 0
+    assert figures["idle_tick_ms_100k"] > 0
