@@ -11,12 +11,10 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, text
 
 from planport.domain.members import Actor
 from planport.services import applications, members
@@ -24,7 +22,7 @@ from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store import migrate
 from planport.store.db import Database
-from tests.conftest import postgres_url
+from tests.conftest import postgres_schema
 from tests.integration.builders import PASSWORD, grant
 from tests.integration.celery_cluster import REQUIRED, Cluster, redis_answers
 from tests.integration.smtp_peers import LOOPBACK, Inbox, ServerFactory, SmtpPeer, free_port
@@ -110,23 +108,9 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A migrated PostgreSQL schema of this test's own."""
-    base = postgres_url()
-    if base is None:
-        if REQUIRED:
-            pytest.fail("PostgreSQL is required (PLANPORT_TEST_REQUIRE_POSTGRES=1) but unreachable")
-        pytest.skip("no PostgreSQL server")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """A PostgreSQL schema of this test's own (the cluster migrates it)."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
