@@ -101,7 +101,12 @@ def test_two_workers_complete_every_run_exactly_once_even_when_sent_twice(
     wait_for(all_finished, 120, "every run to complete")
     assert sorted(r[0] for r in statuses(cluster.db)) == sorted(queued), "no retry, no extra run"
     assert row_count(cluster.db, block) == 6 * 100, "each run landed once"
-    wait_for(lambda: len(re.findall("'not claimed'", logs(cluster))) >= 6, 30, "duplicates")
+    # A task's result line is logged just after the run committed: wait for all twelve lines.
+    wait_for(
+        lambda: len(re.findall("'not claimed'|'executed'", logs(cluster))) >= 12,
+        30,
+        "every message's result in the logs",
+    )
     logs_now = logs(cluster)
     assert len(re.findall("'executed'", logs_now)) == 6
     assert len(re.findall("'not claimed'", logs_now)) == 6
