@@ -155,7 +155,8 @@ class _Timed:
         self.handed: dict[uuid.UUID, datetime] = {}
 
     def submit(self, run_id: uuid.UUID, *, not_before: datetime | None = None) -> None:
-        self.handed[run_id] = datetime.now(UTC)
+        # The first hand-over counts: the sweeper re-sends runs still queued a minute later.
+        self.handed.setdefault(run_id, datetime.now(UTC))
         self.inner.submit(run_id, not_before=not_before)
 
     def start(self) -> None:

@@ -45,9 +45,8 @@ def build_scheduler(
             runs.after_finish(db, run_id, settings)
 
     return Scheduler(
-        tick=lambda now: firing.fire_due(db, now),
+        tick=lambda now: firing.fire_due(db, now, on_commit=dispatch),
         next_due=lambda: firing.next_due_at(db),
-        dispatch=dispatch,
         clock=clock,
         sweep=_housekeeping(settings, db, executor),
         lease=lease,

@@ -33,8 +33,10 @@ class TickResult(Protocol):
 class Scheduler:
     tick: Callable[[datetime], TickResult]
     next_due: Callable[[], datetime | None]
-    dispatch: Callable[[TickResult], None]
     clock: Callable[[], datetime]
+    # Hands a tick's runs on after its commit; None when the tick does so itself, batch by
+    # batch (the services' fire_due with on_commit), so a burst starts while it is fired.
+    dispatch: Callable[[TickResult], None] | None = None
     sweep: Callable[[datetime], object] | None = None
     lease: Lease | None = None
     sweep_every_s: float = 15.0
@@ -54,7 +56,8 @@ class Scheduler:
             if self.lease is not None and not self.lease.renew(now):
                 self.lease.acquire(now)
             result = self.tick(now)
-            self.dispatch(result)
+            if self.dispatch is not None:
+                self.dispatch(result)
             self._maybe_sweep(now)
             return self._sleep_for(self.clock())
         except Exception:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,7 +44,7 @@ from planport.store.models import (
     ScheduleFire,
 )
 
-TICK_BATCH = 500  # schedules claimed per transaction: short transactions, bounded memory
+TICK_BATCH = 250  # schedules claimed per transaction: short transactions, bounded memory
 MISSED_LISTED = 100  # missed fires recorded per schedule after a long downtime
 
 
@@ -60,6 +61,15 @@ class TickReport:
     queued: list[uuid.UUID] = field(default_factory=list)
     finished: list[uuid.UUID] = field(default_factory=list)
 
+    def merge(self, other: TickReport) -> None:
+        self.claimed += other.claimed
+        self.fired += other.fired
+        self.missed += other.missed
+        self.skipped += other.skipped
+        self.broken += other.broken
+        self.queued += other.queued
+        self.finished += other.finished
+
 
 @dataclass(slots=True)
 class _Fire:
@@ -68,19 +78,33 @@ class _Fire:
     schedule: ImportSchedule
     instant: datetime
     outcome: FireOutcome
-    run: ImportRun | None = None
+    run_id: uuid.UUID | None = None
     problem: tuple[str, str] | None = None
 
 
-def fire_due(db: Database, now: datetime, *, batch: int = TICK_BATCH) -> TickReport:
-    """Fire every schedule due at `now` (aware UTC), `batch` schedules per transaction."""
+def fire_due(
+    db: Database,
+    now: datetime,
+    *,
+    batch: int = TICK_BATCH,
+    on_commit: Callable[[TickReport], None] | None = None,
+) -> TickReport:
+    """Fire every schedule due at `now` (aware UTC), `batch` schedules per transaction.
+
+    `on_commit` gets each batch's own report right after its commit, so the executor starts
+    the first runs of a large burst while the next batch is fired. Returns the whole tick.
+    """
     report = TickReport()
     while True:
+        part = TickReport()
         with db.write() as session:
             due = _claim_due(session, now, batch)
             if due:
-                _fire_batch(session, due, now, report)
-        report.claimed += len(due)
+                _fire_batch(session, due, now, part)
+        part.claimed = len(due)
+        if on_commit is not None:
+            on_commit(part)
+        report.merge(part)
         if len(due) < batch:
             return report
 
@@ -152,23 +176,28 @@ def _decide_runs(session: Session, fires: list[_Fire], now: datetime) -> None:
     by_id = {c.id: c for c in found}
     blocks = _blocks_of(session, found)
     waiting = _waiting(session, wanted)
+    values = []
     for fire in fires:
         configuration = by_id[fire.schedule.configuration_id]
         if configuration.id in waiting:
             fire.outcome = FireOutcome.SKIPPED
             continue
         fire.problem = _cannot_run(session, configuration)
-        fire.run = _new_run(session, fire, configuration, blocks, now)
+        row = _run_values(fire, configuration, blocks, now)
+        fire.run_id = row["id"]
+        values.append(row)
         if fire.problem is None:
             waiting.add(configuration.id)
-    session.flush()  # the runs exist before the fires that name them
+    if values:
+        # One executemany: the runs exist before the fires that name them.
+        session.execute(insert(ImportRun), values)
     for fire in fires:
-        if fire.run is not None and fire.problem is not None:
+        if fire.run_id is not None and fire.problem is not None:
             name, message = fire.problem
             outcome = Outcome(RunStatus.FAILED, errors=[RunError(name, message)])
             _run_rows.finish(
                 session,
-                fire.run.id,
+                fire.run_id,
                 None,
                 outcome,
                 now,
@@ -209,19 +238,17 @@ def _recipe(
     )
 
 
-def _new_run(
-    session: Session,
+def _run_values(
     fire: _Fire,
     configuration: ImportConfiguration,
     blocks: dict[uuid.UUID, Block],
     now: datetime,
-) -> ImportRun:
+) -> dict[str, Any]:
     block = blocks.get(configuration.block_id) if configuration.block_id else None
     settings, mapping, source = _recipe(
         configuration.file_settings, configuration.mapping, configuration.source
     )
-    return runs.queue_run(
-        session,
+    return runs.queued_run_values(
         configuration=configuration,
         block=block or _deleted_block(configuration),
         source=source,
@@ -232,7 +259,6 @@ def _new_run(
         schedule_id=fire.schedule.id,
         scheduled_for=fire.instant,
         now=now,
-        flush=False,
     )
 
 
@@ -275,20 +301,21 @@ def _insert_fires(session: Session, fires: list[_Fire]) -> set[tuple[uuid.UUID, 
             "scheduled_for": f.instant,
             "configuration_id": f.schedule.configuration_id,
             "outcome": f.outcome.value,
-            "run_id": f.run.id if f.run is not None else None,
+            "run_id": f.run_id,
         }
         for f in fires
     ]
     table = ScheduleFire.__table__
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     # RETURNING, not the row count: psycopg reports none for INSERT through SQLAlchemy 2.1.
+    # Given a list, SQLAlchemy sends it in a few batched statements compiled once.
     statement = (
         dialect.insert(table)
-        .values(rows)
         .on_conflict_do_nothing()
         .returning(table.c.schedule_id, table.c.scheduled_for)
     )
-    return {(r.schedule_id, _aware(r.scheduled_for)) for r in session.execute(statement)}
+    found = session.execute(statement, rows)
+    return {(r.schedule_id, _aware(r.scheduled_for)) for r in found}
 
 
 def _aware(instant: datetime) -> datetime:
@@ -301,13 +328,15 @@ def _drop_runs_of_fires_recorded_elsewhere(
 ) -> None:
     """A fire already recorded was another scheduler's: the run queued for it here goes."""
     lost = [
-        f.run.id for f in fires if f.run is not None and (f.schedule.id, f.instant) not in recorded
+        f.run_id
+        for f in fires
+        if f.run_id is not None and (f.schedule.id, f.instant) not in recorded
     ]
     if lost:
         session.execute(delete(ImportRun).where(ImportRun.id.in_(lost)))
         for fire in fires:
-            if fire.run is not None and fire.run.id in lost:
-                fire.run = None
+            if fire.run_id in lost:
+                fire.run_id = None
 
 
 def _count(fire: _Fire, report: TickReport) -> None:
@@ -315,7 +344,7 @@ def _count(fire: _Fire, report: TickReport) -> None:
         report.missed += 1
     elif fire.outcome is FireOutcome.SKIPPED:
         report.skipped += 1
-    elif fire.run is not None:
+    elif fire.run_id is not None:
         report.fired += 1
         target = report.queued if fire.problem is None else report.finished
-        target.append(fire.run.id)
+        target.append(fire.run_id)

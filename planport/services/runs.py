@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -158,27 +159,58 @@ def queue_run(
     after the transaction committed.
     """
     run = ImportRun(
-        id=uuid.uuid4(),
-        application_id=block.application_id,
-        block_id=block.id,
-        block_name=block.name,
-        configuration_id=configuration.id if configuration is not None else None,
-        trigger=trigger.value,
-        actor_id=actor_id,
-        status=RunStatus.QUEUED.value,
-        schedule_id=schedule_id,
-        scheduled_for=scheduled_for,
-        attempt=1,
-        created_at=now or utc_now(),
-        file_name=_file_label(source),
-        file_settings=file_settings.model_dump_json(),
-        mapping=mapping.model_dump_json(),
-        source=source_json(source),
+        **queued_run_values(
+            configuration=configuration,
+            block=block,
+            source=source,
+            trigger=trigger,
+            actor_id=actor_id,
+            file_settings=file_settings,
+            mapping=mapping,
+            schedule_id=schedule_id,
+            scheduled_for=scheduled_for,
+            now=now,
+        )
     )
     session.add(run)
     if flush:
         session.flush()
     return run
+
+
+def queued_run_values(
+    *,
+    configuration: ImportConfiguration | None,
+    block: BlockDef | Block,
+    source: SourceSpec,
+    trigger: Trigger,
+    actor_id: uuid.UUID | None,
+    file_settings: FileSettings,
+    mapping: Mapping,
+    schedule_id: uuid.UUID | None = None,
+    scheduled_for: datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of a new queued run (its id included), for `queue_run` or for a
+    caller inserting many runs in one statement (a scheduler tick)."""
+    return {
+        "id": uuid.uuid4(),
+        "application_id": block.application_id,
+        "block_id": block.id,
+        "block_name": block.name,
+        "configuration_id": configuration.id if configuration is not None else None,
+        "trigger": trigger.value,
+        "actor_id": actor_id,
+        "status": RunStatus.QUEUED.value,
+        "schedule_id": schedule_id,
+        "scheduled_for": scheduled_for,
+        "attempt": 1,
+        "created_at": now or utc_now(),
+        "file_name": _file_label(source),
+        "file_settings": file_settings.model_dump_json(),
+        "mapping": mapping.model_dump_json(),
+        "source": source_json(source),
+    }
 
 
 def _file_label(source: SourceSpec) -> str | None:
