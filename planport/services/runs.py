@@ -242,19 +242,7 @@ def start_import(
     """
     block, _lists, _references = _prepare(db, actor, block_id, mapping)
     source = GivenFile(path=str(path.resolve()), name=file_name or path.name)
-    with db.write() as session:
-        configuration = _configuration_row(session, configuration_id)
-        run = queue_run(
-            session,
-            configuration=configuration,
-            block=block,
-            source=source,
-            trigger=trigger,
-            actor_id=actor.id,
-            file_settings=settings,
-            mapping=mapping,
-        )
-        return run.id
+    return _queue_committed(db, configuration_id, block, source, trigger, actor, settings, mapping)
 
 
 def start_configuration_run(
@@ -285,10 +273,26 @@ def start_configuration_run(
         file_settings = FileSettings.model_validate_json(configuration.file_settings)
         mapping = Mapping.model_validate_json(configuration.mapping)
     block, _lists, _references = _prepare(db, actor, configuration.block_id, mapping)
+    return _queue_committed(
+        db, configuration_id, block, source, trigger, actor, file_settings, mapping
+    )
+
+
+def _queue_committed(
+    db: Database,
+    configuration_id: uuid.UUID | None,
+    block: BlockDef,
+    source: SourceSpec,
+    trigger: Trigger,
+    actor: Actor,
+    file_settings: FileSettings,
+    mapping: Mapping,
+) -> uuid.UUID:
+    """Queue a run as `actor` in a transaction of its own; returns its id (to submit)."""
     with db.write() as session:
         run = queue_run(
             session,
-            configuration=configuration,
+            configuration=_configuration_row(session, configuration_id),
             block=block,
             source=source,
             trigger=trigger,
