@@ -3,6 +3,9 @@
 A temporary table on the run's own connection: PostgreSQL fills it with COPY (CSV written by
 pyarrow, no Python per row), SQLite with one `executemany` per batch.
 
+Rows of fixed-width columns without nulls (item ids, numbers: a metric's cells) go in COPY's
+binary format, the others as CSV (`binary_copy`).
+
 On PostgreSQL the COPY runs on a writer thread, one batch behind the pipeline: while the
 server (its own process) loads batch N, this process parses and types batch N+1. pyarrow's
 CSV writer and psycopg's socket waits release the GIL, so the two overlap on two cores. The
@@ -21,6 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import BigInteger, Column, Connection, MetaData, Table, text
 from sqlalchemy.types import TypeEngine
+
+from planport.engine import binary_copy
 
 STAGING = "planport_staging"
 SEQ, ROW = "seq", "rn"
@@ -41,11 +46,22 @@ class CopyWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planport-copy")
         self._pending: Future[None] | None = None
 
-    def submit(self, table_name: str, columns: list[str], batch: pa.Table) -> None:
-        """Start loading `batch` (its columns in the order of `columns`); returns at once.
-        Raises what the previous COPY raised."""
+    def submit(
+        self,
+        table_name: str,
+        columns: list[str],
+        batch: pa.Table,
+        sql_types: list[TypeEngine[object]] | None = None,
+    ) -> None:
+        """Start loading `batch` (its columns in the order of `columns`, whose SQL types are
+        `sql_types` when known: then fixed-width rows go in binary); returns at once. Raises
+        what the previous COPY raised."""
         self.wait()
-        self._pending = self._pool.submit(self._copy, table_name, columns, batch)
+        fields = binary_copy.layout(sql_types) if sql_types is not None else None
+        if fields is not None and binary_copy.fits(batch, fields):
+            self._pending = self._pool.submit(self._copy_binary, table_name, columns, batch, fields)
+        else:
+            self._pending = self._pool.submit(self._copy, table_name, columns, batch)
 
     def wait(self) -> None:
         """Wait until no COPY is in flight (the connection is free); raises its error."""
@@ -70,6 +86,16 @@ class CopyWriter:
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch.slice(start, SLICE_ROWS), buffer, options)
                 copy.write(buffer.getbuffer())
+
+    def _copy_binary(
+        self, table_name: str, columns: list[str], batch: pa.Table, fields: list[Any]
+    ) -> None:
+        sql = f"COPY {table_name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
+        with self._raw.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.write(binary_copy.HEADER)
+            for start in range(0, batch.num_rows, SLICE_ROWS):
+                copy.write(binary_copy.encode_rows(batch.slice(start, SLICE_ROWS), fields))
+            copy.write(binary_copy.TRAILER)
 
 
 class Staging:
@@ -99,6 +125,7 @@ class Staging:
         )
         self.table.create(connection)
         self.names = [c.name for c in self.table.columns]
+        self._types = [c.type for c in self.table.columns]
         self.rows = 0
         # Nulls staged per column, counted on the Arrow side so the merge need not scan for them.
         self.nulls = dict.fromkeys(self.names, 0)
@@ -131,7 +158,7 @@ class Staging:
         self.key_order.follow(batch)
         self.rows += batch.num_rows
         if self.writer is not None:
-            self.writer.submit(STAGING, self.names, batch)
+            self.writer.submit(STAGING, self.names, batch, self._types)
             return
         for start in range(0, batch.num_rows, SLICE_ROWS):
             self._insert(batch.slice(start, SLICE_ROWS))

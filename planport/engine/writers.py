@@ -495,10 +495,13 @@ class DirectLoad:
             self._staging.append(batch.filter(blank))
             batch = batch.filter(pc.invert(blank))
         self.inserted += batch.num_rows
-        block_columns = [self._q(self._plan.columns[c]) for c in self._plan.columns]
+        names = [self._plan.columns[c] for c in self._plan.columns]
         assert self._staging.writer is not None
         self._staging.writer.submit(
-            self._target, block_columns, batch.select(list(self._plan.columns))
+            self._target,
+            [self._q(name) for name in names],
+            batch.select(list(self._plan.columns)),
+            [self._table.c[name].type for name in names],
         )
 
     def finish(self, summary: ImportSummary) -> None:
