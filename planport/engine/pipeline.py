@@ -46,6 +46,8 @@ from planport.engine.writers import (
 )
 from planport.store import block_tables
 
+TYPE_ROWS = 200_000  # rows typed and handed to the load at a time (see _Run._stream)
+
 
 class ImportFailed(Exception):
     """The run cannot complete (threshold passed, data in the way); nothing is written."""
@@ -185,38 +187,59 @@ class _Run:
         log: RejectLog,
         summary: ImportSummary,
     ) -> None:
-        """Type every batch of the file and hand it to the direct load or to staging."""
+        """Type every batch of the file and hand it to the direct load or to staging.
+
+        A parsed batch is typed and handed on in slices of TYPE_ROWS: the COPY of the first
+        slice starts while the next is typed, so the load neither waits for a whole batch to
+        be typed at the start nor for a whole batch to be copied at the end.
+        """
         source, row_limit = self.source, self.row_limit
         wanted = _wanted_columns(source, self.mapping)
-        for batch in iter_batches(source, include=wanted):
-            if row_limit is not None and summary.rows_read >= row_limit:
-                break
-            if row_limit is not None:
-                batch = batch.slice(0, row_limit - summary.rows_read)
-            columns = {
-                source.columns[int(name)]: column
-                for name, column in zip(batch.schema.names, batch.columns, strict=True)
-            }
-            typed = _type_batch(
-                columns,
-                batch.num_rows,
-                summary.rows_read,
-                targets,
-                indexes,
-                pivot,
-                log,
-                self.mapping.options.blanks_overwrite,
-                self.started_at,
-                source.settings,
-                self.block,
-            )
-            if load is not None:
-                load.append(typed)
-            else:
-                staging.append(typed)
-            summary.rows_read += batch.num_rows
-            if self.on_progress:
-                self.on_progress(summary.rows_read)
+        for parsed in iter_batches(source, include=wanted):
+            for start in range(0, parsed.num_rows, TYPE_ROWS):
+                if row_limit is not None and summary.rows_read >= row_limit:
+                    return
+                batch = parsed.slice(start, TYPE_ROWS)
+                if row_limit is not None:
+                    batch = batch.slice(0, row_limit - summary.rows_read)
+                self._type_and_load(batch, targets, indexes, pivot, staging, load, log, summary)
+
+    def _type_and_load(
+        self,
+        batch: pa.RecordBatch,
+        targets: list[_Target],
+        indexes: dict[uuid.UUID, ItemIndex],
+        pivot: _Pivot | None,
+        staging: Staging,
+        load: DirectLoad | None,
+        log: RejectLog,
+        summary: ImportSummary,
+    ) -> None:
+        source = self.source
+        columns = {
+            source.columns[int(name)]: column
+            for name, column in zip(batch.schema.names, batch.columns, strict=True)
+        }
+        typed = _type_batch(
+            columns,
+            batch.num_rows,
+            summary.rows_read,
+            targets,
+            indexes,
+            pivot,
+            log,
+            self.mapping.options.blanks_overwrite,
+            self.started_at,
+            source.settings,
+            self.block,
+        )
+        if load is not None:
+            load.append(typed)
+        else:
+            staging.append(typed)
+        summary.rows_read += batch.num_rows
+        if self.on_progress:
+            self.on_progress(summary.rows_read)
 
 
 def _finish_log(source: Source, log: RejectLog, summary: ImportSummary) -> list[RejectedRow]:
