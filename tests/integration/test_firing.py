@@ -306,6 +306,47 @@ def test_a_tick_that_fires_nothing_of_a_schedule_keeps_its_last_fire(
     assert stored.next_fire_at == at("2026-03-29T01:00")
 
 
+def test_a_tick_hands_its_runs_over_once_all_its_batches_are_fired(
+    db: Database, admin: Actor, app: ApplicationView, clock: Clock
+) -> None:
+    three_lists(db, admin, app, clock)
+    handed: list[list[uuid.UUID]] = []
+
+    report = firing.fire_due(
+        db, at("2026-03-28T01:30"), batch=1, on_commit=lambda part: handed.append(part.queued)
+    )
+
+    assert handed == [report.queued]
+    assert len(report.queued) == 3
+
+
+def test_a_long_tick_hands_over_what_it_fired_so_far_while_it_goes_on(
+    db: Database, admin: Actor, app: ApplicationView, clock: Clock
+) -> None:
+    three_lists(db, admin, app, clock)
+    handed: list[list[uuid.UUID]] = []
+
+    report = firing.fire_due(
+        db,
+        at("2026-03-28T01:30"),
+        batch=1,
+        on_commit=lambda part: handed.append(part.queued),
+        hand_over_every_s=0,
+    )
+
+    assert [len(part) for part in handed] == [1, 1, 1, 0]  # the last claim found none
+    assert [run for part in handed for run in part] == report.queued
+
+
+def three_lists(db: Database, admin: Actor, app: ApplicationView, clock: Clock) -> None:
+    """Three schedules due at 01:30 UTC on the 28th, each importing into its own list."""
+    for number in range(3):
+        configuration = folder_configuration(db, admin, product_list(db, admin, app, f"L{number}"))
+        schedules.create_schedule(
+            db, admin, configuration.id, daily("2026-03-28T02:30"), clock=clock
+        )
+
+
 def finish_runs(db: Database) -> None:
     """The queued runs are done, so the next fire queues its own."""
     with db.write() as session:
