@@ -5,9 +5,11 @@
 1. Tick cost with nothing due, over 10,000 and then 100,000 enabled schedules: the tick looks
    only at `next_fire_at <= now` (an index), so it must not grow with the schedules not due.
 2. Fires per second: `--burst` schedules due at the same instant, fired by one tick.
-3. Lateness: `--burst` schedules due over one real minute, fired by the real scheduler loop and
-   executed by the thread executor; p50/p99 of (run started − scheduled-for) and of (run
-   queued − scheduled-for). Target: p99 under 1 s.
+3. Lateness: `--burst` schedules due at the same real minute, fired by the real scheduler loop
+   and executed by 4 import threads in the same process. Lateness is the scheduler's: from the
+   scheduled-for instant to the run committed and handed to the executor, p50/p99/max
+   (target: p99 under 1 s). When the runs start depends on the executor's capacity: reported
+   apart as start p50/p99 (run started − scheduled-for).
 
 Schedules are inserted with bulk SQL (setup, not measured); each belongs to its own
 configuration so that no fire waits behind another run of its configuration. Prints a table,

@@ -45,6 +45,7 @@ def build_scheduler(
             runs.after_finish(db, run_id, settings)
 
     return Scheduler(
+        # A burst is handed over once fired (firing.HAND_OVER_EVERY_S says why).
         tick=lambda now: firing.fire_due(db, now, on_commit=dispatch),
         next_due=lambda: firing.next_due_at(db),
         clock=clock,

@@ -20,6 +20,7 @@ The contract (DESIGN.md, "Scheduling semantics"):
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections import deque
 from collections.abc import Iterator
@@ -69,9 +70,10 @@ class ScheduleTimes:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.zone)
 
-    @property
+    @functools.cached_property
     def start_instant(self) -> datetime:
-        """The start as an aware UTC instant (see `zones.wall_to_utc` for gaps and overlaps)."""
+        """The start as an aware UTC instant (see `zones.wall_to_utc` for gaps and overlaps).
+        Computed once: a scheduler keeps parsed times and evaluates them for every fire."""
         return wall_to_utc(self.start, self.tz)
 
 

@@ -34,8 +34,8 @@ class Scheduler:
     tick: Callable[[datetime], TickResult]
     next_due: Callable[[], datetime | None]
     clock: Callable[[], datetime]
-    # Hands a tick's runs on after its commit; None when the tick does so itself, batch by
-    # batch (the services' fire_due with on_commit), so a burst starts while it is fired.
+    # Hands a tick's runs on after its commit; None when the tick does so itself (the
+    # services' fire_due with on_commit, which also hands over during a long tick).
     dispatch: Callable[[TickResult], None] | None = None
     sweep: Callable[[datetime], object] | None = None
     lease: Lease | None = None

@@ -481,6 +481,19 @@ def revalidate(session: Session, configuration: ImportConfiguration) -> ImportCo
     return _revalidated(session, configuration)
 
 
+def is_checked(source: SourceSpec, definition_version: int | None, checked_version: int) -> bool:
+    """Whether `revalidate` would leave a configuration as it is, so its stored `error` holds:
+    its block exists (`definition_version` is None when it was deleted), was not changed
+    since the last check, and the source is not a block (re-checked every time). A caller
+    reading many configurations as plain columns (a scheduler tick) revalidates only the
+    others."""
+    return (
+        definition_version is not None
+        and definition_version == checked_version
+        and not isinstance(source, BlockSource)
+    )
+
+
 def _revalidated(session: Session, configuration: ImportConfiguration) -> ImportConfiguration:
     """Re-check the configuration when its block changed since the last check; a block
     source every time (its source block may have changed or gone)."""
@@ -489,10 +502,10 @@ def _revalidated(session: Session, configuration: ImportConfiguration) -> Import
         configuration.error = f"The block {configuration.block_name!r} was deleted."
         return configuration
     spec = _spec(configuration)
+    if is_checked(spec, block.definition_version, configuration.checked_version):
+        return configuration
     if isinstance(spec, BlockSource):
         _recheck_copy(session, configuration, block, spec)
-        return configuration
-    if block.definition_version == configuration.checked_version:
         return configuration
     configuration.block_name = block.name
     problems = check_mapping(to_def(block), _mapping(configuration))

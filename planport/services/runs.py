@@ -191,14 +191,62 @@ def queued_run_values(
     scheduled_for: datetime | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The column values of a new queued run (its id included), for `queue_run` or for a
-    caller inserting many runs in one statement (a scheduler tick)."""
+    """The column values of a new queued run (its id included), for `queue_run`."""
+    return queued_run_row(
+        recipe=run_recipe(source, file_settings, mapping),
+        application_id=block.application_id,
+        block_id=block.id,
+        block_name=block.name,
+        configuration_id=configuration.id if configuration is not None else None,
+        trigger=trigger,
+        actor_id=actor_id,
+        schedule_id=schedule_id,
+        scheduled_for=scheduled_for,
+        now=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecipe:
+    """What a run imports, as its row stores it: the same for every run of one configuration
+    text, so a caller queueing many runs (a scheduler tick) computes it once per text."""
+
+    file_name: str | None
+    file_settings: str
+    mapping: str
+    source: str
+
+
+def run_recipe(source: SourceSpec, file_settings: FileSettings, mapping: Mapping) -> RunRecipe:
+    return RunRecipe(
+        file_name=_file_label(source),
+        file_settings=file_settings.model_dump_json(),
+        mapping=mapping.model_dump_json(),
+        source=source_json(source),
+    )
+
+
+def queued_run_row(
+    *,
+    recipe: RunRecipe,
+    application_id: uuid.UUID,
+    block_id: uuid.UUID | None,
+    block_name: str,
+    configuration_id: uuid.UUID | None,
+    trigger: Trigger,
+    actor_id: uuid.UUID | None,
+    schedule_id: uuid.UUID | None = None,
+    scheduled_for: datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The column values of a new queued run (its id included), for a caller inserting many
+    runs in one statement (a scheduler tick)."""
     return {
         "id": uuid.uuid4(),
-        "application_id": block.application_id,
-        "block_id": block.id,
-        "block_name": block.name,
-        "configuration_id": configuration.id if configuration is not None else None,
+        "application_id": application_id,
+        "block_id": block_id,
+        "block_name": block_name,
+        "configuration_id": configuration_id,
         "trigger": trigger.value,
         "actor_id": actor_id,
         "status": RunStatus.QUEUED.value,
@@ -206,10 +254,10 @@ def queued_run_values(
         "scheduled_for": scheduled_for,
         "attempt": 1,
         "created_at": now or utc_now(),
-        "file_name": _file_label(source),
-        "file_settings": file_settings.model_dump_json(),
-        "mapping": mapping.model_dump_json(),
-        "source": source_json(source),
+        "file_name": recipe.file_name,
+        "file_settings": recipe.file_settings,
+        "mapping": recipe.mapping,
+        "source": recipe.source,
     }
 
 

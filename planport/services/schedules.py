@@ -8,6 +8,7 @@ past. Only members with Import Data in the application see or change schedules.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -148,11 +149,15 @@ def repeat_from_json(text: str) -> Repeat:
 
 def stored_times(schedule: ImportSchedule) -> ScheduleTimes:
     """Raises Invalid when the stored schedule cannot be evaluated."""
-    return ScheduleTimes(
-        datetime.fromisoformat(schedule.start_local),
-        schedule.time_zone,
-        repeat_from_json(schedule.repeat),
-    )
+    return parsed_times(schedule.start_local, schedule.time_zone, schedule.repeat)
+
+
+@functools.lru_cache(maxsize=4096)
+def parsed_times(start_local: str, time_zone: str, repeat: str) -> ScheduleTimes:
+    """The times of the stored columns, parsed once per distinct text (ScheduleTimes is
+    immutable; a burst of a thousand fires shares a few). Raises Invalid as `stored_times`
+    (a failure is not cached: the error is recorded and the schedule stops being polled)."""
+    return ScheduleTimes(datetime.fromisoformat(start_local), time_zone, repeat_from_json(repeat))
 
 
 # ---------------------------------------------------------------- use cases

@@ -4,6 +4,7 @@ one configuration waiting."""
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 
@@ -11,15 +12,19 @@ import pytest
 from sqlalchemy import update
 
 from planport.domain.blocks import BlockDef
+from planport.domain.enums import PropertyType
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
+from planport.engine.file_settings import FileSettings
+from planport.engine.mapping import CODE, NAME, FieldMapping, Mapping
 from planport.scheduling import Repeat
 from planport.scheduling.leases import Lease, LeaseHeld
-from planport.services import firing, schedules
+from planport.services import blocks, configurations, firing, schedules
 from planport.services.applications import ApplicationView
 from planport.services.configurations import ConfigurationView
 from planport.store.db import Database
-from planport.store.models import ImportRun, ImportSchedule
+from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule
+from tests.integration.import_builders import field, mapping
 from tests.integration.schedule_builders import (
     Clock,
     at,
@@ -180,6 +185,191 @@ def test_a_schedule_that_cannot_be_evaluated_records_why_and_stops_being_polled(
     assert shown.error is not None
     assert shown.next_fire_at is None
     assert shown.enabled  # shown as broken, never silently disabled
+
+
+def test_a_fire_after_its_configuration_was_edited_queues_a_run_with_the_new_recipe(
+    db: Database, admin: Actor, configuration: ConfigurationView, nightly: schedules.ScheduleView
+) -> None:
+    firing.fire_due(db, at("2026-03-28T01:30"))
+    finish_runs(db)
+    configurations.update_configuration(
+        db, admin, configuration.id, FileSettings(separator=";"), relabelled()
+    )
+
+    firing.fire_due(db, at("2026-03-29T01:00"))
+
+    before, after = runs_of(db, nightly.id)
+    assert Mapping.model_validate_json(before.mapping) == configuration.mapping
+    assert Mapping.model_validate_json(after.mapping) == relabelled()
+    assert FileSettings.model_validate_json(after.file_settings).separator == ";"
+
+
+def test_a_fire_after_its_block_changed_under_the_mapping_fails_at_once_and_keeps_failing(
+    db: Database, admin: Actor, products: BlockDef, nightly: schedules.ScheduleView
+) -> None:
+    colour = blocks.add_property(db, admin, products.id, "Colour", PropertyType.TEXT)
+    [prop] = [p for p in colour.properties if p.name == "Colour"]
+    configurations.update_configuration(
+        db, admin, nightly.configuration_id, FileSettings(), relabelled(field(prop.id, "Colour"))
+    )
+    blocks.remove_property(db, admin, products.id, prop.id)
+
+    firing.fire_due(db, at("2026-03-28T01:30"))  # the first fire re-checks the configuration
+    firing.fire_due(db, at("2026-03-29T01:00"))  # the second finds the error it saved
+
+    first, second = runs_of(db, nightly.id)
+    for run in (first, second):
+        assert run.status == RunStatus.FAILED.value
+        assert run.errors is not None
+        assert "ConfigurationInError" in run.errors
+        assert "no longer exists" in run.errors
+    assert stored_configuration(db, nightly.configuration_id).error is not None
+
+
+def test_a_fire_after_its_block_was_deleted_fails_at_once_naming_the_block(
+    db: Database, admin: Actor, products: BlockDef, nightly: schedules.ScheduleView
+) -> None:
+    blocks.delete_block(db, admin, products.id)
+
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    [run] = runs_of(db, nightly.id)
+    assert report.finished == [run.id]
+    assert run.status == RunStatus.FAILED.value
+    assert (run.block_id, run.block_name, run.application_id) == (
+        None,
+        "Product",
+        products.application_id,
+    )
+    assert run.errors is not None
+    assert "was deleted" in run.errors
+    assert stored_configuration(db, nightly.configuration_id).error == (
+        "The block 'Product' was deleted."
+    )
+
+
+def test_two_schedules_of_one_configuration_due_together_queue_one_run_and_skip_the_other(
+    db: Database,
+    admin: Actor,
+    configuration: ConfigurationView,
+    nightly: schedules.ScheduleView,
+    clock: Clock,
+) -> None:
+    twin = schedules.create_schedule(
+        db, admin, configuration.id, daily("2026-03-28T02:30"), clock=clock
+    )
+
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    assert (report.fired, report.skipped) == (1, 1)
+    outcomes = sorted(fires_of(db, nightly.id) + fires_of(db, twin.id))
+    assert outcomes == [(at("2026-03-28T01:30"), "run"), (at("2026-03-28T01:30"), "skipped")]
+    assert len(runs_of(db, nightly.id) + runs_of(db, twin.id)) == 1
+
+
+def test_a_broken_schedule_does_not_hold_back_the_others_of_its_batch(
+    db: Database, admin: Actor, app: ApplicationView, nightly: schedules.ScheduleView, clock: Clock
+) -> None:
+    other = folder_configuration(db, admin, product_list(db, admin, app, "Other"))
+    healthy = schedules.create_schedule(db, admin, other.id, daily("2026-03-28T02:30"), clock=clock)
+    with db.write() as session:
+        session.execute(
+            update(ImportSchedule)
+            .where(ImportSchedule.id == nightly.id)
+            .values(repeat='{"kind": "cron", "cron": "61 * * * *"}')
+        )
+
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    assert (report.claimed, report.broken, report.fired) == (2, 1, 1)
+    assert schedules.get_schedule(db, admin, nightly.id).error is not None
+    shown = schedules.get_schedule(db, admin, healthy.id)
+    assert (shown.error, shown.next_fire_at) == (None, at("2026-03-29T01:00"))
+    assert stored_schedule(db, healthy.id).last_fire_at == at("2026-03-28T01:30")
+
+
+def test_a_tick_that_fires_nothing_of_a_schedule_keeps_its_last_fire(
+    db: Database, nightly: schedules.ScheduleView
+) -> None:
+    firing.fire_due(db, at("2026-03-28T01:30"))
+    with db.write() as session:  # due again, but its next fire is not yet reached
+        session.execute(
+            update(ImportSchedule)
+            .where(ImportSchedule.id == nightly.id)
+            .values(next_fire_at=at("2026-03-28T01:40"))
+        )
+
+    firing.fire_due(db, at("2026-03-28T01:45"))
+
+    stored = stored_schedule(db, nightly.id)
+    assert stored.last_fire_at == at("2026-03-28T01:30")
+    assert stored.next_fire_at == at("2026-03-29T01:00")
+
+
+def test_a_tick_hands_its_runs_over_once_all_its_batches_are_fired(
+    db: Database, admin: Actor, app: ApplicationView, clock: Clock
+) -> None:
+    three_lists(db, admin, app, clock)
+    handed: list[list[uuid.UUID]] = []
+
+    report = firing.fire_due(
+        db, at("2026-03-28T01:30"), batch=1, on_commit=lambda part: handed.append(part.queued)
+    )
+
+    assert handed == [report.queued]
+    assert len(report.queued) == 3
+
+
+def test_a_long_tick_hands_over_what_it_fired_so_far_while_it_goes_on(
+    db: Database, admin: Actor, app: ApplicationView, clock: Clock
+) -> None:
+    three_lists(db, admin, app, clock)
+    handed: list[list[uuid.UUID]] = []
+
+    report = firing.fire_due(
+        db,
+        at("2026-03-28T01:30"),
+        batch=1,
+        on_commit=lambda part: handed.append(part.queued),
+        hand_over_every_s=0,
+    )
+
+    assert [len(part) for part in handed] == [1, 1, 1, 0]  # the last claim found none
+    assert [run for part in handed for run in part] == report.queued
+
+
+def three_lists(db: Database, admin: Actor, app: ApplicationView, clock: Clock) -> None:
+    """Three schedules due at 01:30 UTC on the 28th, each importing into its own list."""
+    for number in range(3):
+        configuration = folder_configuration(db, admin, product_list(db, admin, app, f"L{number}"))
+        schedules.create_schedule(
+            db, admin, configuration.id, daily("2026-03-28T02:30"), clock=clock
+        )
+
+
+def finish_runs(db: Database) -> None:
+    """The queued runs are done, so the next fire queues its own."""
+    with db.write() as session:
+        session.execute(update(ImportRun).values(status=RunStatus.COMPLETED.value))
+
+
+def relabelled(*more: FieldMapping) -> Mapping:
+    """The products mapping with the names read from another column."""
+    return mapping(field(CODE, "Code"), field(NAME, "Label"), *more)
+
+
+def stored_configuration(db: Database, configuration_id: uuid.UUID) -> ImportConfiguration:
+    with db.read() as session:
+        found = session.get(ImportConfiguration, configuration_id)
+        assert found is not None
+        return found
+
+
+def stored_schedule(db: Database, schedule_id: uuid.UUID) -> ImportSchedule:
+    with db.read() as session:
+        found = session.get(ImportSchedule, schedule_id)
+        assert found is not None
+        return found
 
 
 # PostgreSQL only: on SQLite one scheduler runs at a time (the lease test below).
