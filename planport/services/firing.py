@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
@@ -205,10 +206,10 @@ def _decide_runs(session: Session, fires: list[_Fire], now: datetime) -> None:
 @dataclass(frozen=True, slots=True)
 class _Recipe:
     """A configuration's stored recipe: the source it names (an unreadable one counts as an
-    upload, and `source_error` says why) and the columns its runs store."""
+    upload) and the columns its runs store; `unreadable` says what of it cannot be read."""
 
     spec: SourceSpec
-    source_error: str | None
+    unreadable: str | None
     columns: runs.RunRecipe
 
 
@@ -216,14 +217,30 @@ class _Recipe:
 def _recipe(file_settings: str, mapping: str, source: str) -> _Recipe:
     """Parsed and re-serialised once per distinct text, not per fire: a burst of fires of
     similar configurations computes a few. Keyed by the stored text itself, so an edited
-    configuration is a new key (its next fire carries the new recipe)."""
+    configuration is a new key (its next fire carries the new recipe).
+
+    A stored recipe that no longer reads (a source kind this version does not know, a row
+    edited by hand) gives a recipe whose runs fail at once saying so: one configuration's
+    bad row must not stop the tick for every schedule."""
     try:
-        spec, source_error = parse_source(source), None
+        spec, unreadable = parse_source(source), None
     except Invalid as error:
-        spec, source_error = UploadSource(), error.message  # the run fails at once, saying so
-    settings = FileSettings.model_validate_json(file_settings)
-    columns = runs.run_recipe(spec, settings, Mapping.model_validate_json(mapping))
-    return _Recipe(spec, source_error, columns)
+        spec, unreadable = UploadSource(), error.message  # the run fails at once, saying so
+    try:
+        settings = FileSettings.model_validate_json(file_settings)
+        chosen = Mapping.model_validate_json(mapping)
+    except ValidationError as error:
+        problem = f"Its stored file settings or mapping cannot be read: {_first_problem(error)}"
+        # The failed run stores readable defaults: its page must still open.
+        kept = runs.run_recipe(spec, FileSettings(), Mapping(fields=[]))
+        return _Recipe(spec, unreadable or problem, kept)
+    return _Recipe(spec, unreadable, runs.run_recipe(spec, settings, chosen))
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "the text"
+    return f"{where}: {first.get('msg', 'invalid')}."
 
 
 def _run_values(fire: _Fire, recipe: _Recipe, now: datetime) -> dict[str, Any]:
@@ -243,6 +260,9 @@ def _run_values(fire: _Fire, recipe: _Recipe, now: datetime) -> dict[str, Any]:
 
 
 def _cannot_run(session: Session, row: Row[Any], recipe: _Recipe) -> tuple[str, str] | None:
+    if recipe.unreadable is not None:  # before revalidating, which would read it too
+        name = row.configuration_name
+        return "ConfigurationInError", f"Import configuration {name!r}: {recipe.unreadable}"
     error = row.configuration_error
     if not configurations.is_checked(recipe.spec, row.definition_version, row.checked_version):
         # Its block changed or went, or it copies a block: re-check it as an object, so the
@@ -255,8 +275,6 @@ def _cannot_run(session: Session, row: Row[Any], recipe: _Recipe) -> tuple[str, 
             "ConfigurationInError",
             f"Import configuration {row.configuration_name!r} is in error: {error}",
         )
-    if recipe.source_error is not None:
-        return "ConfigurationInError", recipe.source_error
     if needs_file(recipe.spec):
         return (
             "NoFileToImport",

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -131,8 +132,18 @@ def repeat_json(repeat: Repeat) -> str:
 
 def repeat_from_json(text: str) -> Repeat:
     """The stored repeat. Raises Invalid when it no longer validates (e.g. a cron expression
-    a newer cronsim refuses): the schedule then shows the error instead of firing."""
-    data = json.loads(text)
+    a newer cronsim refuses) or cannot be read at all (a row edited by hand): the schedule
+    then shows the error instead of firing, and the others fire as usual."""
+    try:
+        return _repeat_of(json.loads(text))
+    except Invalid:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        problem = f"{type(error).__name__}: {error}"
+        raise Invalid(f"The stored repeat cannot be read ({problem}).") from None
+
+
+def _repeat_of(data: Any) -> Repeat:
     kind = RepeatKind(data["kind"])
     match kind:
         case RepeatKind.HOURLY:
@@ -157,7 +168,11 @@ def parsed_times(start_local: str, time_zone: str, repeat: str) -> ScheduleTimes
     """The times of the stored columns, parsed once per distinct text (ScheduleTimes is
     immutable; a burst of a thousand fires shares a few). Raises Invalid as `stored_times`
     (a failure is not cached: the error is recorded and the schedule stops being polled)."""
-    return ScheduleTimes(datetime.fromisoformat(start_local), time_zone, repeat_from_json(repeat))
+    try:
+        start = datetime.fromisoformat(start_local)
+    except (TypeError, ValueError):
+        raise Invalid(f"The stored start time {start_local!r} cannot be read.") from None
+    return ScheduleTimes(start, time_zone, repeat_from_json(repeat))
 
 
 # ---------------------------------------------------------------- use cases

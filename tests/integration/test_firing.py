@@ -288,6 +288,68 @@ def test_a_broken_schedule_does_not_hold_back_the_others_of_its_batch(
     assert stored_schedule(db, healthy.id).last_fire_at == at("2026-03-28T01:30")
 
 
+@pytest.mark.parametrize(
+    ("column", "stored"),
+    [
+        ("repeat", "not json"),
+        ("repeat", '{"every_hours": 2}'),
+        ("repeat", '{"kind": "fortnightly"}'),
+        ("start_local", "tomorrow at nine"),
+    ],
+)
+def test_a_schedule_row_that_cannot_be_read_is_broken_alone_and_the_others_fire(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    nightly: schedules.ScheduleView,
+    clock: Clock,
+    column: str,
+    stored: str,
+) -> None:
+    other = folder_configuration(db, admin, product_list(db, admin, app, "Other"))
+    healthy = schedules.create_schedule(db, admin, other.id, daily("2026-03-28T02:30"), clock=clock)
+    with db.write() as session:
+        session.execute(
+            update(ImportSchedule).where(ImportSchedule.id == nightly.id).values({column: stored})
+        )
+
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    assert (report.broken, report.fired) == (1, 1)
+    error = schedules.get_schedule(db, admin, nightly.id).error
+    assert error is not None
+    assert "cannot be read" in error
+    assert [r.status for r in runs_of(db, healthy.id)] == [RunStatus.QUEUED.value]
+
+
+def test_a_configuration_whose_stored_mapping_cannot_be_read_fails_its_run_alone(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    configuration: ConfigurationView,
+    nightly: schedules.ScheduleView,
+    clock: Clock,
+) -> None:
+    other = folder_configuration(db, admin, product_list(db, admin, app, "Other"))
+    healthy = schedules.create_schedule(db, admin, other.id, daily("2026-03-28T02:30"), clock=clock)
+    with db.write() as session:
+        session.execute(
+            update(ImportConfiguration)
+            .where(ImportConfiguration.id == configuration.id)
+            .values(mapping='{"fields": "everything"}')
+        )
+
+    report = firing.fire_due(db, at("2026-03-28T01:30"))
+
+    [failed] = runs_of(db, nightly.id)
+    assert report.finished == [failed.id]
+    assert failed.status == RunStatus.FAILED.value
+    assert failed.errors is not None
+    assert "ConfigurationInError" in failed.errors
+    assert "mapping cannot be read" in failed.errors
+    assert [r.status for r in runs_of(db, healthy.id)] == [RunStatus.QUEUED.value]
+
+
 def test_a_tick_that_fires_nothing_of_a_schedule_keeps_its_last_fire(
     db: Database, nightly: schedules.ScheduleView
 ) -> None:
