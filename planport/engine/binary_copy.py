@@ -8,6 +8,8 @@ precision, boolean, date) without nulls. Anything else (text, a blank value) goe
 The format (PostgreSQL docs, "COPY", "Binary Format"): a header, then per row a 16-bit field
 count and, per field, a 32-bit length and the value in network byte order; a 16-bit -1 ends
 the data. `encode_rows` writes rows only: the caller sends `HEADER` first and `TRAILER` last.
+The same wire values packed by the server (`packed_rows`) come back in one bytea
+(`unpack_rows`).
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ _POSTGRES_EPOCH_DAYS = 10_957  # 2000-01-01, PostgreSQL's day 0, counted from 19
 class _Field:
     arrow: pa.DataType
     wire: str  # numpy dtype of the value on the wire
+    send: str  # the server function giving a value's wire bytes
     shift: int = 0  # added to the value first (dates: from Arrow's epoch to PostgreSQL's)
 
 
-_DOUBLE = _Field(pa.float64(), ">f8")
-_BIGINT = _Field(pa.int64(), ">i8")
-_BOOLEAN = _Field(pa.bool_(), "u1")
-_DATE = _Field(pa.date32(), ">i4", -_POSTGRES_EPOCH_DAYS)
+_DOUBLE = _Field(pa.float64(), ">f8", "float8send")
+_BIGINT = _Field(pa.int64(), ">i8", "int8send")
+_BOOLEAN = _Field(pa.bool_(), "u1", "boolsend")
+_DATE = _Field(pa.date32(), ">i4", "date_send", -_POSTGRES_EPOCH_DAYS)
 
 
 def field_for(sql_type: TypeEngine[object]) -> _Field | None:
@@ -70,10 +73,7 @@ def fits(batch: pa.Table, fields: Sequence[_Field]) -> bool:
 
 def encode_rows(batch: pa.Table, fields: Sequence[_Field]) -> bytes:
     """The rows of `batch` in binary COPY format; `fits(batch, fields)` must hold."""
-    wire = [("count", ">i2")]
-    for number, field in enumerate(fields):
-        wire += [(f"length{number}", ">i4"), (f"value{number}", field.wire)]
-    rows = np.empty(batch.num_rows, dtype=wire)
+    rows = np.empty(batch.num_rows, dtype=_wire(fields))
     rows["count"] = len(fields)
     for number, (column, field) in enumerate(zip(batch.columns, fields, strict=True)):
         rows[f"length{number}"] = np.dtype(field.wire).itemsize
@@ -82,3 +82,35 @@ def encode_rows(batch: pa.Table, fields: Sequence[_Field]) -> bytes:
         else:
             rows[f"value{number}"] = column.to_numpy()
     return rows.tobytes()
+
+
+def packed_rows(columns: Sequence[str], fields: Sequence[_Field]) -> str:
+    """A SQL aggregate packing the rows of non-null `columns` into one bytea: each row's values
+    in wire format, back to back (`unpack_rows` reads it). One value per message, as COPY TO
+    sends them, would cost the client a Python step per row."""
+    parts = " || ".join(f"{f.send}({c})" for c, f in zip(columns, fields, strict=True))
+    return f"string_agg({parts}, ''::bytea)"
+
+
+def unpack_rows(data: bytes | None, fields: Sequence[_Field]) -> list[pa.Array]:
+    """The columns of a `packed_rows` bytea (None: no rows)."""
+    packed = np.dtype([(f"value{n}", f.wire) for n, f in enumerate(fields)])
+    rows = np.frombuffer(data or b"", dtype=packed)
+    columns = []
+    for number, field in enumerate(fields):
+        values = rows[f"value{number}"]
+        if field.shift:  # a date: back from PostgreSQL's epoch to Arrow's
+            days = values.astype(np.int32) - field.shift
+            columns.append(pa.array(days, pa.int32()).cast(pa.date32()))
+        elif field.arrow == pa.bool_():
+            columns.append(pa.array(values.astype(np.bool_)))
+        else:
+            columns.append(pa.array(values.astype(values.dtype.newbyteorder("="))))
+    return columns
+
+
+def _wire(fields: Sequence[_Field]) -> list[tuple[str, str]]:
+    wire = [("count", ">i2")]
+    for number, field in enumerate(fields):
+        wire += [(f"length{number}", ">i4"), (f"value{number}", field.wire)]
+    return wire

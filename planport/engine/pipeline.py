@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeEngine
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType
+from planport.engine import unchanged as unchanged_rows
 from planport.engine import values as parsers
 from planport.engine.file_settings import FileSettings
 from planport.engine.items import ItemIndex, valid_code_mask
@@ -35,6 +36,7 @@ from planport.engine.mapping import (
 from planport.engine.reader import Source, iter_batches, physical_lines
 from planport.engine.staging import ROW, SEQ, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectedRow, RejectLog
+from planport.engine.unchanged import NotInKeyOrder, UnchangedFilter
 from planport.engine.writers import (
     DirectLoad,
     Plan,
@@ -104,12 +106,19 @@ def import_file(
     run = _Run(
         connection, block, lists, source, mapping, started_at, row_limit, on_progress, references
     )
-    if preview_rows == 0 and row_limit is None and loads_directly(connection, block):
+    whole = preview_rows == 0 and row_limit is None
+    if whole and loads_directly(connection, block):
         try:
             with connection.begin_nested():
                 return run.once(preview_rows, direct=True)
         except RepeatedKeys:
             source.invalid_rows.clear()  # the second pass finds them again
+    elif whole and run.may_skip_unchanged():
+        try:
+            with connection.begin_nested():
+                return run.once(preview_rows, direct=False, skip_unchanged=True)
+        except NotInKeyOrder:
+            source.invalid_rows.clear()
     return run.once(preview_rows, direct=False)
 
 
@@ -127,9 +136,12 @@ class _Run:
     on_progress: Callable[[int], None] | None
     references: list[Reference] | None
 
-    def once(self, preview_rows: int, *, direct: bool) -> ImportResult:
+    def once(
+        self, preview_rows: int, *, direct: bool, skip_unchanged: bool = False
+    ) -> ImportResult:
         """Read, type and load the file, merge or finish the direct load, and summarise.
-        Raises RepeatedKeys (direct only) and ImportFailed."""
+        Raises RepeatedKeys (direct only), NotInKeyOrder (skip_unchanged only) and
+        ImportFailed."""
         connection, block, mapping, source = self.connection, self.block, self.mapping, self.source
         targets = _targets(block, mapping, self.lists)
         pivot = _Pivot.build(block, mapping, self.lists, connection) if mapping.pivot else None
@@ -148,10 +160,18 @@ class _Run:
                 if t.list_id is not None
             }
             load = DirectLoad(connection, block, plan, staging) if direct else None
-            self._stream(targets, indexes, pivot, staging, load, log, summary)
+            unchanged = (
+                UnchangedFilter(connection, block, plan.columns, plan.key, staging)
+                if skip_unchanged
+                else None
+            )
+            sink = load.append if load else unchanged.append if unchanged else staging.append
+            self._stream(targets, indexes, pivot, sink, log, summary)
             preview = _preview(connection, staging, preview_rows)
             summary.rows_read += len(source.invalid_rows)
             self._write(staging, load, plan, summary, log)
+            if unchanged is not None:
+                summary.updated += unchanged.unchanged
             for list_id, index in indexes.items():
                 _record_created(summary, self.lists[list_id].name, index.created)
             if pivot is not None:
@@ -161,6 +181,20 @@ class _Run:
         result = ImportResult(summary, rows, preview)
         _check_threshold(result, mapping)
         return result
+
+    def may_skip_unchanged(self) -> bool:
+        """Whether a re-import may leave out rows that change nothing (`engine/unchanged`)."""
+        targets = _targets(self.block, self.mapping, self.lists)
+        pivot_plan = (_Pivot.ITEM, self.mapping.pivot.dimension) if self.mapping.pivot else None
+        plan = plan_for(
+            self.block,
+            {t.column: t.field.target for t in targets},
+            pivot_plan,
+            self.mapping.options,
+        )
+        return unchanged_rows.applies(
+            self.connection, self.block, plan.key, self.mapping.options, plan.columns
+        )
 
     def _write(
         self,
@@ -182,12 +216,12 @@ class _Run:
         targets: list[_Target],
         indexes: dict[uuid.UUID, ItemIndex],
         pivot: _Pivot | None,
-        staging: Staging,
-        load: DirectLoad | None,
+        sink: Callable[[pa.Table], None],
         log: RejectLog,
         summary: ImportSummary,
     ) -> None:
-        """Type every batch of the file and hand it to the direct load or to staging.
+        """Type every batch of the file and hand it to `sink` (the direct load, staging, or
+        the filter of unchanged rows).
 
         A parsed batch is typed and handed on in slices of TYPE_ROWS: the COPY of the first
         slice starts while the next is typed, so the load neither waits for a whole batch to
@@ -202,7 +236,7 @@ class _Run:
                 batch = parsed.slice(start, TYPE_ROWS)
                 if row_limit is not None:
                     batch = batch.slice(0, row_limit - summary.rows_read)
-                self._type_and_load(batch, targets, indexes, pivot, staging, load, log, summary)
+                self._type_and_load(batch, targets, indexes, pivot, sink, log, summary)
 
     def _type_and_load(
         self,
@@ -210,8 +244,7 @@ class _Run:
         targets: list[_Target],
         indexes: dict[uuid.UUID, ItemIndex],
         pivot: _Pivot | None,
-        staging: Staging,
-        load: DirectLoad | None,
+        sink: Callable[[pa.Table], None],
         log: RejectLog,
         summary: ImportSummary,
     ) -> None:
@@ -233,10 +266,7 @@ class _Run:
             source.settings,
             self.block,
         )
-        if load is not None:
-            load.append(typed)
-        else:
-            staging.append(typed)
+        sink(typed)
         summary.rows_read += batch.num_rows
         if self.on_progress:
             self.on_progress(summary.rows_read)

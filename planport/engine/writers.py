@@ -35,6 +35,7 @@ BULK_ROWS = 100_000  # staged rows from which secondary indexes are rebuilt, not
 # to disk and get no parallel worker. For this transaction only, like the merge's work_mem.
 INDEX_BUILD_MEMORY = "512MB"
 MERGE_SINCE = (15,)  # PostgreSQL's first version with MERGE
+LOOKUP_SHARE = 5  # a MERGE looks staged rows up by key when they are at most 1/5 of the table
 
 Quote = Callable[[str], str]
 
@@ -169,11 +170,28 @@ def _merge_changed_rows(
     # Otherwise they stay: most re-imports change few of the rows they address.
     bulk = staged >= BULK_ROWS and 2 * before < staged
     rebuild = _without_secondary_indexes(connection, block) if bulk else []
-    connection.execute(text(_merge_statement(target, plan, q)))
+    _merge_joining(connection, _merge_statement(target, plan, q), staged, before)
     inserted = _row_count(connection, target) - before
     _rebuild_indexes(connection, rebuild)
     summary.inserted += inserted
     summary.updated += staged - inserted
+
+
+def _merge_joining(connection: Connection, merge: str, staged: int, stored: int) -> None:
+    """Run the MERGE, looking each staged row up by key when they are few against the table.
+
+    The planner hashes the whole table even for a tenth of its rows staged (a re-import whose
+    unchanged rows were left out): measured on 5M cells and 500k staged, a hash join 4.0 s, a
+    merge join 2.9 s, key look-ups 2.1 s. Look-ups cost per staged row, the hash per stored
+    row; they break even at about a fifth."""
+    lookups = staged * LOOKUP_SHARE <= stored
+    if lookups:
+        connection.execute(text("SET LOCAL enable_hashjoin = off"))
+        connection.execute(text("SET LOCAL enable_mergejoin = off"))
+    connection.execute(text(merge))
+    if lookups:
+        connection.execute(text("SET LOCAL enable_hashjoin = on"))
+        connection.execute(text("SET LOCAL enable_mergejoin = on"))
 
 
 def _merge_statement(target: str, plan: Plan, q: Quote) -> str:

@@ -23,7 +23,14 @@ from planport.services import blocks, items
 from planport.services.applications import ApplicationView
 from planport.store import block_tables
 from planport.store.db import Database
-from tests.integration.import_builders import field, mapping, run, write_csv
+from tests.integration.import_builders import (
+    field,
+    group,
+    mapping,
+    run,
+    sample_lines,
+    write_csv,
+)
 
 CASES: list[tuple[ValueType, list[str], list[Any]]] = [
     (
@@ -44,8 +51,17 @@ CASES: list[tuple[ValueType, list[str], list[Any]]] = [
 @pytest.fixture
 def product(db: Database, admin: Actor, app: ApplicationView) -> BlockDef:
     created = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Product")
-    items.write_items(db, admin, created.id, [{"Code": f"P{n}"} for n in range(4)])
+    items.write_items(db, admin, created.id, [{"Code": f"P{n}"} for n in range(12)])
     return blocks.get_block(db, admin, created.id)
+
+
+def _stored_by_code(db: Database, metric: BlockDef, product: BlockDef) -> dict[str, Any]:
+    table = block_tables.build_table(metric)
+    codes = block_tables.item_codes_table(product.table_name, "p")
+    dimension = table.c[metric.dimensions[0].column_name]
+    with db.read() as session:
+        statement = select(codes.c.code, table.c.value).join(codes, codes.c.id == dimension)
+        return {str(code): value for code, value in session.execute(statement).all()}
 
 
 def _stored(db: Database, metric: BlockDef) -> list[Any]:
@@ -97,3 +113,60 @@ def test_a_blank_value_in_the_file_clears_its_cell_and_the_others_land(
     with db.read() as session:
         rows = session.execute(select(table.c[metric.dimensions[0].column_name], table.c.value))
         assert sorted(value for _, value in rows) == [1.25, 3.0, 4.0]
+
+
+# A re-import leaves out the rows that change nothing when the file comes in key order
+# (PostgreSQL): the cells, the counts and the reported rows must be those of a full merge.
+
+
+@pytest.fixture
+def loaded(
+    db: Database, admin: Actor, app: ApplicationView, product: BlockDef, tmp_path: Path
+) -> BlockDef:
+    metric = blocks.create_metric(db, admin, app.id, "Measure", ValueType.NUMBER, [product.id])
+    first = _load(db, admin, metric, product, tmp_path / "first.csv", [str(n) for n in range(10)])
+    assert first.inserted == 10
+    return metric
+
+
+def _write_rows(path: Path, rows: list[tuple[str, str]]) -> Path:
+    return write_csv(path, ["Product", "Value"], [list(r) for r in rows])
+
+
+def test_a_reimport_in_key_order_adds_and_changes_cells_and_counts_every_cell(
+    db: Database, admin: Actor, loaded: BlockDef, product: BlockDef, tmp_path: Path
+) -> None:
+    rows = [(f"P{n}", str(n * 10 if n in (2, 5, 7) else n)) for n in range(12)]
+    path = _write_rows(tmp_path / "again.csv", rows)
+    chosen = mapping(field(product.id, "Product"), field(VALUE, "Value"))
+    done = run(db, admin, loaded.id, path, chosen)
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert (done.inserted, done.updated, done.deleted) == (2, 10, 0)
+    assert _stored_by_code(db, loaded, product) == {code: float(v) for code, v in rows}
+
+
+def test_a_reimport_out_of_key_order_lands_the_same(
+    db: Database, admin: Actor, loaded: BlockDef, product: BlockDef, tmp_path: Path
+) -> None:
+    rows = [(f"P{n}", str(n + 100 if n % 2 else n)) for n in reversed(range(12))]
+    path = _write_rows(tmp_path / "again.csv", rows)
+    chosen = mapping(field(product.id, "Product"), field(VALUE, "Value"))
+    done = run(db, admin, loaded.id, path, chosen)
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert (done.inserted, done.updated) == (2, 10)
+    assert _stored_by_code(db, loaded, product) == {code: float(v) for code, v in rows}
+
+
+def test_a_reimport_repeating_a_cell_later_keeps_its_last_row_even_when_unchanged(
+    db: Database, admin: Actor, loaded: BlockDef, product: BlockDef, tmp_path: Path
+) -> None:
+    # In key order up to P9, then P3 again with its stored value: the last row wins, so P3
+    # keeps 3 although an earlier row of the file changed it.
+    rows = [(f"P{n}", "33" if n == 3 else str(n)) for n in range(10)] + [("P3", "3")]
+    path = _write_rows(tmp_path / "again.csv", rows)
+    chosen = mapping(field(product.id, "Product"), field(VALUE, "Value"))
+    done = run(db, admin, loaded.id, path, chosen)
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert _stored_by_code(db, loaded, product)["P3"] == 3.0
+    assert done.updated == 10
+    assert sample_lines(group(done, "OverwrittenByLaterRow")) == [5]
