@@ -143,12 +143,8 @@ class _Run:
         Raises RepeatedKeys (direct only), NotInKeyOrder (skip_unchanged only) and
         ImportFailed."""
         connection, block, mapping, source = self.connection, self.block, self.mapping, self.source
-        targets = _targets(block, mapping, self.lists)
+        targets, plan = self._plan()
         pivot = _Pivot.build(block, mapping, self.lists, connection) if mapping.pivot else None
-        pivot_plan = (_Pivot.ITEM, mapping.pivot.dimension) if mapping.pivot else None
-        plan = plan_for(
-            block, {t.column: t.field.target for t in targets}, pivot_plan, mapping.options
-        )
         log, summary = RejectLog(), ImportSummary()
         columns = _staging_columns(block, targets, pivot)
         with Staging(connection, columns, plan.key) as staging:
@@ -184,17 +180,20 @@ class _Run:
 
     def may_skip_unchanged(self) -> bool:
         """Whether a re-import may leave out rows that change nothing (`engine/unchanged`)."""
-        targets = _targets(self.block, self.mapping, self.lists)
-        pivot_plan = (_Pivot.ITEM, self.mapping.pivot.dimension) if self.mapping.pivot else None
-        plan = plan_for(
-            self.block,
-            {t.column: t.field.target for t in targets},
-            pivot_plan,
-            self.mapping.options,
-        )
+        plan = self._plan()[1]
         return unchanged_rows.applies(
             self.connection, self.block, plan.key, self.mapping.options, plan.columns
         )
+
+    def _plan(self) -> tuple[list[_Target], Plan]:
+        """The mapped targets and how their staging columns land in the block."""
+        mapping = self.mapping
+        targets = _targets(self.block, mapping, self.lists)
+        pivot_plan = (_Pivot.ITEM, mapping.pivot.dimension) if mapping.pivot else None
+        plan = plan_for(
+            self.block, {t.column: t.field.target for t in targets}, pivot_plan, mapping.options
+        )
+        return targets, plan
 
     def _write(
         self,
