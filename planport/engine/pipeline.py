@@ -157,9 +157,7 @@ class _Run:
             }
             load = DirectLoad(connection, block, plan, staging) if direct else None
             unchanged = (
-                UnchangedFilter(connection, block, plan.columns, plan.key, staging)
-                if skip_unchanged
-                else None
+                UnchangedFilter(connection, block, plan, staging) if skip_unchanged else None
             )
             sink = load.append if load else unchanged.append if unchanged else staging.append
             self._stream(targets, indexes, pivot, sink, log, summary)
@@ -181,9 +179,7 @@ class _Run:
     def may_skip_unchanged(self) -> bool:
         """Whether a re-import may leave out rows that change nothing (`engine/unchanged`)."""
         plan = self._plan()[1]
-        return unchanged_rows.applies(
-            self.connection, self.block, plan.key, self.mapping.options, plan.columns
-        )
+        return unchanged_rows.applies(self.connection, self.block, plan, self.mapping.options)
 
     def _plan(self) -> tuple[list[_Target], Plan]:
         """The mapped targets and how their staging columns land in the block."""

@@ -14,6 +14,8 @@ run's savepoint back and stages the file whole.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
@@ -23,6 +25,7 @@ from planport.domain.enums import BlockKind
 from planport.engine import binary_copy
 from planport.engine.mapping import VALUE, ClearMode, ImportOptions
 from planport.engine.staging import SEQ, KeyOrder, Staging
+from planport.engine.writers import Plan, has_merge
 from planport.store import block_tables
 
 _STORED = "planport_stored_value"
@@ -32,50 +35,40 @@ class NotInKeyOrder(Exception):
     """The file's keys stopped increasing: rows left out may be wrong; stage the file whole."""
 
 
-def applies(
-    connection: Connection,
-    block: BlockDef,
-    plan_key: list[str],
-    options: ImportOptions,
-    columns: dict[str, str],
-) -> bool:
-    """Whether a run may leave unchanged rows out: a keyed Metric on PostgreSQL 15+ (MERGE),
-    no clearing (cleared cells compare with nothing), keys and value of fixed width."""
-    if connection.dialect.name != "postgresql" or block.kind is not BlockKind.METRIC:
+def applies(connection: Connection, block: BlockDef, plan: Plan, options: ImportOptions) -> bool:
+    """Whether a run may leave unchanged rows out: a keyed Metric on a server with MERGE, no
+    clearing (cleared cells compare with nothing), keys and value of fixed width."""
+    if block.kind is not BlockKind.METRIC or not plan.key or options.clear is not ClearMode.OFF:
         return False
-    version = tuple(connection.dialect.server_version_info or (0,))
-    if version < (15,) or not plan_key or options.clear is not ClearMode.OFF:
-        return False
+    return has_merge(connection) and _fields(block, plan) is not None
+
+
+def _fields(block: BlockDef, plan: Plan) -> list[Any] | None:
+    """The wire layout of a stored cell: its key columns, then its value."""
     table = block_tables.build_table(block)
-    wanted = [columns[k] for k in plan_key] + [VALUE]
-    return binary_copy.layout([table.c[name].type for name in wanted]) is not None
+    wanted = [plan.columns[k] for k in plan.key] + [VALUE]
+    return binary_copy.layout([table.c[name].type for name in wanted])
 
 
 class UnchangedFilter:
     """Stages the rows of each typed slice that are new or change their stored value."""
 
     def __init__(
-        self,
-        connection: Connection,
-        block: BlockDef,
-        columns: dict[str, str],
-        key: list[str],
-        staging: Staging,
+        self, connection: Connection, block: BlockDef, plan: Plan, staging: Staging
     ) -> None:
         raw = connection.connection.driver_connection
         assert raw is not None
         self._raw = raw
         self._staging = staging
-        self._key = key
-        self._value = next(k for k, v in columns.items() if v == VALUE)
+        self._key = plan.key
+        self._value = next(k for k, v in plan.columns.items() if v == VALUE)
         q = connection.dialect.identifier_preparer.quote
         self._target = q(block.table_name)
-        self._key_columns = [q(columns[k]) for k in key]
-        table = block_tables.build_table(block)
-        fields = binary_copy.layout([table.c[columns[k]].type for k in key] + [table.c.value.type])
+        self._key_columns = [q(plan.columns[k]) for k in plan.key]
+        fields = _fields(block, plan)
         assert fields is not None  # applies() said so
         self._fields = fields
-        self._order = KeyOrder(key)
+        self._order = KeyOrder(plan.key)
         self.unchanged = 0  # rows left out: each addressed an existing cell (counted updated)
 
     def append(self, batch: pa.Table) -> None:

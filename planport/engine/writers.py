@@ -119,13 +119,14 @@ def merge(
 ) -> None:
     """Write the staged rows into the block; fills inserted/updated/deleted in `summary`."""
     staging.wait()
-    if plan.key and _has_merge(connection):
+    if plan.key and has_merge(connection):
         _merge_changed_rows(connection, block, staging, plan, options, summary, log, references)
     else:
         _upsert_all_rows(connection, block, staging, plan, options, summary, log, references)
 
 
-def _has_merge(connection: Connection) -> bool:
+def has_merge(connection: Connection) -> bool:
+    """Whether the server has MERGE (PostgreSQL 15+)."""
     if connection.dialect.name != "postgresql":
         return False
     version = connection.dialect.server_version_info or (0,)
