@@ -51,9 +51,12 @@ class Settings(BaseSettings):
         default=12, ge=1, le=24 * 90, description="How long a login lasts without activity."
     )
     sqlite_busy_timeout_ms: int = Field(
-        default=5000,
+        default=15000,
         ge=0,
-        description="How long an SQLite writer waits for a lock before giving up.",
+        description=(
+            "How long an SQLite writer waits for its turn (other writers of the process, then "
+            "SQLite's lock) before giving up with a 'database busy' message."
+        ),
     )
     log_format: Literal["console", "json"] = Field(
         default="console", description="`console` for people, `json` for log collectors."

@@ -48,3 +48,8 @@ class AuthenticationFailed(PlanportError):
 
 class DatabaseNotReady(PlanportError):
     """The database is unreachable or its schema is not at the current migration."""
+
+
+class DatabaseBusy(PlanportError):
+    """The database could not be written within the wait allowed (SQLite's one writer was busy
+    for longer than `PLANPORT_SQLITE_BUSY_TIMEOUT_MS`). Nothing was changed; trying again works."""

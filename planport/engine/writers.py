@@ -456,7 +456,12 @@ def _without_secondary_indexes(connection: Connection, block: BlockDef) -> list[
     table = block_tables.build_table(block)
     dropped = [index for index in table.indexes if not index.unique]
     for index in dropped:
-        index.drop(connection)
+        if connection.dialect.name == "sqlite":
+            # Found by column: a swapped-in table's indexes have other names (store/scratch).
+            (column,) = index.columns
+            block_tables.drop_index(connection, table.name, column.name, unique=False)
+        else:
+            index.drop(connection)
     return dropped
 
 

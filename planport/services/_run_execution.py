@@ -8,8 +8,11 @@ progress callback, and the finishing write, conditional on still owning the run,
 The block write and the finish are one transaction: the import runs inside a savepoint, the
 run row is finished inside it when the import succeeded (so "block changed" and "run completed"
 commit together or not at all), and after a failure the savepoint is rolled back and the
-failure recorded in the same outer transaction. On SQLite that transaction holds the database's
-only write lock, so nothing (no sweeper) can slip in between the block write and the finish.
+failure recorded in the same outer transaction.
+
+On SQLite the import is prepared in a scratch file instead, and only its last short
+transaction (the block's new content and the run's finish, together) writes Planport's
+database (`_sqlite_lane`): the database's one write lock is never held for a whole import.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Connection, update
@@ -41,8 +45,10 @@ from planport.engine.reader import FileUnreadable, Source, file_digest, open_sou
 from planport.engine.summary import RunError
 from planport.engine.writers import MergeRefused, Reference
 from planport.logs import get_logger
+from planport.services import _sqlite_lane as sqlite_lane
 from planport.services import access
 from planport.services._run_rows import Clock, Outcome, RetryPolicy, cancel_requested, finish, renew
+from planport.services._sqlite_lane import ATTEMPTS, BlockChanged, Lane, LeaseLost, block_lease
 from planport.services.definitions import load_block, to_def
 from planport.services.imports import (
     FileDoesNotMatch,
@@ -93,7 +99,6 @@ class Active:
     cancel: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
     rows_done: int = 0
-    writing_block: bool = False
 
 
 _ACTIVE: dict[uuid.UUID, Active] = {}
@@ -155,11 +160,6 @@ class Heartbeat:
         next_beat = last_ok + self._every
         written = 0
         while not self._stopped.wait(min(PROGRESS_SECONDS, self._every)):
-            # SQLite: our own block write holds the only write lock, so a renewal could only
-            # wait and fail; nobody can fail the run meanwhile either (same lock).
-            if self._active.writing_block and self._db.is_sqlite:
-                last_ok = time.monotonic()
-                continue
             now = time.monotonic()
             if now < next_beat and self._active.rows_done == written:
                 continue
@@ -266,6 +266,7 @@ class _Execution:
         )
         self.policy = RetryPolicy(settings.run_retries, settings.retry_backoff_seconds)
         self.bug: BaseException | None = None
+        self.renew_lease: Callable[[], None] | None = None
 
     def run(self) -> RunStatus | None:
         try:
@@ -395,13 +396,24 @@ class _Execution:
             raise RunLost()
         if self.active.cancel.is_set():
             raise RunCancelled()
+        if self.renew_lease is not None:
+            self.renew_lease()
         if self.on_progress is not None:
             self.on_progress(rows)
 
     # ---- the block write and the finish: one transaction
 
     def _write(self, job: _Job, source: Source) -> RunStatus | None:
-        with self.db.engine.execution_options(planport_write=True).connect() as connection:
+        if sqlite_lane.applies(self.db):
+            status = self._write_in_lane(job, source)
+        else:
+            status = self._write_together(job, source)
+        if self.bug is not None:
+            raise self.bug
+        return status
+
+    def _write_together(self, job: _Job, source: Source) -> RunStatus | None:
+        with self.db.write_connection() as connection:
             outer = connection.begin()
             try:
                 status = self._write_in(connection, job, source)
@@ -412,13 +424,98 @@ class _Execution:
                 outer.rollback()
             else:
                 outer.commit()
-        if self.bug is not None:
-            raise self.bug
         return status
+
+    # ---- SQLite: prepare in a scratch file, move in, finish in one short transaction
+
+    def _write_in_lane(self, job: _Job, source: Source) -> RunStatus | None:
+        ttl = timedelta(seconds=self.settings.worker_lost_after_seconds)
+        try:
+            with block_lease(
+                self.db, job.block.id, self.run_id, ttl, self.clock, self._lane_checkpoint
+            ) as renew:
+                self.renew_lease = renew
+                return self._lane_attempts(job, source)
+        except RunLost:
+            return None
+        except LeaseLost:
+            log.warning("block lease taken over; stopping", run_id=str(self.run_id))
+            return None
+        except RunCancelled:
+            return self._finish_alone(_cancelled())
+        finally:
+            self.renew_lease = None
+
+    def _lane_attempts(self, job: _Job, source: Source) -> RunStatus | None:
+        path = self.workdir / "scratch.sqlite"
+        lane = Lane(self.db, job.block, job.lists, path, self._lane_checkpoint)
+        for attempt in range(1, ATTEMPTS + 1):
+            result = self._lane_prepare(lane, job, source)
+            if isinstance(result, Outcome):
+                return self._finish_alone(result)
+            try:
+                lane.move_in()
+                status = self._lane_finish(lane, result)
+            except BlockChanged as changed:
+                if attempt == ATTEMPTS:
+                    message = f"{changed.message} The import was not written; it can run again."
+                    return self._finish_alone(_failed("BlockChanged", message, transient=True))
+                log.info("block changed while importing; preparing again", run_id=str(self.run_id))
+                source.invalid_rows.clear()
+                continue
+            if status is RunStatus.COMPLETED:
+                lane.after_commit()
+            return status
+        raise AssertionError("unreachable")
+
+    def _lane_prepare(self, lane: Lane, job: _Job, source: Source) -> ImportResult | Outcome:
+        """The import into the scratch file, or the outcome that ends the run."""
+        try:
+            return lane.prepare(
+                lambda connection: _import(
+                    connection,
+                    job.block,
+                    job.lists,
+                    source,
+                    job.mapping,
+                    job.references,
+                    None,
+                    0,
+                    self._progress,
+                )
+            )
+        except KeyboardInterrupt as interrupt:
+            self.bug = interrupt
+            return _cancelled()
+        except (RunLost, RunCancelled, LeaseLost):
+            raise
+        except Exception as error:
+            outcome = _failure(error)
+            if outcome is None:
+                self.bug = error
+                outcome = _unexpected(error)
+            return outcome
+
+    def _lane_finish(self, lane: Lane, result: ImportResult) -> RunStatus | None:
+        completed = Outcome(RunStatus.COMPLETED, result.summary, result.rejected_rows)
+        self._lane_checkpoint()
+        with lane.finishing() as connection:
+            if self._finish_in(connection, completed) is not None:
+                connection.commit()
+                return RunStatus.COMPLETED
+        # Not finished: a cancel arrived at the last moment, or the run is no longer ours.
+        return self._finish_alone(_cancelled())
+
+    def _lane_checkpoint(self) -> None:
+        if self.active.lost.is_set():
+            raise RunLost()
+        if self.active.cancel.is_set():
+            raise RunCancelled()
+        if self.renew_lease is not None:
+            self.renew_lease()
 
     def _write_in(self, connection: Connection, job: _Job, source: Source) -> RunStatus | None:
         _lock_block(connection, job.block)
-        self.active.writing_block = True
         savepoint = connection.begin_nested()
         try:
             result = _import(

@@ -129,7 +129,7 @@ def preview_import(
         _refuse_unmatched_file(block, mapping, source)
     except FileDoesNotMatch as error:
         raise Invalid(error.message, field="file") from None
-    with db.engine.execution_options(planport_write=True).connect() as connection:
+    with db.write_connection() as connection:
         transaction = connection.begin()
         try:
             result = _import(

@@ -215,7 +215,7 @@ def resolve_session(db: Database, token: str, *, hours: int) -> Login | None:
     """The login behind a cookie token, or None when unknown, expired or the member is inactive.
 
     Extends the session by `hours` at most once a minute (a sliding expiry without a write per
-    request).
+    request), when the database can be written at once.
     """
     if not token:
         return None
@@ -232,8 +232,10 @@ def resolve_session(db: Database, token: str, *, hours: int) -> Login | None:
     if login_session.expires_at <= now or not member.is_active:
         return None
     if login_session.expires_at - now < timedelta(hours=hours) - timedelta(minutes=1):
-        with db.write() as session:
-            stored = session.get(MemberSession, login_session.token_hash)
+        # Opportunistic: while another writer (an import) has the turn, the renewal waits for
+        # a later request rather than making this page wait.
+        with db.try_write() as session:
+            stored = session.get(MemberSession, login_session.token_hash) if session else None
             if stored is not None:
                 stored.expires_at = now + timedelta(hours=hours)
     return Login(token=token, csrf_token=login_session.csrf_token, actor=_actor(member))

@@ -168,8 +168,30 @@ def create_index(
 
 
 def drop_index(connection: Connection, table_name: str, column_name: str, *, unique: bool) -> None:
-    name = _quote(connection, _index_name(table_name, column_name, unique))
-    connection.execute(text(f"DROP INDEX IF EXISTS {name}"))
+    """Drop the index on one column. On SQLite it is found by its column: a table an import
+    swapped in (store/scratch) has indexes of other names, since SQLite cannot rename one."""
+    if connection.dialect.name != "sqlite":
+        name = _quote(connection, _index_name(table_name, column_name, unique))
+        connection.execute(text(f"DROP INDEX IF EXISTS {name}"))
+        return
+    for name in sqlite_index_names(connection, table_name, column_name, unique=unique):
+        connection.execute(text(f"DROP INDEX IF EXISTS {_quote(connection, name)}"))
+
+
+def sqlite_index_names(
+    connection: Connection, table_name: str, column_name: str, *, unique: bool
+) -> list[str]:
+    """Names of the indexes Planport made on `column_name` alone (not the primary key's)."""
+    rows = connection.execute(
+        text(
+            "SELECT il.name FROM pragma_index_list(:table) AS il "
+            "WHERE il.origin = 'c' AND il.\"unique\" = :unique "
+            "AND (SELECT count(*) FROM pragma_index_info(il.name)) = 1 "
+            "AND (SELECT ii.name FROM pragma_index_info(il.name) AS ii) = :column"
+        ),
+        {"table": table_name, "unique": int(unique), "column": column_name},
+    )
+    return [row[0] for row in rows]
 
 
 def _quote(connection: Connection, identifier: str) -> str:

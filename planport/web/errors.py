@@ -5,6 +5,7 @@ from __future__ import annotations
 from planport.domain.errors import (
     AuthenticationFailed,
     Conflict,
+    DatabaseBusy,
     DatabaseNotReady,
     Invalid,
     NotFound,
@@ -19,6 +20,7 @@ STATUS_BY_ERROR: dict[type[PlanportError], int] = {
     Conflict: 409,
     AuthenticationFailed: 401,
     DatabaseNotReady: 503,
+    DatabaseBusy: 503,
 }
 
 

@@ -1180,6 +1180,11 @@ def test_a_metric_loaded_in_bulk_keeps_its_primary_key_and_indexes(
             seen = inspect(connection)
             key = seen.get_pk_constraint(revenue.table_name)
             indexes = seen.get_indexes(revenue.table_name)
+        if db.is_sqlite:
+            # A block table swapped in on SQLite keeps its key and indexes under other index
+            # names (SQLite cannot rename an index); what they cover is what matters.
+            covered = sorted((tuple(i["column_names"]), i["unique"]) for i in indexes)
+            return tuple(key["constrained_columns"]), covered
         named = sorted((i["name"], tuple(i["column_names"]), i["unique"]) for i in indexes)
         return key["name"], tuple(key["constrained_columns"]), named
 
