@@ -19,10 +19,17 @@ _SHARED: list[Any] = [
 
 
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
+    """Log to stderr in `fmt`. An exception is written as one plain traceback, never with the
+    values of its frames' local variables (they hold file contents, session tokens, passwords):
+    structlog's console default would render them with rich."""
+    renderers: list[Any] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else [
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     )
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -32,7 +39,7 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

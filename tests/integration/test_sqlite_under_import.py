@@ -1,0 +1,175 @@
+"""The embedded default (SQLite) while an import runs: every page answers, "Start an import
+right now" queues, the scheduler fires, progress is written, and nothing fails with "database
+is locked" (docs/operations.md states the guarantee)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text, update
+
+from planport.domain.blocks import BlockDef
+from planport.domain.enums import BlockKind, ValueType
+from planport.domain.imports import RunStatus
+from planport.domain.members import Actor
+from planport.engine.file_settings import FileSettings
+from planport.engine.mapping import VALUE, Mapping
+from planport.execution import QueueOnly
+from planport.services import blocks, firing, items, runs, schedules
+from planport.services.applications import ApplicationView
+from planport.settings import Settings
+from planport.store.db import Database
+from planport.store.models import ImportRun, MemberSession, utc_now
+from tests.integration.builders import PASSWORD
+from tests.integration.import_builders import field, mapping
+from tests.integration.schedule_builders import daily, folder_configuration, product_list
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ACCOUNTS, PERIODS = 1_000, 400  # 400,000 cells: an import of several seconds on SQLite
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """SQLite only: the guarantee is the embedded default's (PostgreSQL has row locks)."""
+    return f"sqlite:///{tmp_path / 'planport.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> Settings:
+    (tmp_path / "imports").mkdir()
+    return Settings(data_dir=tmp_path, database_url=db.url, import_root=tmp_path / "imports")
+
+
+@pytest.fixture
+def client(db: Database, settings: Settings, admin: Actor) -> Iterator[TestClient]:
+    with TestClient(create_app_for(settings, db), follow_redirects=False) as test:
+        token = CSRF.findall(test.get("/login").text)[0]
+        test.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token})
+        test.headers["X-CSRF-Token"] = CSRF.findall(test.get("/account").text)[0]
+        yield test
+
+
+def create_app_for(settings: Settings, db: Database) -> object:
+    from planport.web import create_app
+
+    return create_app(settings, db, QueueOnly())
+
+
+def big_metric(
+    db: Database, admin: Actor, app: ApplicationView, tmp_path: Path
+) -> tuple[BlockDef, Path, Mapping]:
+    account = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Account")
+    period = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Period")
+    items.write_items(db, admin, account.id, [{"Code": f"A{a:04d}"} for a in range(ACCOUNTS)])
+    items.write_items(db, admin, period.id, [{"Code": f"P{p:03d}"} for p in range(PERIODS)])
+    metric = blocks.create_metric(
+        db, admin, app.id, "Amount", ValueType.NUMBER, [account.id, period.id]
+    )
+    path = tmp_path / "amounts.csv"
+    with path.open("w") as out:
+        out.write("Account,Period,Amount\n")
+        for a in range(ACCOUNTS):
+            out.writelines(f"A{a:04d},P{p:03d},{a}.{p}\n" for p in range(PERIODS))
+    chosen = mapping(
+        field(account.id, "Account"), field(period.id, "Period"), field(VALUE, "Amount")
+    )
+    return metric, path, chosen
+
+
+def status_of(db: Database, run_id: uuid.UUID) -> tuple[str, int]:
+    with db.read() as session:
+        run = session.get(ImportRun, run_id)
+        assert run is not None
+        return run.status, run.rows_done
+
+
+def test_pages_run_now_and_the_scheduler_work_while_an_import_writes_sqlite(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    settings: Settings,
+    client: TestClient,
+    tmp_path: Path,
+) -> None:
+    metric, path, chosen = big_metric(db, admin, app, tmp_path)
+    products: BlockDef = product_list(db, admin, app, "Product")
+    configuration = folder_configuration(db, admin, products, folder=settings.import_root)
+    suppliers = product_list(db, admin, app, "Supplier")
+    scheduled = folder_configuration(db, admin, suppliers, "Suppliers from ERP")
+    schedule = schedules.create_schedule(db, admin, scheduled.id, daily("2026-01-05T06:00", "UTC"))
+    big = runs.start_import(db, admin, metric.id, path, FileSettings(), chosen)
+    assert runs.claim_run(db, big, "worker-1")
+    importing = threading.Thread(
+        target=runs.execute_run, args=(db, big, "worker-1"), kwargs={"settings": settings}
+    )
+    # Every page request from here on finds its session due for renewal (a write).
+    with db.write() as session:
+        session.execute(update(MemberSession).values(expires_at=utc_now() + timedelta(hours=1)))
+    importing.start()
+    answers: list[tuple[str, int]] = []
+    while_running: dict[str, object] = {}
+    try:
+        while status_of(db, big)[0] == RunStatus.QUEUED.value or status_of(db, big)[1] == 0:
+            if not importing.is_alive():
+                break
+            importing.join(0.02)
+        for page in (
+            f"/blocks/{metric.id}",
+            f"/runs/{big}",
+            f"/applications/{app.id}/scheduling",
+            f"/blocks/{products.id}",
+        ):
+            answers.append((page, client.get(page).status_code))
+        started = client.post(
+            f"/applications/{app.id}/scheduling/configurations/{configuration.id}/start"
+        )
+        answers.append(("start right now", started.status_code))
+        while_running["queued"] = queued_runs(db, configuration.id)
+        assert schedule.next_fire_at is not None
+        firing.fire_due(db, schedule.next_fire_at + timedelta(seconds=1))
+        while_running["fired"] = schedule_fired(db, schedule.id)
+        while_running["big"] = status_of(db, big)
+    finally:
+        importing.join(300)
+    assert all(code in (200, 303) for _, code in answers), answers
+    big_status, rows_done = while_running["big"]  # type: ignore[misc]
+    assert big_status == RunStatus.RUNNING.value, "the import ended before the checks ran"
+    assert rows_done > 0, "the import's progress was not written while it ran"
+    assert while_running["queued"] == 1
+    assert while_running["fired"]
+    final, _ = status_of(db, big)
+    assert final == RunStatus.COMPLETED.value
+    with db.read() as session:
+        cells = session.scalar(select(func.count()).select_from(text(metric.table_name)))
+    assert cells == ACCOUNTS * PERIODS
+
+
+def queued_runs(db: Database, configuration_id: uuid.UUID) -> int:
+    with db.read() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(ImportRun)
+                .where(ImportRun.configuration_id == configuration_id)
+            )
+            or 0
+        )
+
+
+def schedule_fired(db: Database, schedule_id: uuid.UUID) -> bool:
+    with db.read() as session:
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(ImportRun)
+                .where(ImportRun.schedule_id == schedule_id)
+            )
+            or 0
+        ) > 0

@@ -1,0 +1,44 @@
+"""Logged errors: one plain traceback, never the values of local variables."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from planport.logs import configure_logging, get_logger
+
+SECRET = "s3ssion-token-that-must-not-leak"
+
+
+def fail_with_a_secret_in_scope() -> None:
+    token = SECRET  # a local variable the traceback must not show
+    raise RuntimeError(f"boom ({len(token)} characters)")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> object:
+    handlers = logging.getLogger().handlers[:]
+    yield
+    logging.getLogger().handlers[:] = handlers
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_an_exception_is_logged_with_its_traceback_but_without_local_values(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("info", fmt)
+    try:
+        fail_with_a_secret_in_scope()
+    except RuntimeError:
+        get_logger("planport.test").exception("request failed")
+    logging.getLogger("uvicorn.error").exception("also through the standard library")
+    written = capsys.readouterr().err
+    assert SECRET not in written
+    assert "fail_with_a_secret_in_scope" in written
+    assert "RuntimeError: boom" in written
+    assert len(written.splitlines()) < 40
+    if fmt == "json":
+        first = json.loads(written.splitlines()[0])
+        assert "Traceback (most recent call last)" in first["exception"]
