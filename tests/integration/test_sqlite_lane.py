@@ -1,0 +1,173 @@
+"""How a run writes its block on SQLite (services/_sqlite_lane): prepared in a scratch file,
+moved in by chunks, swapped in with the run's finish; prepared again when a list changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from planport.domain.blocks import BlockDef
+from planport.domain.enums import BlockKind, ValueType
+from planport.domain.imports import RunStatus
+from planport.domain.members import Actor
+from planport.engine.file_settings import FileSettings
+from planport.engine.mapping import VALUE, ClearMode, Mapping, UnknownItems
+from planport.services import _sqlite_lane, blocks, items, runs
+from planport.services.applications import ApplicationView
+from planport.settings import Settings
+from planport.store.db import Database
+from tests.integration.builders import grid, table_names
+from tests.integration.import_builders import field, mapping, write_csv
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'planport.db'}"
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Move in every change of more than 3 rows, 4 rows per transaction: small files then
+    take the path of large ones."""
+    monkeypatch.setattr(_sqlite_lane, "APPLY_ROWS", 3)
+    monkeypatch.setattr(_sqlite_lane, "CHUNK_ROWS", 4)
+
+
+@pytest.fixture
+def month(db: Database, admin: Actor, app: ApplicationView) -> BlockDef:
+    created = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Month")
+    items.write_items(db, admin, created.id, [{"Code": f"M{m:02d}"} for m in range(1, 13)])
+    return created
+
+
+@pytest.fixture
+def country(db: Database, admin: Actor, app: ApplicationView) -> BlockDef:
+    created = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Country")
+    items.write_items(db, admin, created.id, [{"Code": c} for c in ("FR", "DE")])
+    return created
+
+
+@pytest.fixture
+def revenue(
+    db: Database, admin: Actor, app: ApplicationView, country: BlockDef, month: BlockDef
+) -> BlockDef:
+    return blocks.create_metric(
+        db, admin, app.id, "Revenue", ValueType.NUMBER, [country.id, month.id]
+    )
+
+
+def revenue_mapping(country: BlockDef, month: BlockDef, **options: object) -> Mapping:
+    return mapping(
+        field(country.id, "Country", unknown=UnknownItems.CREATE),
+        field(month.id, "Month"),
+        field(VALUE, "Revenue"),
+        **options,
+    )
+
+
+def import_rows(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    chosen: Mapping,
+    path: Path,
+    rows: list[list[str]],
+    on_progress: object = None,
+) -> runs.RunView:
+    write_csv(path, ["Country", "Month", "Revenue"], rows)
+    run_id = runs.start_import(db, admin, revenue.id, path, FileSettings(), chosen)
+    assert runs.claim_run(db, run_id, "worker")
+    settings = Settings(data_dir=path.parent, database_url=db.url)
+    return runs.execute_run(db, run_id, "worker", on_progress, settings=settings)  # type: ignore[arg-type]
+
+
+def cells(db: Database, admin: Actor, block: BlockDef) -> dict[tuple[str, str], str]:
+    return {(row["Country"], row["Month"]): row["Revenue"] for row in grid(db, admin, block.id)}
+
+
+def leftovers(db: Database, block: BlockDef) -> set[str]:
+    return {n for n in table_names(db) if n.startswith(block.table_name) and n != block.table_name}
+
+
+def test_a_large_change_to_a_filled_block_is_moved_in_and_swapped_whole(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+    small_chunks: None,
+) -> None:
+    chosen = revenue_mapping(country, month)
+    first = [[c, f"M{m:02d}", "1"] for c in ("FR", "DE") for m in range(1, 13)]
+    assert import_rows(db, admin, revenue, chosen, tmp_path / "a.csv", first).inserted == 24
+    cleared = revenue_mapping(country, month, clear=ClearMode.ALL)
+    second = [[c, f"M{m:02d}", f"{m}.5"] for c in ("FR", "IT") for m in range(1, 7)]
+    done = import_rows(db, admin, revenue, cleared, tmp_path / "b.csv", second)
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert cells(db, admin, revenue) == {
+        (c, f"M{m:02d}"): f"{m}.5" for c in ("FR", "IT") for m in range(1, 7)
+    }
+    assert "IT" in {row["Code"] for row in grid(db, admin, country.id)}
+    assert leftovers(db, revenue) == set()
+    # The swapped-in table still refuses a repeated cell (its key came along).
+    with db.write() as session:
+        key = session.execute(text(f"SELECT d1, d2 FROM {revenue.table_name} LIMIT 1")).one()
+    repeat = text(f"INSERT INTO {revenue.table_name} VALUES (:a, :b, 1)")
+    with pytest.raises(IntegrityError), db.write() as session:
+        session.execute(repeat, {"a": key[0], "b": key[1]})
+
+
+def test_items_added_to_a_list_during_an_import_are_kept_and_the_import_lands(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+) -> None:
+    added: list[str] = []
+
+    def add_an_item_by_hand_once(_rows: int) -> None:
+        if not added:
+            items.write_items(db, admin, country.id, [{"Code": "ES"}])
+            added.append("ES")
+
+    chosen = revenue_mapping(country, month)
+    rows = [["FR", "M01", "1"], ["PT", "M02", "2"]]
+    done = import_rows(
+        db, admin, revenue, chosen, tmp_path / "a.csv", rows, add_an_item_by_hand_once
+    )
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert {row["Code"] for row in grid(db, admin, country.id)} == {"FR", "DE", "ES", "PT"}
+    assert cells(db, admin, revenue) == {("FR", "M01"): "1", ("PT", "M02"): "2"}
+
+
+def test_a_run_cancelled_while_it_prepares_leaves_the_block_and_no_table_behind(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+    small_chunks: None,
+) -> None:
+    chosen = revenue_mapping(country, month)
+    first = [["FR", "M01", "1"]]
+    assert import_rows(db, admin, revenue, chosen, tmp_path / "a.csv", first).inserted == 1
+
+    def cancel(_rows: int) -> None:
+        (running,) = [
+            r for r in runs.list_runs(db, admin, revenue.id) if r.status.value == "running"
+        ]
+        runs.cancel_run(db, admin, running.id)
+
+    many = [[c, f"M{m:02d}", "9"] for c in ("FR", "DE", "IT") for m in range(1, 13)]
+    done = import_rows(db, admin, revenue, chosen, tmp_path / "b.csv", many, cancel)
+    assert done.status is RunStatus.CANCELLED
+    assert cells(db, admin, revenue) == {("FR", "M01"): "1"}
+    assert "IT" not in {row["Code"] for row in grid(db, admin, country.id)}
+    assert leftovers(db, revenue) == set()
