@@ -41,3 +41,15 @@ def test_the_scheduling_benchmark_runs_and_ends_with_one_json_line(
     assert figures["schedules"] == 300
     assert figures["fires_per_s"] > 0
     assert figures["idle_tick_ms_100k"] > 0
+
+
+def test_the_responsiveness_benchmark_serves_pages_during_an_import_and_ends_with_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import responsiveness
+
+    responsiveness.main(["--rows", "20000"])
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["sqlite_import_status_ok"] == 1.0
+    assert figures["sqlite_failed_requests_during_import"] == 0
+    assert "sqlite_page_p99_during_import_ms" in figures
