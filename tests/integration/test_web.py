@@ -229,6 +229,13 @@ def test_health_answers_and_readiness_checks_the_schema(client: TestClient) -> N
     assert ready.json()["status"] == "ready"
 
 
+def test_the_browser_gets_an_icon_for_favicon_ico(client: TestClient) -> None:
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")
+
+
 def test_readiness_fails_on_a_database_that_was_never_migrated(tmp_path: object) -> None:
     from pathlib import Path
 
