@@ -285,13 +285,18 @@ def source_choices(db: Database, actor: Actor, block_id: uuid.UUID) -> list[Sour
 
 
 def get_configuration(db: Database, actor: Actor, configuration_id: uuid.UUID) -> ConfigurationView:
-    with db.write() as session:
+    """The configuration, re-checked against its block if that changed.
+
+    A read: the re-check is shown, not stored (the scheduler's tick and every edit store it),
+    so opening a page never waits for a write, such as an import's, on SQLite."""
+    with db.read() as session, session.no_autoflush:
         return _view(_load(session, actor, configuration_id, Permission.READ))
 
 
 def list_configurations(db: Database, actor: Actor, block_id: uuid.UUID) -> list[ConfigurationView]:
-    """The block's configurations by name, each re-checked if the block changed."""
-    with db.write() as session:
+    """The block's configurations by name, each re-checked if the block changed (shown, not
+    stored: see `get_configuration`)."""
+    with db.read() as session, session.no_autoflush:
         block = load_block(session, actor, block_id, Permission.READ)
         found = session.scalars(
             select(ImportConfiguration)

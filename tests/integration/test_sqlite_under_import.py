@@ -173,3 +173,35 @@ def schedule_fired(db: Database, schedule_id: uuid.UUID) -> bool:
             )
             or 0
         ) > 0
+
+
+def test_a_configuration_changed_by_its_block_is_read_while_another_process_writes(
+    db: Database, admin: Actor, app: ApplicationView, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from planport.domain.enums import PropertyType
+    from planport.engine.mapping import CODE, NAME
+    from planport.services import configurations
+
+    country = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Country")
+    region = blocks.add_property(db, admin, country.id, "Region", PropertyType.TEXT)
+    region_id = region.properties[0].id
+    chosen = mapping(field(CODE, "Code"), field(NAME, "Name"), field(region_id, "Region"))
+    saved = configurations.save_configuration(
+        db, admin, country.id, "Countries", FileSettings(), chosen
+    )
+    blocks.remove_property(db, admin, country.id, region_id)
+    impatient = Database(db.url, sqlite_busy_timeout_ms=200)
+    other_process = sqlite3.connect(str(tmp_path / "planport.db"), isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # another process writing, e.g. an import
+    try:
+        found = configurations.get_configuration(impatient, admin, saved.id)
+        listed = configurations.list_configurations(impatient, admin, country.id)
+    finally:
+        other_process.execute("ROLLBACK")
+        other_process.close()
+        impatient.dispose()
+    assert found.error is not None
+    assert "no longer exists in 'Country'" in found.error
+    assert [c.error for c in listed] == [found.error]
