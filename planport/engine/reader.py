@@ -33,12 +33,37 @@ SAMPLE_SIZE = 256 << 10  # bytes read to detect encoding, dialect and header
 DETECT_LINES = 200
 MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
 
+# (byte-order mark, the encoding `auto` detects, the codec that reads what follows the mark)
 _BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF8, "utf-8", "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"),
 )
-_PYTHON_CODECS = {"utf-8": "utf-8-sig"}
+# The chosen encodings a byte-order mark belongs to: any other choice contradicts the mark.
+_BOM_FITS = {
+    "utf-8": {"utf-8"},
+    "utf-16-le": {"utf-16", "utf-16-le"},
+    "utf-16-be": {"utf-16", "utf-16-be"},
+}
+_BOM_NAMES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE"}
+
+
+_ZIP = "a ZIP archive"
+# What a file's first bytes say it is: formats sometimes uploaded where a CSV file belongs.
+_BINARY_KINDS = (
+    (b"PK\x03\x04", _ZIP),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (xls) or another Office file"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"PAR1", "a Parquet file"),
+)
+
+
+_BINARY_CONTROLS = [*range(0, 9), *range(14, 32)]  # not tab, line breaks, form feed
 
 
 class FileUnreadable(Exception):
@@ -51,9 +76,15 @@ class FileUnreadable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
-    encoding: str
+    encoding: str  # as chosen or detected ("utf-16" for either byte order)
     separator: str
     quote: str
+    bom: int = 0  # bytes of byte-order mark the file starts with; never part of the data
+    codec: str = ""  # the Python codec that reads the bytes after the mark ("" = encoding)
+
+    @property
+    def text_codec(self) -> str:
+        return self.codec or self.encoding
 
 
 @dataclass(slots=True)
@@ -91,10 +122,11 @@ def open_source(path: Path, settings: FileSettings) -> Source:
     sample = _read_sample(path)
     if not sample:
         raise FileUnreadable("The file is empty.")
-    encoding = _encoding(sample, settings.encoding)
-    text = _decode_sample(sample, encoding)
+    _refuse_binary_kind(sample)
+    encoding, bom, codec = _encoding(sample, settings.encoding)
+    text = _decode_sample(sample[bom:], encoding, codec)
     _refuse_binary(text)
-    dialect = Dialect(encoding, _separator(text, settings), settings.quote)
+    dialect = Dialect(encoding, _separator(text, settings), settings.quote, bom, codec)
     records, first_record = _sample_records(text, dialect, settings.skip_rows)
     if not records:
         raise FileUnreadable(
@@ -120,34 +152,87 @@ def iter_batches(
     count = len(source.columns)
     names = [str(i) for i in range(count)]
     wanted = [names[i] for i in (include if include is not None else range(count))]
-    with _PacedFile(source.path) as paced:
-        reader = _open_reader(source, paced, names, wanted, block_size)
+    # The last column is always read: a quote never closed swallows the rest of the file
+    # into the last field, and only that field shows it.
+    last = names[-1]
+    read = wanted if last in wanted else [*wanted, last]
+    last_value = ""
+    with _PacedFile(source.path, source.dialect) as paced:
+        reader = _open_reader(source, paced, names, read, block_size)
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
-                return
+                break
             except (pa.ArrowInvalid, UnicodeDecodeError) as error:
                 raise _explain(source, error, block_size) from None
             paced.consumed()
-            yield batch
+            if batch.num_rows:
+                last_value = batch.column(last)[-1].as_py() or ""
+            yield batch if last in wanted else batch.drop_columns([last])
+    if source.invalid_rows or "\n" in last_value or "\r" in last_value:
+        _refuse_unclosed_quote(source)
+
+
+def _refuse_unclosed_quote(source: Source) -> None:
+    """Raise FileUnreadable when a quote is never closed: the parser then reads the rest of
+    the file as one value (the last row's last field, or a row with too few fields).
+
+    Run only when the file shows one of those signs: a second pass with Python's csv module,
+    whose strict mode says "unexpected end of data" when the file ends inside quotes.
+    """
+    csv.field_size_limit(BLOCK_SIZE)
+    with _text_after_bom(source) as handle:
+        reader = csv.reader(
+            handle, delimiter=source.dialect.separator, quotechar=source.dialect.quote, strict=True
+        )
+        start = 1
+        while True:
+            try:
+                next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                if "unexpected end of data" in str(error):
+                    raise FileUnreadable(
+                        f"The quote ({source.dialect.quote}) opened in the row on line {start} "
+                        "is never closed, so the rest of the file would be read as one value. "
+                        "Close that quote, or write a quote inside a quoted value twice."
+                    ) from None
+                # Other strict complaints (text after a closing quote) the parser accepts.
+            start = reader.line_num + 1
 
 
 class _PacedFile(io.RawIOBase):
-    """The file as pyarrow reads it, at most AHEAD reads ahead of the batches consumed.
+    """The file as pyarrow reads it, as UTF-8 after its byte-order mark, at most AHEAD reads
+    ahead of the batches consumed.
 
     pyarrow's streaming CSV reader reads and parses ahead of its consumer without bound (peak
     memory grew with the file: 0.3 GB for 240 MB of CSV). Pacing its reads keeps memory flat.
     A read waits at most WAIT_S for the consumer, so a block that yields no batch (only blank
     lines, say) can slow the reader down but never stall it.
+
+    Other encodings are transcoded here, each read filled with whole UTF-8 bytes, rather than
+    by pyarrow: pyarrow's transcoding stream reads again after the end of the file and, for
+    UTF-16, twice per block, so its reads outran the batches and each waited WAIT_S (10 s for
+    a tiny Windows-1252 file; 10 s a block for UTF-16). Here one read is one block, as for
+    UTF-8, and a read at the end of the file returns at once.
     """
 
     AHEAD = 2
     WAIT_S = 10.0
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, dialect: Dialect) -> None:
         super().__init__()
         self._file = path.open("rb")
+        self._file.seek(dialect.bom)
+        self._decoder = (
+            None
+            if dialect.text_codec == "utf-8"
+            else codecs.getincrementaldecoder(dialect.text_codec)()
+        )
+        self._pending = bytearray()  # transcoded bytes not handed to pyarrow yet
+        self._at_end = False
         self._turn = threading.Condition()
         self._reads = 0
         self._consumed = 0
@@ -156,10 +241,29 @@ class _PacedFile(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
+        if self._at_end and not self._pending:
+            return 0  # nothing is buffered by reading past the end: no reason to wait
         with self._turn:
             self._turn.wait_for(lambda: self._reads - self._consumed < self.AHEAD, self.WAIT_S)
             self._reads += 1
-        return self._file.readinto(buffer)
+        if self._decoder is None:
+            count = self._file.readinto(buffer)
+            self._at_end = not count
+            return count
+        return self._transcode_into(memoryview(buffer).cast("B"))
+
+    def _transcode_into(self, view: memoryview) -> int:
+        """Fill `view` with UTF-8 bytes (all of it unless the file ends). Raises
+        UnicodeDecodeError for bytes that are not text in the file's encoding."""
+        assert self._decoder is not None
+        while len(self._pending) < len(view) and not self._at_end:
+            raw = self._file.read(len(view) - len(self._pending))
+            self._at_end = not raw
+            self._pending += self._decoder.decode(raw, final=self._at_end).encode("utf-8")
+        count = min(len(view), len(self._pending))
+        view[:count] = self._pending[:count]
+        del self._pending[:count]
+        return count
 
     def consumed(self) -> None:
         with self._turn:
@@ -187,7 +291,7 @@ def _open_reader(
         block_size=block_size,
         skip_rows=source.rows_before_data,
         column_names=names,
-        encoding="utf8" if dialect.encoding == "utf-8" else dialect.encoding,
+        encoding="utf8",  # _PacedFile hands over UTF-8 whatever the file's encoding
     )
     parse = pacsv.ParseOptions(
         delimiter=dialect.separator,
@@ -228,9 +332,8 @@ def physical_lines(
         return lines
     expected, last_wanted = len(source.columns), max(wanted, default=-1)
     invalid_lines: list[int] = []
-    codec = _PYTHON_CODECS.get(source.dialect.encoding, source.dialect.encoding)
     csv.field_size_limit(BLOCK_SIZE)
-    with source.path.open(encoding=codec, newline="", errors="replace") as handle:
+    with _text_after_bom(source) as handle:
         reader = csv.reader(
             handle, delimiter=source.dialect.separator, quotechar=source.dialect.quote
         )
@@ -253,6 +356,13 @@ def physical_lines(
     for invalid, line in zip(source.invalid_rows, invalid_lines, strict=False):
         invalid.line = line
     return lines
+
+
+def _text_after_bom(source: Source) -> io.TextIOWrapper:
+    """The file as text from after its byte-order mark (undecodable bytes replaced)."""
+    raw = source.path.open("rb")
+    raw.seek(source.dialect.bom)
+    return io.TextIOWrapper(raw, encoding=source.dialect.text_codec, newline="", errors="replace")
 
 
 def _as_text(fields: list[str], dialect: Dialect) -> str:
@@ -294,30 +404,67 @@ def _read_sample(path: Path) -> bytes:
         return handle.read(SAMPLE_SIZE)
 
 
-def _encoding(sample: bytes, chosen: str) -> str:
-    if chosen != "auto":
-        return chosen
-    for bom, encoding in _BOMS:
+def _encoding(sample: bytes, chosen: str) -> tuple[str, int, str]:
+    """(encoding, length of the byte-order mark, codec for what follows it).
+
+    A byte-order mark is never data, whatever encoding was chosen: a first header name that
+    kept it matched no column. Raises FileUnreadable when the mark contradicts the choice.
+    """
+    for bom, detected, codec in _BOMS:
         if sample.startswith(bom):
-            return encoding
+            if chosen == "auto" or chosen in _BOM_FITS[codec]:
+                return (detected if chosen == "auto" else chosen), len(bom), codec
+            raise FileUnreadable(
+                f"The file starts with a {_BOM_NAMES[codec]} byte-order mark, but its "
+                f"encoding is set to {chosen}. Choose {_BOM_NAMES[codec]} (or Detect) "
+                "in the file settings."
+            )
+    if chosen != "auto":
+        return chosen, 0, ""
     try:
         # A multi-byte character may be cut at the end of the sample: ignore only that.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
     except UnicodeDecodeError:
-        return "cp1252"
-    return "utf-8"
+        return "cp1252", 0, ""
+    return "utf-8", 0, ""
 
 
-def _decode_sample(sample: bytes, encoding: str) -> str:
-    decoder = codecs.getincrementaldecoder(_PYTHON_CODECS.get(encoding, encoding))()
+def _decode_sample(sample: bytes, encoding: str, codec: str) -> str:
+    decoder = codecs.getincrementaldecoder(codec or encoding)()
     try:
         return decoder.decode(sample, final=False)
     except UnicodeDecodeError as error:
+        if _looks_binary(sample):
+            raise FileUnreadable(
+                "This looks like a binary file, not a CSV file: it is full of control "
+                "characters. Export the data as CSV or another delimited text file and "
+                "import that file."
+            ) from None
         line = sample[: error.start].count(b"\n") + 1
         raise FileUnreadable(
             f"Line {line} has bytes that are not {encoding} text (byte {error.start + 1}). "
             "Choose the file's encoding in the file settings."
         ) from None
+
+
+def _refuse_binary_kind(sample: bytes) -> None:
+    """Refuse a file whose first bytes say what binary format it is: decoding one as text
+    would only report odd bytes in an encoding."""
+    for magic, kind in _BINARY_KINDS:
+        if sample.startswith(magic):
+            if kind == _ZIP and b"xl/" in sample:
+                kind = "an Excel workbook (xlsx)"
+            raise FileUnreadable(
+                f"This looks like a binary file ({kind}), not a CSV file. Export the data "
+                "as CSV or another delimited text file (in Excel: Save As, CSV UTF-8) and "
+                "import that file."
+            )
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """Whether over 1 % of the bytes are control characters no text file holds."""
+    controls = sum(sample.count(bytes([code])) for code in _BINARY_CONTROLS)
+    return controls * 100 > len(sample)
 
 
 def _refuse_binary(text: str) -> None:
@@ -389,7 +536,7 @@ def _column_names(first: list[str], header: bool) -> list[str]:
 
 def _explain(source: Source, error: Exception, block_size: int) -> FileUnreadable:
     """Turn a parser error into a message with a line number, scanning the file only now."""
-    problem = _first_undecodable_line(source.path, source.dialect.encoding)
+    problem = _first_undecodable_line(source.path, source.dialect)
     if problem is not None:
         line, position = problem
         return FileUnreadable(
@@ -405,15 +552,16 @@ def _explain(source: Source, error: Exception, block_size: int) -> FileUnreadabl
     return FileUnreadable(f"The file cannot be read as CSV: {error}")
 
 
-def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, int] | None:
-    """(line, byte of the line) of the first bytes that are not `encoding` text, decoding in
-    1 MB chunks so a huge line is never held whole."""
-    codec = _PYTHON_CODECS.get(encoding, encoding)
+def _first_undecodable_line(path: Path, dialect: Dialect) -> tuple[int, int] | None:
+    """(line, byte of the line) of the first bytes that are not text in the dialect's encoding,
+    decoding in 1 MB chunks so a huge line is never held whole."""
+    codec = dialect.text_codec
     if codec.startswith("utf-16"):
         return None  # lines are not byte-delimited; the parser's message stands
     decoder = codecs.getincrementaldecoder(codec)()
-    line, line_start, offset = 1, 0, 0
+    line, line_start, offset = 1, dialect.bom, dialect.bom
     with path.open("rb") as handle:
+        handle.seek(dialect.bom)
         while chunk := handle.read(1 << 20):
             try:
                 decoder.decode(chunk, final=False)
