@@ -23,3 +23,17 @@ class Trigger(StrEnum):
     API = "api"
     RUN_AGAIN = "run_again"
     COMMAND_LINE = "command_line"
+
+    @property
+    def label(self) -> str:
+        """The trigger as pages and the command line name it ("API", "Run again")."""
+        return _TRIGGER_LABELS[self]
+
+
+_TRIGGER_LABELS = {
+    Trigger.MANUAL: "Manual",
+    Trigger.SCHEDULE: "Schedule",
+    Trigger.API: "API",
+    Trigger.RUN_AGAIN: "Run again",
+    Trigger.COMMAND_LINE: "Command line",
+}

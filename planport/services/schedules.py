@@ -342,16 +342,26 @@ def stagger(
 def _checked(given: ScheduleInput) -> ScheduleInput:
     """Validate the form's values (the times validate themselves). Raises Invalid."""
     _ = given.times
-    if not timedelta(0) <= given.grace <= MAX_GRACE:
+    check_grace(given.grace)
+    check_pause_after(given.pause_after_failures)
+    return replace(given, alert_recipients=clean_recipients(given.alert_recipients))
+
+
+def check_grace(grace: timedelta) -> None:
+    """Raises Invalid (field `grace`) outside 0 minutes to 7 days."""
+    if not timedelta(0) <= grace <= MAX_GRACE:
         raise Invalid("The grace period is between 0 minutes and 7 days.", field="grace")
-    if given.pause_after_failures is not None and not 1 <= given.pause_after_failures <= 100:
+
+
+def check_pause_after(failures: int | None) -> None:
+    """Raises Invalid (field `pause_after_failures`) outside 1 to 100; None is "never"."""
+    if failures is not None and not 1 <= failures <= 100:
         raise Invalid(
             "Pause after 1 to 100 consecutive failures, or never.", field="pause_after_failures"
         )
-    return replace(given, alert_recipients=_recipients(given.alert_recipients))
 
 
-def _recipients(given: Sequence[str]) -> tuple[str, ...]:
+def clean_recipients(given: Sequence[str]) -> tuple[str, ...]:
     """Clean, de-duplicated addresses in the order given. Raises Invalid naming the bad one."""
     cleaned: list[str] = []
     for raw in given:

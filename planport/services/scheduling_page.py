@@ -1,6 +1,7 @@
 """What the Import Scheduling page shows: one section per import configuration of an
-application, with its schedules, its latest run (and its live progress), the Failed flag and
-whether it can be scheduled at all.
+application that can be scheduled (or has schedules), with its schedules, its latest run (and
+its live progress) and its Success or Failed flag; the configurations that cannot be scheduled
+are folded under one line that says why and how to make them schedulable.
 
 One read, for the page and for the fragment it polls while a run is queued or running.
 """
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +31,44 @@ from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun, utc_now
 
 _ACTIVE = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
+
+
+class Blocker(StrEnum):
+    """Why a configuration cannot be scheduled; each has its own fix."""
+
+    DELETED_BLOCK = "deleted_block"
+    IN_ERROR = "in_error"
+    UPLOAD = "upload"
+    BAD_SOURCE = "bad_source"
+
+
+# (what the configurations do, singular and plural; the fix, singular and plural)
+_BLOCKER_WORDS: dict[Blocker, tuple[str, str, str, str]] = {
+    Blocker.UPLOAD: (
+        "reads an uploaded file",
+        "read an uploaded file",
+        "give it a server-folder or block source",
+        "give them a server-folder or block source",
+    ),
+    Blocker.IN_ERROR: (
+        "is in error",
+        "are in error",
+        "repair it from its configuration page",
+        "repair them from their configuration pages",
+    ),
+    Blocker.DELETED_BLOCK: (
+        "lost its block",
+        "lost their blocks",
+        "delete it, or save a new configuration for another block",
+        "delete them, or save new configurations for other blocks",
+    ),
+    Blocker.BAD_SOURCE: (
+        "has a source that cannot be read",
+        "have sources that cannot be read",
+        "set its source again",
+        "set their sources again",
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +97,8 @@ class Section:
     """One import configuration: its schedules and how its runs are going.
 
     `not_schedulable` says why the configuration cannot be scheduled (fed by uploads, in
-    error), or is None. `failed` is the Failed flag: the latest finished run failed.
+    error), or is None; `blocker` is the kind of reason. `outcome` is the Success or Failed
+    flag: the status of the latest finished run (completed or failed), None before any.
     """
 
     configuration_id: uuid.UUID
@@ -66,7 +108,21 @@ class Section:
     not_schedulable: str | None
     schedules: list[ScheduleView]
     latest: LatestRun | None
-    failed: bool
+    outcome: RunStatus | None
+    blocker: Blocker | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome is RunStatus.FAILED
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is RunStatus.COMPLETED
+
+    @property
+    def folded(self) -> bool:
+        """Cannot be scheduled and has no schedule to look after: folded on the page."""
+        return self.not_schedulable is not None and not self.schedules
 
     @property
     def active(self) -> bool:
@@ -95,6 +151,21 @@ class Overview:
     @property
     def schedulable(self) -> list[Section]:
         return [s for s in self.sections if s.not_schedulable is None]
+
+    @property
+    def shown(self) -> list[Section]:
+        """The sections the page shows in full: schedulable, or with schedules."""
+        return [s for s in self.sections if not s.folded]
+
+    @property
+    def folded(self) -> list[Section]:
+        return [s for s in self.sections if s.folded]
+
+    @property
+    def folded_line(self) -> str | None:
+        """One sentence saying why the folded configurations cannot be scheduled and how to
+        make them schedulable, or None when none is folded."""
+        return folded_line([s.blocker for s in self.folded if s.blocker is not None])
 
     def schedule(self, schedule_id: uuid.UUID) -> ScheduleView | None:
         for section in self.sections:
@@ -132,35 +203,80 @@ def _configurations(session: Session, application_id: uuid.UUID) -> Sequence[Imp
 def _section(
     configuration: ImportConfiguration, views: list[ScheduleView], run: ImportRun | None
 ) -> Section:
+    blocked = blocker(configuration)
     return Section(
         configuration_id=configuration.id,
         name=configuration.name,
         block_id=configuration.block_id,
         block_name=configuration.block_name,
-        not_schedulable=not_schedulable(configuration),
+        not_schedulable=blocked[1] if blocked else None,
         schedules=views,
         latest=_latest(run) if run is not None else None,
-        failed=configuration.last_run_status == RunStatus.FAILED.value,
+        outcome=_outcome(configuration.last_run_status),
+        blocker=blocked[0] if blocked else None,
     )
+
+
+def _outcome(last_run_status: str | None) -> RunStatus | None:
+    if last_run_status in (RunStatus.COMPLETED.value, RunStatus.FAILED.value):
+        return RunStatus(last_run_status)
+    return None
 
 
 def not_schedulable(configuration: ImportConfiguration) -> str | None:
     """Why the configuration cannot run by itself, or None (the same rules the schedule use
     cases enforce: no block, in error, or a file uploaded with each run)."""
+    blocked = blocker(configuration)
+    return blocked[1] if blocked else None
+
+
+def blocker(configuration: ImportConfiguration) -> tuple[Blocker, str] | None:
+    """The kind of reason the configuration cannot run by itself and the reason in words,
+    or None when it can."""
     if configuration.block_id is None:
-        return f"Its block {configuration.block_name!r} was deleted."
+        return Blocker.DELETED_BLOCK, f"Its block {configuration.block_name!r} was deleted."
     if configuration.error is not None:
-        return f"It is in error: {configuration.error}"
+        return Blocker.IN_ERROR, f"It is in error: {configuration.error}"
     try:
         spec = parse_source(configuration.source)
     except Invalid as error:
-        return error.message
+        return Blocker.BAD_SOURCE, error.message
     if needs_file(spec):
-        return (
+        return Blocker.UPLOAD, (
             "It imports a file uploaded with each run, so it cannot run by itself. Change its "
             "source to a server folder or another block to schedule it."
         )
     return None
+
+
+def folded_line(blockers: Sequence[Blocker]) -> str | None:
+    """ "4 configurations read an uploaded file and cannot be scheduled: give them a
+    server-folder or block source." for one kind of reason; for several, each kind with its
+    count and fix. None for no blockers."""
+    if not blockers:
+        return None
+    # The most common reason first: it is the one most worth fixing.
+    counts = dict(sorted(Counter(blockers).items(), key=lambda item: -item[1]))
+    if len(counts) == 1:
+        [(kind, count)] = counts.items()
+        what = f"{_configurations_count(count)} {_does(kind, count)}"
+        return f"{what} and cannot be scheduled: {_fix(kind, count)}."
+    parts = [f"{n} {_does(kind, n)} ({_fix(kind, n)})" for kind, n in counts.items()]
+    return f"{_configurations_count(len(blockers))} cannot be scheduled: {'; '.join(parts)}."
+
+
+def _configurations_count(count: int) -> str:
+    return f"{count} configuration{'' if count == 1 else 's'}"
+
+
+def _does(kind: Blocker, count: int) -> str:
+    words = _BLOCKER_WORDS[kind]
+    return words[0] if count == 1 else words[1]
+
+
+def _fix(kind: Blocker, count: int) -> str:
+    words = _BLOCKER_WORDS[kind]
+    return words[2] if count == 1 else words[3]
 
 
 def _latest(run: ImportRun) -> LatestRun:

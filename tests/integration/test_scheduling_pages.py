@@ -311,7 +311,11 @@ def test_a_configuration_fed_by_uploads_is_marked_and_refused_next_to_its_field(
     make_upload_only(db, configuration.id)
     assert "cannot be scheduled" in text_of(admin_client.get(f"{base(app)}/new"))
     page = text_of(admin_client.get(base(app)))
-    assert "Cannot be scheduled. It imports a file uploaded with each run" in page
+    assert (
+        "1 configuration reads an uploaded file and cannot be scheduled: give it a "
+        "server-folder or block source." in page
+    )
+    assert "It imports a file uploaded with each run" in page  # its own reason, folded
     assert "Add a schedule" not in page
 
     response = post_form(admin_client, f"{base(app)}/new", configuration.id)

@@ -33,8 +33,8 @@ from planport.web.pages.scheduling_forms import (
     MONTH_DAYS,
     REPEATS,
     FormValues,
+    all_errors,
     default_values,
-    field_errors,
     schedule_input,
     values_from,
     values_of,
@@ -187,7 +187,7 @@ def _create(
             actor,
             application,
             values,
-            errors=field_errors(error),
+            errors=all_errors(values, error),
             status=status_for(error),
         )
     return redirect(
@@ -241,7 +241,7 @@ async def update_schedule(
             application,
             values,
             schedule=schedule,
-            errors=field_errors(error),
+            errors=all_errors(values, error),
             status=status_for(error),
         )
     return redirect(

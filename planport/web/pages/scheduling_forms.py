@@ -8,9 +8,9 @@ without `enabled` means "disabled".
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from planport.domain.errors import Invalid, PlanportError
@@ -22,7 +22,13 @@ from planport.scheduling import (
     parse_repeat,
     parse_start,
 )
-from planport.services.schedules import DEFAULT_GRACE, ScheduleInput
+from planport.services.schedules import (
+    DEFAULT_GRACE,
+    ScheduleInput,
+    check_grace,
+    check_pause_after,
+    clean_recipients,
+)
 
 REPEATS = {
     "none": "Does not repeat",
@@ -118,26 +124,66 @@ def values_from(given: ScheduleInput, configuration: str = "") -> FormValues:
 
 def schedule_input(values: FormValues) -> ScheduleInput:
     """The ScheduleInput the values describe. Raises Invalid naming the form's field."""
-    start = parse_start(values.start, field="start") if values.start else _missing_start()
-    check_zone(values.time_zone, field="time_zone")
     return ScheduleInput(
-        start=start,
-        time_zone=values.time_zone,
+        start=_start(values),
+        time_zone=_zone(values),
         repeat=_repeat(values),
         enabled=values.enabled,
-        grace=timedelta(minutes=_whole(values.grace_minutes, "grace_minutes", "The grace period")),
+        grace=_grace(values),
         alerts_enabled=values.alerts_enabled,
-        alert_recipients=tuple(r for r in re.split(r"[\s,;]+", values.alert_recipients) if r),
-        pause_after_failures=(
-            _whole(values.pause_after_failures, "pause_after_failures", "Pause after")
-            if values.pause_after_failures
-            else None
-        ),
+        alert_recipients=_recipients(values),
+        pause_after_failures=_pause_after(values),
     )
 
 
-def _missing_start() -> Any:
-    raise Invalid("Give the date and time of the first run.", field="start")
+def form_errors(values: FormValues) -> dict[str, str]:
+    """Every field's own mistake, keyed by its input, so the form shows them all at once
+    (the service stops at the first one)."""
+    checks: tuple[Callable[[FormValues], object], ...] = (
+        _start,
+        _zone,
+        _repeat,
+        lambda v: check_grace(_grace(v)),
+        lambda v: check_pause_after(_pause_after(v)),
+        lambda v: clean_recipients(_recipients(v)),
+    )
+    found: dict[str, str] = {}
+    for check in checks:
+        try:
+            check(values)
+        except Invalid as error:
+            found |= field_errors(error)
+    return found
+
+
+def all_errors(values: FormValues, error: PlanportError) -> dict[str, str]:
+    """The refusal and every other mistake of the form, each beside its field."""
+    return form_errors(values) | field_errors(error)
+
+
+def _start(values: FormValues) -> datetime:
+    if not values.start:
+        raise Invalid("Give the date and time of the first run.", field="start")
+    return parse_start(values.start, field="start")
+
+
+def _zone(values: FormValues) -> str:
+    check_zone(values.time_zone, field="time_zone")
+    return values.time_zone
+
+
+def _grace(values: FormValues) -> timedelta:
+    return timedelta(minutes=_whole(values.grace_minutes, "grace_minutes", "The grace period"))
+
+
+def _pause_after(values: FormValues) -> int | None:
+    if not values.pause_after_failures:
+        return None
+    return _whole(values.pause_after_failures, "pause_after_failures", "Pause after")
+
+
+def _recipients(values: FormValues) -> tuple[str, ...]:
+    return tuple(r for r in re.split(r"[\s,;]+", values.alert_recipients) if r)
 
 
 def _repeat(values: FormValues) -> Repeat:

@@ -27,7 +27,7 @@ from planport.web.templating import render
 router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
 
 STATUSES = [s.value for s in RunStatus] + [FireOutcome.MISSED.value, FireOutcome.SKIPPED.value]
-TRIGGERS = {t.value: t.value.replace("_", " ").capitalize() for t in Trigger}
+TRIGGERS = {t.value: t.label for t in Trigger}
 
 
 @router.get("/applications/{application_id}/history")
