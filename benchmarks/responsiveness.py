@@ -139,17 +139,25 @@ def measure(folder: Path, rows: int) -> dict[str, float]:
         "PLANPORT_IMPORT_ROOT": str(folder / "imports"),
         "PLANPORT_LOG_LEVEL": "warning",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "planport", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        return _during_import(f"http://127.0.0.1:{port}", setup, folder)
-    finally:
-        server.terminate()
-        server.wait(30)
+    command = [
+        sys.executable,
+        "-m",
+        "planport",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with (
+        (folder / "serve.log").open("wb") as log,
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log) as server,
+    ):
+        try:
+            return _during_import(f"http://127.0.0.1:{port}", setup, folder)
+        finally:
+            server.terminate()
+            server.wait(30)
 
 
 def _during_import(base: str, setup: dict[str, Any], folder: Path) -> dict[str, float]:
