@@ -34,15 +34,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import Connection, Table, select, text
+from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef
-from planport.domain.errors import PlanportError
+from planport.domain.errors import Conflict, PlanportError
 from planport.engine.pipeline import ImportResult
 from planport.logs import get_logger
 from planport.scheduling.leases import Lease, LeaseHeld
 from planport.store import block_tables, scratch
 from planport.store.db import Database, TakingTurns
-from planport.store.models import Block
+from planport.store.models import Block, ProcessLease, utc_now
 
 log = get_logger("planport.runs")
 T = TypeVar("T")
@@ -257,7 +258,7 @@ def block_lease(
     """Wait for, then hold, the lease that lets one run at a time write `block_id`; yields
     a function that renews it (call it now and then; it raises LeaseLost if it was taken
     over). `checkpoint` is called while waiting."""
-    lease = Lease(db, f"block-import:{block_id}", f"run:{run_id}", ttl)
+    lease = Lease(db, lease_name(block_id), f"run:{run_id}", ttl)
     while True:
         try:
             lease.acquire(clock())
@@ -281,6 +282,28 @@ def block_lease(
             lease.release()
         except Exception as error:  # it expires by itself
             log.warning("block lease not released", block_id=str(block_id), error=str(error))
+
+
+def lease_name(block_id: uuid.UUID) -> str:
+    return f"block-import:{block_id}"
+
+
+def refuse_while_importing(session: Session, blocks: list[tuple[uuid.UUID, str]]) -> None:
+    """Raise Conflict when a run is writing one of `blocks` (id, name) through the lane: a
+    change made by hand meanwhile would be overwritten when the run swaps its table in."""
+    if not blocks:
+        return
+    names = {lease_name(block_id): name for block_id, name in blocks}
+    held = session.scalars(
+        select(ProcessLease.name).where(
+            ProcessLease.name.in_(list(names)), ProcessLease.expires_at > utc_now()
+        )
+    ).first()
+    if held is not None:
+        raise Conflict(
+            f"An import into {names[held]!r} is running. A change made by hand now could be "
+            "overwritten when it finishes: try again once it has finished."
+        )
 
 
 class LeaseLost(Exception):

@@ -28,6 +28,7 @@ from planport.domain.errors import Conflict, Invalid
 from planport.domain.members import Actor
 from planport.domain.names import clean_code, name_key
 from planport.domain.values import parse_value
+from planport.services._sqlite_lane import refuse_while_importing
 from planport.services.definitions import load_block, to_def, uses_of_list
 from planport.store import block_tables
 from planport.store.db import Database, rowcount
@@ -49,6 +50,7 @@ def write_items(db: Database, actor: Actor, list_id: uuid.UUID, rows: Rows) -> W
     with db.write() as session:
         block = to_def(load_block(session, actor, list_id, Permission.WRITE))
         _expect(block, BlockKind.DIMENSION_LIST)
+        refuse_while_importing(session, [(block.id, block.name)])
         table = block_tables.build_table(block)
         records = _dedupe(_parse_rows(session, block, rows, with_item=True), "code")
         existing = _existing_codes(session, table, [r["code"] for r in records])
@@ -63,6 +65,7 @@ def append_rows(db: Database, actor: Actor, list_id: uuid.UUID, rows: Rows) -> W
     with db.write() as session:
         block = to_def(load_block(session, actor, list_id, Permission.WRITE))
         _expect(block, BlockKind.TRANSACTION_LIST)
+        refuse_while_importing(session, [(block.id, block.name)])
         table = block_tables.build_table(block)
         records = _parse_rows(session, block, rows, with_item=False)
         if block.unique_property_id is None:
@@ -96,6 +99,7 @@ def set_cells(db: Database, actor: Actor, metric_id: uuid.UUID, rows: Rows) -> W
         block = to_def(load_block(session, actor, metric_id, Permission.WRITE))
         _expect(block, BlockKind.METRIC)
         assert block.value_type is not None
+        refuse_while_importing(session, [(block.id, block.name)])
         table = block_tables.build_table(block)
         records = _parse_cells(session, block, rows)
         dims = [d.column_name for d in block.dimensions]
@@ -122,6 +126,7 @@ def delete_items(
         block = load_block(session, actor, list_id, Permission.DELETE_ITEM)
         definition = to_def(block)
         _expect(definition, BlockKind.DIMENSION_LIST)
+        refuse_while_importing(session, [(block.id, block.name)])
         table = block_tables.build_table(definition)
         ids = list(session.scalars(select(table.c.id).where(table.c.code.in_(list(codes)))))
         unknown = set(codes) - set(session.scalars(select(table.c.code).where(table.c.id.in_(ids))))
@@ -139,6 +144,7 @@ def delete_rows(
     with db.write() as session:
         definition = to_def(load_block(session, actor, list_id, Permission.DELETE_ITEM))
         _expect(definition, BlockKind.TRANSACTION_LIST)
+        refuse_while_importing(session, [(definition.id, definition.name)])
         table = block_tables.build_table(definition)
         result = session.execute(delete(table).where(table.c.id.in_(list(row_ids))))
         return WriteResult(deleted=rowcount(result))
@@ -150,19 +156,24 @@ def _handle_references(
     uses = _references(session, block.id, ids)
     if not uses:
         return
+    if on_referenced is OnReferenced.CASCADE:
+        refuse_while_importing(session, [(used.id, used.name) for _, _, _, used in uses])
     if on_referenced is OnReferenced.REFUSE:
-        described = ", ".join(f"{count:,} {what}" for what, count, _ in uses)
+        described = ", ".join(f"{count:,} {what}" for what, count, _, _ in uses)
         raise Conflict(
             f"These items of {block.name!r} are still used: {described}. Remove those uses, "
             "or delete with cascade to blank the properties and delete the cells."
         )
-    for _, _, statement in uses:
+    for _, _, statement, _ in uses:
         session.execute(statement)
 
 
-def _references(session: Session, list_id: uuid.UUID, ids: list[int]) -> list[tuple[str, int, Any]]:
-    """(description, count, cascading statement) for each block column that uses the items."""
-    uses: list[tuple[str, int, Any]] = []
+def _references(
+    session: Session, list_id: uuid.UUID, ids: list[int]
+) -> list[tuple[str, int, Any, Block]]:
+    """(description, count, cascading statement, block) for each block column that uses the
+    items."""
+    uses: list[tuple[str, int, Any, Block]] = []
     for use in uses_of_list(session, list_id):
         table = block_tables.build_table(use.definition)
         column = table.c[use.column_name]
@@ -171,12 +182,22 @@ def _references(session: Session, list_id: uuid.UUID, ids: list[int]) -> list[tu
             continue
         if use.property_name is None:
             uses.append(
-                (f"cell(s) of {use.block.name}", count, delete(table).where(column.in_(ids)))
+                (
+                    f"cell(s) of {use.block.name}",
+                    count,
+                    delete(table).where(column.in_(ids)),
+                    use.block,
+                )
             )
         else:
             blank = update(table).where(column.in_(ids)).values({use.column_name: None})
             uses.append(
-                (f"row(s) of {use.block.name} (property {use.property_name})", count, blank)
+                (
+                    f"row(s) of {use.block.name} (property {use.property_name})",
+                    count,
+                    blank,
+                    use.block,
+                )
             )
     return uses
 

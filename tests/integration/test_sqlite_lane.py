@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, ValueType
+from planport.domain.errors import Conflict
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
@@ -171,3 +172,37 @@ def test_a_run_cancelled_while_it_prepares_leaves_the_block_and_no_table_behind(
     assert cells(db, admin, revenue) == {("FR", "M01"): "1"}
     assert "IT" not in {row["Code"] for row in grid(db, admin, country.id)}
     assert leftovers(db, revenue) == set()
+
+
+def test_a_hand_edit_of_a_block_being_imported_is_refused_and_other_blocks_stay_editable(
+    db: Database,
+    admin: Actor,
+    revenue: BlockDef,
+    country: BlockDef,
+    month: BlockDef,
+    tmp_path: Path,
+) -> None:
+    refused: list[str] = []
+
+    def edit_by_hand(_rows: int) -> None:
+        if refused:
+            return
+        with pytest.raises(Conflict) as error:
+            items.set_cells(
+                db, admin, revenue.id, [{"Country": "FR", "Month": "M01", "Value": "7"}]
+            )
+        refused.append(error.value.message)
+        items.write_items(db, admin, month.id, [{"Code": "M01", "Name": "January"}])
+
+    chosen = revenue_mapping(country, month)
+    done = import_rows(
+        db, admin, revenue, chosen, tmp_path / "a.csv", [["FR", "M01", "1"]], edit_by_hand
+    )
+    assert done.status is RunStatus.COMPLETED, done.errors
+    assert refused
+    assert "An import into 'Revenue' is running" in refused[0]
+    assert cells(db, admin, revenue) == {("FR", "M01"): "1"}
+    names = {row["Code"]: row["Name"] for row in grid(db, admin, month.id)}
+    assert names["M01"] == "January"  # the list the import read was edited, and kept
+    items.set_cells(db, admin, revenue.id, [{"Country": "FR", "Month": "M01", "Value": "7"}])
+    assert cells(db, admin, revenue) == {("FR", "M01"): "7"}
