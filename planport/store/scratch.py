@@ -88,8 +88,15 @@ def _track(connection: Connection, table: Table) -> None:
     changed = quote(_CHANGED + table.name)
     name = quote(table.name)
     columns = ", ".join(quote(k) for k in key)
+    # Typed like the block's key: an untyped column has no affinity, so comparing it with a
+    # typed NEW.key cannot use the primary key index, and every row a statement writes would
+    # scan the whole table (a 100,000-row import took minutes instead of a fraction of a second).
+    typed = ", ".join(
+        f"{quote(c.name)} {c.type.compile(dialect=connection.dialect)}"
+        for c in table.primary_key.columns
+    )
     connection.execute(
-        text(f"CREATE TABLE main.{changed} ({columns}, PRIMARY KEY ({columns})) WITHOUT ROWID")
+        text(f"CREATE TABLE main.{changed} ({typed}, PRIMARY KEY ({columns})) WITHOUT ROWID")
     )
 
     def record(row: str) -> str:
