@@ -17,13 +17,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from planport.alerts import (
     Alert,
     AlertContext,
     AlertError,
+    AlertEvent,
     AlertState,
     Channel,
     Delivery,
@@ -196,7 +197,10 @@ def _record(
     application = session.get(Application, run.application_id)
     assert application is not None
     context = _context(settings, run, configuration, schedule, application)
-    recipients = _recipients(session, configuration, schedule)
+    if alert.event is AlertEvent.RECOVERED:
+        recipients = _told_of_the_failure(session, configuration)
+    else:
+        recipients = _recipients(session, configuration, schedule)
     email_id = webhook_id = None
     if recipients:
         message = render_email(alert, context, recipients)
@@ -254,7 +258,7 @@ def _recipients(
     session: Session, configuration: ImportConfiguration, schedule: ImportSchedule | None
 ) -> tuple[str, ...]:
     """The run's schedule's recipients (default: its owner) when its alerts are on; for a run
-    without a schedule (a recovery by hand), those of every schedule of the configuration."""
+    without a schedule, those of every schedule of the configuration."""
     chosen = (
         [schedule]
         if schedule is not None
@@ -268,6 +272,30 @@ def _recipients(
             continue
         listed = json.loads(each.alert_recipients) or _owner_email(session, each)
         found += [address for address in listed if address not in found]
+    return tuple(found)
+
+
+def _told_of_the_failure(session: Session, configuration: ImportConfiguration) -> tuple[str, ...]:
+    """Who the failing streak's e-mails went to, as recorded when they went out (since the
+    configuration last recovered): a recovery is news only to those told of the failure,
+    whichever schedule recovers and however recipients were edited meanwhile."""
+    since = session.scalar(
+        select(func.max(AlertMessage.created_at)).where(
+            AlertMessage.configuration_id == configuration.id,
+            AlertMessage.event == AlertEvent.RECOVERED.value,
+        )
+    )
+    told = select(AlertMessage.recipient).where(
+        AlertMessage.configuration_id == configuration.id,
+        AlertMessage.channel == "email",
+        AlertMessage.event != AlertEvent.RECOVERED.value,
+        AlertMessage.status != "failed",
+    )
+    if since is not None:
+        told = told.where(AlertMessage.created_at > since)
+    found: list[str] = []
+    for listed in session.scalars(told.order_by(AlertMessage.created_at)):
+        found += [a for a in (part.strip() for part in listed.split(",")) if a and a not in found]
     return tuple(found)
 
 

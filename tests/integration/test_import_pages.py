@@ -339,7 +339,7 @@ def test_an_unreadable_file_shows_why_in_red_instead_of_failing(
     step1 = admin_client.get(wizard)
     assert step1.status_code == 422
     assert 'class="error" role="alert"' in step1.text
-    assert "Choose the file&#39;s encoding in the file settings." in step1.text
+    assert "This looks like a binary file, not a CSV file" in step1.text
     step2 = admin_client.get(f"{wizard}/mapping", params=settings_query())
     assert step2.status_code == 422
     assert 'class="error" role="alert"' in step2.text
