@@ -71,6 +71,9 @@ class Plan:
     key: list[str]  # staging columns identifying a row of the block (empty: append)
     value_columns: list[str]  # staging columns updated on conflict
     keep_existing_when_blank: bool = False  # on conflict, a NULL staged value keeps the old one
+    # New rows take ids in the file's order (a Dimension List's items are ordered by id: a
+    # Month list imported Jan…Dec must read back Jan…Dec), not in key order.
+    file_order: bool = False
 
 
 def plan_for(
@@ -95,7 +98,8 @@ def plan_for(
     else:
         key = []
     value_columns = [c for c in columns if c not in key]
-    return Plan(columns, key, value_columns, options.keep_existing_when_blank)
+    file_order = block.kind is BlockKind.DIMENSION_LIST
+    return Plan(columns, key, value_columns, options.keep_existing_when_blank, file_order)
 
 
 def _block_column(block: BlockDef, target: str) -> str:
@@ -171,11 +175,28 @@ def _merge_changed_rows(
     # Otherwise they stay: most re-imports change few of the rows they address.
     bulk = staged >= BULK_ROWS and 2 * before < staged
     rebuild = _without_secondary_indexes(connection, block) if bulk else []
+    if plan.file_order:
+        _insert_new_in_file_order(connection, target, plan, q)
     _merge_joining(connection, _merge_statement(target, plan, q), staged, before)
     inserted = _row_count(connection, target) - before
     _rebuild_indexes(connection, rebuild)
     summary.inserted += inserted
     summary.updated += staged - inserted
+
+
+def _insert_new_in_file_order(connection: Connection, target: str, plan: Plan, q: Quote) -> None:
+    """Insert the staged rows whose key is new, in file order, before the MERGE (whose join
+    inserts in whatever order it meets them); the MERGE then finds them unchanged."""
+    staged = list(plan.columns)
+    columns = ", ".join(q(plan.columns[c]) for c in staged)
+    match = " AND ".join(f"t.{q(plan.columns[k])} = s.{k}" for k in plan.key)
+    connection.execute(
+        text(
+            f"INSERT INTO {target} ({columns}) SELECT {', '.join(f's.{c}' for c in staged)} "
+            f"FROM {STAGING} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match}) "
+            f"ORDER BY s.{SEQ}"
+        )
+    )
 
 
 def _merge_joining(connection: Connection, merge: str, staged: int, stored: int) -> None:
@@ -420,14 +441,15 @@ def _delete_blanked_cells(
 def _upsert(connection: Connection, target: str, plan: Plan, existing: int, q: Quote) -> None:
     """One INSERT … SELECT.
 
-    Keyed rows go in key order, so the primary key index fills sequentially. When no staged
+    Keyed rows go in key order, so the primary key index fills sequentially (in file order
+    when the plan asks for it: then new rows take their ids in that order). When no staged
     key exists yet (`existing` is 0, and the block is locked) there can be no conflict, so the
     plain INSERT skips conflict handling. An existing row is only rewritten when a value
     changes: re-importing a file rewrites (and logs) nothing that did not change.
     """
     staging_columns = list(plan.columns)
     block_columns = ", ".join(q(plan.columns[c]) for c in staging_columns)
-    order = ", ".join(plan.key) if plan.key else SEQ
+    order = ", ".join(plan.key) if plan.key and not plan.file_order else SEQ
     select = f"SELECT {', '.join(staging_columns)} FROM {STAGING} WHERE true ORDER BY {order}"
     sql = f"INSERT INTO {target} AS t ({block_columns}) {select}"
     if plan.key and existing:

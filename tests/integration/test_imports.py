@@ -185,6 +185,27 @@ def test_a_dimension_list_import_inserts_new_items_and_updates_existing_ones(
     assert found["DE"]["Population"] == "83000000"
 
 
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def test_new_items_keep_the_order_of_the_file_after_the_existing_ones(
+    db: Database, admin: Actor, app: ApplicationView, tmp_path: Path
+) -> None:
+    month = blocks.create_list(db, admin, app.id, DL, "Month")
+    items.write_items(db, admin, month.id, [{"Code": "Mar"}])
+    path = write_csv(tmp_path / "months.csv", ["Code"], [[m] for m in MONTHS])
+    chosen = mapping(field(CODE, "Code"))
+    done = run(db, admin, month.id, path, chosen)
+    assert done.status is RunStatus.COMPLETED, done.errors
+    expected = ["Mar", *(m for m in MONTHS if m != "Mar")]
+    assert [row["Code"] for row in grid(db, admin, month.id)] == expected
+    again = run(
+        db, admin, month.id, write_csv(tmp_path / "back.csv", ["Code"], [["Dec"], ["Zed"]]), chosen
+    )
+    assert again.status is RunStatus.COMPLETED, again.errors
+    assert [row["Code"] for row in grid(db, admin, month.id)] == [*expected, "Zed"]
+
+
 def test_typed_properties_are_read_with_the_file_formats(
     db: Database, admin: Actor, country: BlockDef, tmp_path: Path
 ) -> None:
