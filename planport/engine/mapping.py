@@ -78,6 +78,9 @@ class FieldMapping(_Frozen):
     source: SourceColumn
     match_by: MatchBy = MatchBy.CODE
     unknown_items: UnknownItems = UnknownItems.SKIP
+    # The target's name when the mapping was saved (`with_target_names`): once the property or
+    # dimension is deleted, its id is all the block still knows, and a message must name it.
+    target_name: str | None = None
 
 
 class PivotMapping(_Frozen):
@@ -120,9 +123,7 @@ def check_mapping(block: BlockDef, mapping: Mapping, columns: list[str] | None =
     for field in mapping.fields:
         label = targets.get(field.target)
         if label is None:
-            problems.append(
-                f"The mapped target {field.target!r} no longer exists in {block.name!r}."
-            )
+            problems.append(_deleted_target(block, field))
             continue
         if field.target in seen:
             problems.append(f"{label[0].upper()}{label[1:]} is mapped twice.")
@@ -139,6 +140,46 @@ def check_mapping(block: BlockDef, mapping: Mapping, columns: list[str] | None =
         if missing:
             problems.append(f"The file has no column(s) {', '.join(map(repr, missing))} to pivot.")
     return problems
+
+
+def with_target_names(block: BlockDef, mapping: Mapping) -> Mapping:
+    """The mapping with each field's target name as `block` has it now (kept for messages)."""
+    names = {key: name for key, (_, name) in _named_targets(block).items()}
+    fields = [
+        f.model_copy(update={"target_name": names.get(f.target, f.target_name)})
+        for f in mapping.fields
+    ]
+    return mapping.model_copy(update={"fields": fields})
+
+
+def _deleted_target(block: BlockDef, field: FieldMapping) -> str:
+    """What to say of a mapped target the block no longer has, by name, never by id."""
+    source = field.source.label
+    if field.target in (CODE, NAME, VALUE):
+        what = {CODE: "item code", NAME: "item name", VALUE: "value"}[field.target]
+        return f"{block.name!r} has no {what} to import the file's {source!r} into."
+    kind = "dimension" if block.kind is BlockKind.METRIC else "property"
+    if field.target_name:
+        return (
+            f"The mapped {kind} {field.target_name!r} was deleted from {block.name!r} "
+            f"(the file's {source!r} was imported into it). Edit the configuration's mapping."
+        )
+    return (
+        f"A mapped {kind} was deleted from {block.name!r} (the file's {source!r} was "
+        "imported into it). Edit the configuration's mapping."
+    )
+
+
+def _named_targets(block: BlockDef) -> dict[str, tuple[str, str]]:
+    """(kind, name) of each mappable target, by target key."""
+    if block.kind is BlockKind.METRIC:
+        named = {str(d.list_id): ("dimension", d.list_name) for d in block.dimensions}
+        named[VALUE] = ("value", "Value")
+        return named
+    named = {str(p.id): ("property", p.name) for p in block.properties}
+    if block.kind is BlockKind.DIMENSION_LIST:
+        named |= {CODE: ("code", "Code"), NAME: ("name", "Name")}
+    return named
 
 
 def _targets(block: BlockDef) -> dict[str, str]:

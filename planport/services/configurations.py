@@ -41,7 +41,7 @@ from planport.domain.imports import Trigger
 from planport.domain.members import Actor
 from planport.domain.names import clean_name, name_key
 from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import Mapping, check_mapping
+from planport.engine.mapping import Mapping, check_mapping, with_target_names
 from planport.scheduling import describe as describe_times
 from planport.services import access, imports, members, runs
 from planport.services.definitions import load_block, to_def
@@ -146,7 +146,7 @@ def save_configuration(
             name_key=name_key(clean),
             description=description.strip(),
             file_settings=file_settings.model_dump_json(),
-            mapping=mapping.model_dump_json(),
+            mapping=with_target_names(to_def(block), mapping).model_dump_json(),
             checked_version=block.definition_version,
             created_by=actor.id,
         )
@@ -341,7 +341,7 @@ def update_configuration(
         if problems:
             raise Invalid(" ".join(problems), field="mapping")
         configuration.file_settings = file_settings.model_dump_json()
-        configuration.mapping = mapping.model_dump_json()
+        configuration.mapping = with_target_names(to_def(block), mapping).model_dump_json()
         configuration.checked_version = block.definition_version
         configuration.error = None
         configuration.updated_at = utc_now()

@@ -14,7 +14,7 @@ from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings, NumberFormat
-from planport.engine.mapping import CODE, NAME, VALUE, Mapping, MatchBy
+from planport.engine.mapping import CODE, NAME, VALUE, Mapping, MatchBy, with_target_names
 from planport.services import blocks, configurations, items, runs
 from planport.services.applications import ApplicationView
 from planport.services.configurations import ConfigurationView
@@ -92,7 +92,8 @@ def test_a_saved_configuration_keeps_its_settings_and_mapping(
     assert saved.block_id == country.id
     assert saved.block_name == "Country"
     assert saved.file_settings == SEMICOLONS
-    assert saved.mapping == country_mapping(country)
+    # Stored with each target's name, to name it in messages once it is deleted.
+    assert saved.mapping == with_target_names(country, country_mapping(country))
     assert saved.created_by == admin.id
     assert not saved.in_error
     assert configurations.get_configuration(db, admin, saved.id) == saved
@@ -242,7 +243,11 @@ def test_removing_a_mapped_property_puts_the_configuration_in_error_saying_why(
     found = configurations.get_configuration(db, admin, saved.id)
     assert found.in_error
     assert found.error is not None
-    assert "no longer exists in 'Country'" in found.error
+    assert (
+        "The mapped property 'Region' was deleted from 'Country' "
+        "(the file's 'Region' was imported into it)." in found.error
+    )
+    assert str(prop(country, "Region")) not in found.error
     assert [c.error for c in configurations.list_configurations(db, admin, country.id)] == [
         found.error
     ]
@@ -311,7 +316,8 @@ def test_removing_a_metric_dimension_puts_its_configuration_in_error(
     blocks.remove_metric_dimension(db, admin, metric.id, currency.id)
     error = configurations.get_configuration(db, admin, saved.id).error
     assert error is not None
-    assert "no longer exists in 'Rates'" in error
+    assert "The mapped dimension 'Currency' was deleted from 'Rates'" in error
+    assert str(currency.id) not in error
 
 
 def test_updating_a_configuration_in_error_makes_it_run_again(
@@ -328,7 +334,8 @@ def test_updating_a_configuration_in_error_makes_it_run_again(
     with pytest.raises(Invalid):
         configurations.update_configuration(db, admin, saved.id, SEMICOLONS, saved.mapping)
     updated = configurations.update_configuration(db, admin, saved.id, SEMICOLONS, fixed)
-    assert (updated.id, updated.error, updated.mapping) == (saved.id, None, fixed)
+    assert (updated.id, updated.error) == (saved.id, None)
+    assert updated.mapping == with_target_names(current, fixed)
     done = configurations.run_configuration(db, admin, saved.id, erp_file)
     assert done.status is RunStatus.COMPLETED, done.errors
     assert done.configuration_id == saved.id

@@ -203,5 +203,5 @@ def test_a_configuration_changed_by_its_block_is_read_while_another_process_writ
         other_process.close()
         impatient.dispose()
     assert found.error is not None
-    assert "no longer exists in 'Country'" in found.error
+    assert "was deleted from 'Country'" in found.error
     assert [c.error for c in listed] == [found.error]

@@ -25,6 +25,7 @@ from planport.engine.mapping import (
     TransactionMode,
     UnknownItems,
     check_mapping,
+    with_target_names,
 )
 
 T = PropertyType
@@ -139,15 +140,29 @@ def test_a_target_mapped_twice_is_named() -> None:
     assert problems == ["Property 'Region' is mapped twice."]
 
 
-def test_a_target_that_no_longer_exists_is_named() -> None:
+def test_a_deleted_target_is_named_as_it_was_saved_never_by_its_id() -> None:
     gone = uuid.uuid4()
-    problems = check_mapping(COUNTRY, m(f(CODE, "Code"), f(gone, "Old")))
-    assert problems == [f"The mapped target {str(gone)!r} no longer exists in 'Country'."]
+    named = FieldMapping(target=str(gone), source=SourceColumn(column="Old"), target_name="Segment")
+    problems = check_mapping(COUNTRY, m(f(CODE, "Code"), named))
+    assert problems == [
+        "The mapped property 'Segment' was deleted from 'Country' (the file's 'Old' was "
+        "imported into it). Edit the configuration's mapping."
+    ]
+    unnamed = check_mapping(COUNTRY, m(f(CODE, "Code"), f(gone, "Old")))
+    assert unnamed == [
+        "A mapped property was deleted from 'Country' (the file's 'Old' was imported into "
+        "it). Edit the configuration's mapping."
+    ]
+
+
+def test_saving_names_each_target_as_the_block_has_it() -> None:
+    chosen = with_target_names(COUNTRY, m(f(CODE, "Code"), f(REGION, "Area")))
+    assert [field.target_name for field in chosen.fields] == ["Code", "Region"]
 
 
 def test_the_value_is_no_target_of_a_list() -> None:
     problems = check_mapping(SALES, m(f(ORDER, "Order"), f(VALUE, "Amount")))
-    assert any("'value' no longer exists in 'Sales'" in p for p in problems)
+    assert "'Sales' has no value to import the file's 'Amount' into." in problems
 
 
 def test_columns_missing_from_the_file_are_named_with_their_target() -> None:
