@@ -7,6 +7,7 @@ take is refused with the values that block it, and nothing changes.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ from planport.services.definitions import (
 )
 from planport.store import block_tables
 from planport.store.db import Database
-from planport.store.models import Block, BlockProperty, MetricDimension
+from planport.store.models import Block, BlockProperty, ImportConfiguration, MetricDimension
 
 MAX_METRIC_DIMENSIONS = 12
 MAX_PROPERTIES = 500
@@ -286,12 +287,19 @@ def rename_property(
 
 
 def remove_property(
-    db: Database, actor: Actor, block_id: uuid.UUID, property_id: uuid.UUID
+    db: Database,
+    actor: Actor,
+    block_id: uuid.UUID,
+    property_id: uuid.UUID,
+    *,
+    confirmed: bool = False,
 ) -> BlockDef:
-    """Remove a property and its values (the values cannot be recovered)."""
+    """Remove a property and its values (the values cannot be recovered). Raises Conflict
+    naming the import configurations that map it unless `confirmed`."""
     with db.write() as session:
         block = _load_list(session, actor, block_id)
         prop = _property(block, property_id)
+        _refuse_if_mapped(session, block, str(prop.id), f"property {prop.name!r}", confirmed)
         if block.unique_property_id == prop.id:
             block.unique_property_id = None
         block_tables.drop_column(session.connection(), block.table_name, prop.column_name)
@@ -310,11 +318,13 @@ def change_property_type(
     *,
     referenced_list_id: uuid.UUID | None = None,
     name: str | None = None,
+    confirmed: bool = False,
 ) -> BlockDef:
     """Retype a property (and rename it, given `name`), converting every existing value.
 
-    Raises Conflict naming the values (with their items) that the new type cannot take; the
-    block, its name included, is then unchanged.
+    Raises Conflict naming the values (with their items) that the new type cannot take, or,
+    unless `confirmed`, the import configurations that map it; the block, its name included,
+    is then unchanged.
     """
     with db.write() as session:
         block = _load_list(session, actor, block_id)
@@ -331,6 +341,7 @@ def change_property_type(
                 touch(block)
                 session.flush()
             return to_def(block)
+        _refuse_if_mapped(session, block, str(prop.id), f"property {prop.name!r}", confirmed)
         new_column = allocate_column(block, "p")
         convert_column(
             session,
@@ -480,9 +491,11 @@ def remove_metric_dimension(
     list_id: uuid.UUID,
     *,
     keep_item: str | None = None,
+    confirmed: bool = False,
 ) -> BlockDef:
     """Remove a dimension from a Metric, keeping only the cells of item `keep_item` of it
-    (required when the metric holds cells; the other cells are deleted)."""
+    (required when the metric holds cells; the other cells are deleted). Raises Conflict
+    naming the import configurations that map it unless `confirmed`."""
     with db.write() as session:
         block = _load_metric(session, actor, metric_id)
         dimension = next((d for d in block.dimensions if d.dimension_list_id == list_id), None)
@@ -490,6 +503,8 @@ def remove_metric_dimension(
             raise NotFound(f"{block.name!r} has no such dimension.")
         if len(block.dimensions) == 1:
             raise Conflict("A metric needs at least one dimension; this is its last one.")
+        what = f"dimension {dimension.dimension_list.name!r}"
+        _refuse_if_mapped(session, block, str(list_id), what, confirmed)
         old = to_def(block)
         block.dimensions.remove(dimension)
         for position, dim in enumerate(block.dimensions):
@@ -547,3 +562,62 @@ def may_configure(db: Database, actor: Actor, application_id: uuid.UUID) -> bool
 def row_count_of(db: Database, actor: Actor, block_id: uuid.UUID) -> int:
     with db.read() as session:
         return row_count(session, load_block(session, actor, block_id, Permission.READ))
+
+
+# ---------------------------------------------------------------- what import configurations map
+
+
+class MappedTarget(Conflict):
+    """A change to a target (property or dimension) that import configurations map, refused
+    until confirmed: the change puts them in error until their mapping is edited."""
+
+
+def mapped_targets(db: Database, actor: Actor, block_id: uuid.UUID) -> dict[str, list[str]]:
+    """The names of the block's import configurations that map each target, by target key
+    (a property or dimension list id), for the warnings of the block page."""
+    with db.read() as session:
+        block = load_block(session, actor, block_id, Permission.READ)
+        return _configurations_by_target(session, block.id)
+
+
+def _configurations_by_target(session: Session, block_id: uuid.UUID) -> dict[str, list[str]]:
+    rows = session.execute(
+        select(ImportConfiguration.name, ImportConfiguration.mapping)
+        .where(ImportConfiguration.block_id == block_id)
+        .order_by(ImportConfiguration.name_key)
+    ).all()
+    found: dict[str, list[str]] = {}
+    for name, stored in rows:
+        for target in _mapped(stored):
+            found.setdefault(target, []).append(name)
+    return found
+
+
+def _mapped(stored: str) -> set[str]:
+    """The targets a stored mapping fills (a mapping that does not parse maps nothing)."""
+    try:
+        parsed = json.loads(stored)
+        targets = {str(f["target"]) for f in parsed.get("fields", [])}
+        if parsed.get("pivot"):
+            targets.add(str(parsed["pivot"]["dimension"]))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return set()
+    return targets
+
+
+def _refuse_if_mapped(
+    session: Session, block: Block, target: str, what: str, confirmed: bool
+) -> None:
+    if confirmed:
+        return
+    names = _configurations_by_target(session, block.id).get(target)
+    if names:
+        listed = ", ".join(repr(n) for n in names)
+        one = len(names) == 1
+        noun, them, their = (
+            ("configuration", "it", "its") if one else ("configurations", "them", "their")
+        )
+        raise MappedTarget(
+            f"The {what} is mapped by the import {noun} {listed}: this change puts {them} in "
+            f"error until {their} mapping is edited. Confirm to go ahead."
+        )

@@ -239,7 +239,7 @@ def test_a_preview_of_a_configuration_writes_nothing(
 def test_removing_a_mapped_property_puts_the_configuration_in_error_saying_why(
     db: Database, admin: Actor, country: BlockDef, saved: ConfigurationView, erp_file: Path
 ) -> None:
-    blocks.remove_property(db, admin, country.id, prop(country, "Region"))
+    blocks.remove_property(db, admin, country.id, prop(country, "Region"), confirmed=True)
     found = configurations.get_configuration(db, admin, saved.id)
     assert found.in_error
     assert found.error is not None
@@ -261,7 +261,9 @@ def test_removing_a_mapped_property_puts_the_configuration_in_error_saying_why(
 def test_retyping_a_property_matched_by_item_name_puts_the_configuration_in_error(
     db: Database, admin: Actor, country: BlockDef, saved: ConfigurationView, erp_file: Path
 ) -> None:
-    blocks.change_property_type(db, admin, country.id, prop(country, "Currency"), T.TEXT)
+    blocks.change_property_type(
+        db, admin, country.id, prop(country, "Currency"), T.TEXT, confirmed=True
+    )
     found = configurations.get_configuration(db, admin, saved.id)
     assert found.error == "Only dimension targets can be matched by item name."
     with pytest.raises(Conflict, match="matched by item name"):
@@ -313,7 +315,7 @@ def test_removing_a_metric_dimension_puts_its_configuration_in_error(
         FileSettings(),
         mapping(field(country.id, "Country"), field(currency.id, "Currency"), field(VALUE, "Rate")),
     )
-    blocks.remove_metric_dimension(db, admin, metric.id, currency.id)
+    blocks.remove_metric_dimension(db, admin, metric.id, currency.id, confirmed=True)
     error = configurations.get_configuration(db, admin, saved.id).error
     assert error is not None
     assert "The mapped dimension 'Currency' was deleted from 'Rates'" in error
@@ -323,7 +325,7 @@ def test_removing_a_metric_dimension_puts_its_configuration_in_error(
 def test_updating_a_configuration_in_error_makes_it_run_again(
     db: Database, admin: Actor, country: BlockDef, saved: ConfigurationView, erp_file: Path
 ) -> None:
-    blocks.remove_property(db, admin, country.id, prop(country, "Region"))
+    blocks.remove_property(db, admin, country.id, prop(country, "Region"), confirmed=True)
     assert configurations.get_configuration(db, admin, saved.id).in_error
     current = blocks.get_block(db, admin, country.id)
     fixed = mapping(

@@ -187,7 +187,7 @@ def test_a_configuration_in_error_is_refused_by_the_command_saying_why(demo: Dem
         actor = members.actor_for(db, DEMO_EMAIL)
         employees = blocks.get_block(db, actor, uuid.UUID(_block_id(demo, "Employees")))
         fte = next(p for p in employees.properties if p.name == "FTE")
-        blocks.remove_property(db, actor, employees.id, fte.id)
+        blocks.remove_property(db, actor, employees.id, fte.id, confirmed=True)
         assert configurations.get_configuration(db, actor, uuid.UUID(configuration)).in_error
     sample = demo.samples / "employees_new_hires.csv"
     result = demo.run("import", "run", configuration, str(sample))

@@ -440,7 +440,7 @@ def test_a_configuration_in_error_shows_why_and_cannot_run(
     saved = configurations.save_configuration(
         db, admin, model.country, "With region", FileSettings(), mapping
     )
-    blocks.remove_property(db, admin, model.country, block.properties[0].id)
+    blocks.remove_property(db, admin, model.country, block.properties[0].id, confirmed=True)
 
     section = admin_client.get(f"/blocks/{model.country}/imports", headers={"HX-Request": "1"})
     assert "In error:" in section.text

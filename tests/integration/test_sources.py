@@ -350,7 +350,7 @@ def test_a_deleted_or_reshaped_source_block_puts_the_configuration_in_error(
     configuration = configurations.create_block_configuration(
         db, admin, model.forecast, scratch.id, "From scratch"
     )
-    blocks.remove_metric_dimension(db, admin, scratch.id, model.country)
+    blocks.remove_metric_dimension(db, admin, scratch.id, model.country, confirmed=True)
     found = configurations.get_configuration(db, admin, configuration.id)
     assert found.error == (
         "A metric copies only from a metric with the same dimensions: "

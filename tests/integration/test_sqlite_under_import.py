@@ -191,7 +191,7 @@ def test_a_configuration_changed_by_its_block_is_read_while_another_process_writ
     saved = configurations.save_configuration(
         db, admin, country.id, "Countries", FileSettings(), chosen
     )
-    blocks.remove_property(db, admin, country.id, region_id)
+    blocks.remove_property(db, admin, country.id, region_id, confirmed=True)
     impatient = Database(db.url, sqlite_busy_timeout_ms=200)
     other_process = sqlite3.connect(str(tmp_path / "planport.db"), isolation_level=None)
     other_process.execute("BEGIN IMMEDIATE")  # another process writing, e.g. an import

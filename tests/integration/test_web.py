@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.members import Actor
-from planport.services import applications, blocks, items
+from planport.engine.file_settings import FileSettings
+from planport.engine.mapping import CODE, FieldMapping, Mapping, SourceColumn
+from planport.services import applications, blocks, configurations, items
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app
@@ -220,6 +222,43 @@ def test_a_property_type_change_the_data_cannot_take_names_the_values(
     assert response.status_code == 409
     assert "XL" in response.text
     assert blocks.get_block(db, admin, product.id).properties[0].type is PropertyType.TEXT
+
+
+def test_removing_a_mapped_property_warns_naming_its_configurations_and_waits_for_a_yes(
+    admin_client: TestClient, db: Database, admin: Actor
+) -> None:
+    app = applications.create_application(db, admin, "Plan")
+    product = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Product")
+    prop = blocks.add_property(db, admin, product.id, "Segment", PropertyType.TEXT).properties[0]
+    chosen = Mapping(
+        fields=[
+            FieldMapping(target=CODE, source=SourceColumn(column="Code")),
+            FieldMapping(target=str(prop.id), source=SourceColumn(column="Seg")),
+        ]
+    )
+    configurations.save_configuration(db, admin, product.id, "ERP products", FileSettings(), chosen)
+    page = admin_client.get(f"/blocks/{product.id}")
+    assert "Mapped by the import configuration <strong>ERP products</strong>" in page.text
+    token = csrf_of(admin_client, f"/blocks/{product.id}")
+    delete = f"/blocks/{product.id}/properties/{prop.id}/delete"
+    refused = admin_client.post(delete, data={"csrf_token": token})
+    assert refused.status_code == 409
+    assert "mapped by the import configuration &#39;ERP products&#39;" in refused.text
+    assert [p.name for p in blocks.get_block(db, admin, product.id).properties] == ["Segment"]
+    retype = admin_client.post(
+        f"/blocks/{product.id}/properties/{prop.id}",
+        data={"csrf_token": token, "name": "Segment", "type": "number"},
+    )
+    assert retype.status_code == 409
+    assert blocks.get_block(db, admin, product.id).properties[0].type is PropertyType.TEXT
+    renamed = admin_client.post(
+        f"/blocks/{product.id}/properties/{prop.id}",
+        data={"csrf_token": token, "name": "Segments", "type": "text"},
+    )
+    assert renamed.status_code == 303  # a rename keeps the configuration fitting: no question
+    confirmed = admin_client.post(delete, data={"csrf_token": token, "confirm_mapped": "1"})
+    assert confirmed.status_code == 303
+    assert not blocks.get_block(db, admin, product.id).properties
 
 
 def test_health_answers_and_readiness_checks_the_schema(client: TestClient) -> None:

@@ -194,6 +194,7 @@ def _block_page(
         "filter_prefix": FILTER_PREFIX,
         "property_types": list(PropertyType),
         "value_types": list(ValueType),
+        "mapped": blocks.mapped_targets(db, actor, block_id),
     }
     return render(request, "block.html", context, status=status)
 
@@ -356,6 +357,7 @@ def edit_property(
     name: str = Form(""),
     type: PropertyType = Form(...),
     referenced_list: str = Form(""),
+    confirm_mapped: str = Form(""),
     actor: Actor = auth.ActorDep,
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
@@ -363,7 +365,14 @@ def edit_property(
     def action() -> None:
         reference = _uuid(referenced_list, "referenced_list") if referenced_list else None
         blocks.change_property_type(
-            db, actor, block_id, property_id, type, referenced_list_id=reference, name=name
+            db,
+            actor,
+            block_id,
+            property_id,
+            type,
+            referenced_list_id=reference,
+            name=name,
+            confirmed=bool(confirm_mapped),
         )
 
     return _act(
@@ -376,6 +385,7 @@ def remove_property(
     request: Request,
     block_id: uuid.UUID,
     property_id: uuid.UUID,
+    confirm_mapped: str = Form(""),
     actor: Actor = auth.ActorDep,
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
@@ -387,7 +397,9 @@ def remove_property(
         settings,
         block_id,
         f"property_{property_id}",
-        lambda: blocks.remove_property(db, actor, block_id, property_id),
+        lambda: blocks.remove_property(
+            db, actor, block_id, property_id, confirmed=bool(confirm_mapped)
+        ),
         "Property removed.",
     )
 
@@ -436,6 +448,7 @@ def remove_dimension(
     block_id: uuid.UUID,
     list_id: uuid.UUID,
     item: str = Form(""),
+    confirm_mapped: str = Form(""),
     actor: Actor = auth.ActorDep,
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
@@ -448,7 +461,7 @@ def remove_dimension(
         block_id,
         f"dimension_{list_id}",
         lambda: blocks.remove_metric_dimension(
-            db, actor, block_id, list_id, keep_item=item or None
+            db, actor, block_id, list_id, keep_item=item or None, confirmed=bool(confirm_mapped)
         ),
         "Dimension removed.",
     )
