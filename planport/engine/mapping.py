@@ -162,11 +162,11 @@ def _deleted_target(block: BlockDef, field: FieldMapping) -> str:
     if field.target_name:
         return (
             f"The mapped {kind} {field.target_name!r} was deleted from {block.name!r} "
-            f"(the file's {source!r} was imported into it). Edit the configuration's mapping."
+            f"(the file's {source!r} was imported into it)."
         )
     return (
         f"A mapped {kind} was deleted from {block.name!r} (the file's {source!r} was "
-        "imported into it). Edit the configuration's mapping."
+        "imported into it)."
     )
 
 

@@ -459,7 +459,8 @@ def _refuse_in_error(configuration: ConfigurationView) -> None:
     if configuration.error is not None:
         raise Conflict(
             f"Import configuration {configuration.name!r} is in error and cannot run: "
-            f"{configuration.error} Edit it to fit its block again."
+            f"{configuration.error} Use Edit on its page to fit it to its block again; it "
+            "keeps its ID."
         )
 
 

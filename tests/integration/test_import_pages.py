@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 
 from planport.domain.enums import BlockKind, PropertyType, ValueType
+from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.services import applications, blocks, configurations, imports, items, runs
@@ -453,6 +454,58 @@ def test_a_configuration_in_error_shows_why_and_cannot_run(
     assert refused.status_code == 409
     assert "is in error and cannot run" in refused.text
     assert applications.get_application(db, admin, model.application.id).block_count == 4
+
+
+def test_a_configuration_in_error_is_repaired_by_edit_keeping_its_id(
+    admin_client: TestClient, db: Database, admin: Actor, model: Model, tmp_path: Path
+) -> None:
+    block = blocks.get_block(db, admin, model.country)
+    semicolons = FileSettings(separator=";")
+    mapping = imports.suggest_mapping(block, ["Code", "Region"])
+    saved = configurations.save_configuration(
+        db, admin, model.country, "With region", semicolons, mapping
+    )
+    blocks.remove_property(db, admin, model.country, block.properties[0].id, confirmed=True)
+    area = blocks.add_property(db, admin, model.country, "Area", PropertyType.TEXT).properties[0]
+
+    page = admin_client.get(f"/configurations/{saved.id}")
+    assert f'href="/configurations/{saved.id}/edit">Edit it</a> to fit again' in page.text
+    opened = admin_client.get(f"/configurations/{saved.id}/edit")
+    assert opened.status_code == 200
+    assert "<h1>Edit With region</h1>" in opened.text
+    sample = b"Code;Area\nFR;Europe\n"
+    uploaded = admin_client.post(
+        f"/configurations/{saved.id}/edit", files={"file": ("new.csv", sample, "text/csv")}
+    )
+    assert uploaded.status_code == 303, uploaded.text
+    wizard, _, query = uploaded.headers["location"].partition("?")
+    carried = parse_qs(query)
+    assert carried["editing"] == [str(saved.id)]
+    step1 = admin_client.get(wizard, params={k: v[0] for k, v in carried.items()})
+    assert "Separator <strong>Semicolon</strong>" in step1.text  # its saved settings
+    step2 = admin_client.get(f"{wizard}/mapping", params={k: v[0] for k, v in carried.items()})
+    assert step2.status_code == 200
+    assert "What no longer fits" in step2.text
+    assert "The mapped property &#39;Region&#39; was deleted from &#39;Country&#39;" in step2.text
+    assert "Save into With region" in step2.text
+
+    form = mapping_form(step2.text)
+    assert form["editing"] == str(saved.id)
+    form[f"source:{area.id}"] = "column:Area"
+    done = admin_client.post(f"{wizard}/save", data=form)
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/configurations/{saved.id}"
+    repaired = configurations.get_configuration(db, admin, saved.id)
+    assert not repaired.in_error
+    assert repaired.mapping.field_for(str(area.id)) is not None
+    assert [c.id for c in configurations.list_configurations(db, admin, model.country)] == [
+        saved.id
+    ]
+    assert all(not row["Area"] for row in grid(db, admin, model.country))  # nothing imported
+    (tmp_path / "next.csv").write_bytes(sample)
+    ran = configurations.run_configuration(db, admin, saved.id, tmp_path / "next.csv")
+    assert ran.status is RunStatus.COMPLETED, ran.errors
+    assert grid(db, admin, model.country)[0]["Area"] == "Europe"
 
 
 def test_uploads_older_than_the_retention_are_swept_when_a_new_one_arrives(

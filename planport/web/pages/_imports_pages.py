@@ -110,13 +110,21 @@ def render_upload(
     error: str | None,
     *,
     configuration: configurations.ConfigurationView | None = None,
+    editing: bool = False,
     status: int = 200,
 ) -> Response:
-    """The upload step: into the wizard, or to run `configuration` when one is given."""
-    action = (
-        f"/configurations/{configuration.id}/run" if configuration else f"/blocks/{block.id}/import"
-    )
+    """The upload step: into the wizard, or to run `configuration` when one is given (to edit
+    it, with `editing`: the wizard then opens on its settings and mapping)."""
+    action = f"/blocks/{block.id}/import"
+    if configuration is not None:
+        action = f"/configurations/{configuration.id}/{'edit' if editing else 'run'}"
     context = page_context(
-        block, application, error=error, configuration=configuration, action=action, step=0
+        block,
+        application,
+        error=error,
+        configuration=configuration,
+        editing=editing,
+        action=action,
+        step=0,
     )
     return render(request, "import_upload.html", context, status=status)

@@ -20,14 +20,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from planport.connectors.specs import BlockSource
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType
-from planport.domain.errors import Invalid, PlanportError
+from planport.domain.errors import Conflict, Invalid, NotFound, PlanportError
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings, Layout
-from planport.engine.mapping import Mapping
+from planport.engine.mapping import Mapping, check_mapping
 from planport.engine.summary import Reason
-from planport.services import imports, runs
+from planport.services import configurations, imports, runs
 from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
@@ -98,6 +99,69 @@ async def upload(
     return redirect(request, _wizard_url(block_id, upload_id))
 
 
+# ---------------------------------------------------------------- editing a configuration
+
+
+@router.get("/configurations/{configuration_id}/edit")
+def edit_configuration_page(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """Edit: upload a sample file; the wizard then opens on the configuration's settings and
+    mapping and saves back into the same ID."""
+    configuration, block, application = _editable(db, actor, configuration_id)
+    return render_upload(
+        request, block, application, None, configuration=configuration, editing=True
+    )
+
+
+@router.post("/configurations/{configuration_id}/edit")
+async def edit_configuration(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    async with form_of(request) as form:
+        configuration, block, application = await run_in_threadpool(
+            _editable, db, actor, configuration_id
+        )
+        try:
+            upload_id, _path = await save_upload(form, settings)
+        except PlanportError as error:
+            return render_upload(
+                request,
+                block,
+                application,
+                error.message,
+                configuration=configuration,
+                editing=True,
+                status=status_for(error),
+            )
+    query = {"file_settings": compact(configuration.file_settings), "editing": configuration.id}
+    return redirect(request, f"{_wizard_url(block.id, upload_id)}?{urlencode(query)}")
+
+
+def _editable(
+    db: Database, actor: Actor, configuration_id: uuid.UUID
+) -> tuple[configurations.ConfigurationView, BlockDef, ApplicationView]:
+    """The configuration, its block and application, when `actor` may import into the block.
+    A block copy's mapping is generated from both blocks: there is nothing to edit."""
+    configuration = configurations.get_configuration(db, actor, configuration_id)
+    if configuration.block_id is None:
+        raise NotFound(f"The block {configuration.block_name!r} of this configuration was deleted.")
+    if isinstance(configuration.source, BlockSource):
+        raise Conflict(
+            "This configuration copies another block: its mapping follows both blocks. "
+            "Change its source block instead."
+        )
+    block, application = importable(db, actor, configuration.block_id)
+    return configuration, block, application
+
+
 # ---------------------------------------------------------------- step 1: file settings
 
 
@@ -112,7 +176,8 @@ def settings_page(
 ) -> Response:
     block, application = importable(db, actor, block_id)
     path = uploaded_file(settings, upload_id)
-    return _settings_page(request, block, application, upload_id, path)
+    editing = _editing(db, actor, block, request.query_params.get("editing", ""))
+    return _settings_page(request, block, application, upload_id, path, editing=editing)
 
 
 def _settings_page(
@@ -122,6 +187,8 @@ def _settings_page(
     upload_id: uuid.UUID,
     path: Path,
     error: str | None = None,
+    *,
+    editing: configurations.ConfigurationView | None = None,
 ) -> Response:
     context, status = _preview_context(request, path)
     context = page_context(
@@ -131,6 +198,7 @@ def _settings_page(
         upload_id=upload_id,
         file_name=path.name,
         wizard=_wizard_url(block.id, upload_id),
+        editing=editing,
         step=1,
     )
     if error:
@@ -177,6 +245,7 @@ class _Wizard:
     path: Path
     file_settings: FileSettings
     columns: list[str]
+    editing: configurations.ConfigurationView | None = None  # its Edit opened the wizard
 
     @property
     def url(self) -> str:
@@ -194,14 +263,39 @@ def mapping_page(
 ) -> Response:
     block, application = importable(db, actor, block_id)
     path = uploaded_file(settings, upload_id)
+    editing = _editing(db, actor, block, request.query_params.get("editing", ""))
     try:
         file_settings = settings_from_query(request)
         _refuse_pivot_outside_metrics(block, file_settings)
         columns = imports.inspect_file(path, file_settings, rows=1).columns
     except Invalid as error:
-        return _settings_page(request, block, application, upload_id, path, error.message)
-    wizard = _Wizard(block, application, upload_id, path, file_settings, columns)
+        return _settings_page(
+            request, block, application, upload_id, path, error.message, editing=editing
+        )
+    wizard = _Wizard(block, application, upload_id, path, file_settings, columns, editing)
+    if editing is not None:
+        return _mapping_page(request, wizard, editing.mapping)
     return _mapping_page(request, wizard, suggested(block, columns, file_settings))
+
+
+def _editing(
+    db: Database, actor: Actor, block: BlockDef, raw: str
+) -> configurations.ConfigurationView | None:
+    """The configuration being edited (the `editing` query or form field), when it is one of
+    this block's: its Edit re-opens the wizard on a new sample file. Raises Invalid or
+    NotFound for another."""
+    if not raw:
+        return None
+    try:
+        configuration_id = uuid.UUID(raw)
+    except ValueError:
+        raise Invalid(
+            "The configuration being edited is not a valid id.", field="editing"
+        ) from None
+    configuration = configurations.get_configuration(db, actor, configuration_id)
+    if configuration.block_id != block.id:
+        raise Invalid("That configuration imports into another block.", field="editing")
+    return configuration
 
 
 def _refuse_pivot_outside_metrics(block: BlockDef, file_settings: FileSettings) -> None:
@@ -229,7 +323,7 @@ def _mapping_page(
         wizard.application,
         file_name=wizard.path.name,
         file_settings_json=settings_json,
-        back_url=f"{wizard.url}?{urlencode({'file_settings': settings_json})}",
+        back_url=f"{wizard.url}?{urlencode(_back_query(wizard, settings_json))}",
         wizard=wizard.url,
         columns=wizard.columns,
         targets=targets_of(block),
@@ -241,8 +335,25 @@ def _mapping_page(
         check=check,
         values=values or {},
         check_rows=CHECK_ROWS,
+        editing=wizard.editing,
+        no_longer_fits=_no_longer_fits(wizard),
     )
     return render(request, "import_mapping.html", context, status=status)
+
+
+def _back_query(wizard: _Wizard, settings_json: str) -> dict[str, str]:
+    query = {"file_settings": settings_json}
+    if wizard.editing is not None:
+        query["editing"] = str(wizard.editing.id)
+    return query
+
+
+def _no_longer_fits(wizard: _Wizard) -> list[str]:
+    """What of the edited configuration's saved mapping no longer fits the block or the new
+    sample file (empty when not editing)."""
+    if wizard.editing is None:
+        return []
+    return check_mapping(wizard.block, wizard.editing.mapping, wizard.columns)
 
 
 def _mapping_error(
@@ -311,7 +422,8 @@ def _take_step(
     path = uploaded_file(settings, upload_id)
     file_settings = settings_from_json(form_text(form, "file_settings"))
     columns = imports.inspect_file(path, file_settings, rows=1).columns
-    wizard = _Wizard(block, application, upload_id, path, file_settings, columns)
+    editing = _editing(db, actor, block, form_text(form, "editing"))
+    wizard = _Wizard(block, application, upload_id, path, file_settings, columns, editing)
     mapping, problem = read_mapping(form, block, columns, file_settings)
     try:
         if problem:
@@ -422,3 +534,37 @@ def _run(
     # "Save as import configuration" sends them back.
     recipe = {"file_settings": compact(wizard.file_settings), "mapping": compact(mapping)}
     return redirect(request, f"/runs/{run_id}?{urlencode(recipe)}")
+
+
+@router.post("/blocks/{block_id}/import/{upload_id}/save")
+async def save_into_configuration(
+    request: Request,
+    block_id: uuid.UUID,
+    upload_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    """Save the wizard's settings and mapping into the configuration being edited: its ID,
+    name, schedules and source stay; a configuration in error can run again."""
+    ids = (block_id, upload_id)
+    return await _posted_step(request, db, actor, settings, ids, _save_into, _mapping_error)
+
+
+def _save_into(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    wizard: _Wizard,
+    mapping: Mapping,
+    form: FormData,
+) -> Response:
+    if wizard.editing is None:
+        raise Invalid(
+            "Choose the configuration to save into (open it and use Edit).", field="editing"
+        )
+    saved = configurations.update_configuration(
+        db, actor, wizard.editing.id, wizard.file_settings, mapping
+    )
+    flash = f"Saved {saved.name!r}: its ID, schedules and source are unchanged."
+    return redirect(request, f"/configurations/{saved.id}", flash=flash)
