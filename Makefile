@@ -18,8 +18,8 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 
 run: install
-	$(BIN)/planport demo
-	$(BIN)/planport serve --host $(HOST) --port $(PORT)
+	PLANPORT_HOST=$(HOST) PLANPORT_PORT=$(PORT) $(BIN)/planport demo
+	PLANPORT_HOST=$(HOST) PLANPORT_PORT=$(PORT) $(BIN)/planport serve
 
 # Debian's Chromium drives the end-to-end tests; Playwright's own browser download is not used.
 chromium:

@@ -12,9 +12,9 @@ import secrets
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -40,8 +40,10 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `planport serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `planport serve` uses.")
     base_url: str = Field(
-        default="http://127.0.0.1:8000",
-        description="Public address of this Planport, used in links sent to people.",
+        default="",
+        description="Public address of this Planport, used in links sent to people. Default: "
+        "http://HOST:PORT as `planport serve` listens (127.0.0.1 when it listens on every "
+        "address); set it when people reach Planport by another name.",
     )
     cookie_secure: bool = Field(
         default=False,
@@ -207,6 +209,19 @@ class Settings(BaseSettings):
         description="How many times an alert e-mail or webhook is tried before it is recorded "
         "as failed.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _base_url_from_the_listening_address(cls, data: Any) -> Any:
+        """Links follow where the server listens (`make run PORT=8080`) unless told otherwise."""
+        if not isinstance(data, dict) or data.get("base_url"):
+            return data
+        host = str(data.get("host") or "127.0.0.1")
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return {**data, "base_url": f"http://{host}:{data.get('port') or 8000}"}
 
     @field_validator("base_url")
     @classmethod

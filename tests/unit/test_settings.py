@@ -49,6 +49,20 @@ def test_every_option_is_read_from_its_planport_variable(
     assert settings.base_url == "https://plan.example.com"
 
 
+def test_links_follow_the_listening_address_unless_a_base_url_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PLANPORT_BASE_URL", raising=False)
+    monkeypatch.setenv("PLANPORT_PORT", "8080")
+    assert Settings().base_url == "http://127.0.0.1:8080"
+    monkeypatch.setenv("PLANPORT_HOST", "0.0.0.0")  # every address: the local one for links
+    assert Settings().base_url == "http://127.0.0.1:8080"
+    monkeypatch.setenv("PLANPORT_HOST", "10.0.0.5")
+    assert Settings().base_url == "http://10.0.0.5:8080"
+    monkeypatch.setenv("PLANPORT_BASE_URL", "https://plan.example.com")
+    assert Settings().base_url == "https://plan.example.com"
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "field"),
     [
