@@ -353,6 +353,22 @@ def test_an_import_started_right_now_is_followed_live_then_its_summary_from_the_
     expect(page.get_by_text(f"{BIG_ROWS:,}").first).to_be_visible()
 
 
+def test_the_live_page_holds_still_under_the_pointer_so_its_buttons_can_be_used(
+    scheduling: Page,
+) -> None:
+    page = scheduling
+    section(page, "New hires").get_by_role("button", name="Start an import right now").click()
+    latest = latest_run(page, "New hires")
+    expect(latest).to_contain_text(re.compile(r"Queued|Running"))
+    start = section(page, "Headcount").get_by_role("button", name="Start an import right now")
+    start.hover()
+    start.evaluate("button => { button.dataset.seen = 'yes'; }")
+    page.wait_for_timeout(2500)  # two polls and more, had they replaced the sections
+    expect(start).to_have_attribute("data-seen", "yes")  # the same element: not re-rendered
+    page.mouse.move(0, 0)
+    expect(latest).to_contain_text("Completed", timeout=RUN_TIMEOUT_MS)  # polling resumed
+
+
 def test_a_running_import_is_cancelled_from_its_section(scheduling: Page) -> None:
     page = scheduling
     hires = section(page, "New hires")
