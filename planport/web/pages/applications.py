@@ -101,16 +101,29 @@ def _settings_page(
         if application.can(Permission.MANAGE_APPLICATION)
         else None
     )
+    roles = access.list_roles(db, actor, application_id)
     context = {
         "application": application,
         "webhook": webhook,
-        "roles": access.list_roles(db, actor, application_id),
+        "roles": roles,
+        "default_role_id": _least_privileged_role_id(roles),
         "access": access.list_access(db, actor, application_id),
         "permissions": list(Permission),
         "errors": errors or {},
         "values": values or {},
     }
     return render(request, "application_settings.html", context, status=status)
+
+
+def _least_privileged_role_id(roles: list[access.RoleView]) -> str:
+    """The role "Give access" starts on: the one with the fewest permissions (Reader by default).
+
+    Granting more than was meant is the costly mistake, so the form never starts on Admin; on a
+    tie the role listed first wins.
+    """
+    if not roles:
+        return ""
+    return str(min(roles, key=lambda role: len(role.permissions)).id)
 
 
 @router.post("/applications/{application_id}/rename")
@@ -177,7 +190,7 @@ def grant_access(
             actor,
             application_id,
             errors={"grant": error.message},
-            values={"email": email},
+            values={"email": email, "role_id": str(role_id)},
             status=status_for(error),
         )
     return redirect(
