@@ -16,7 +16,7 @@ from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping
-from planport.services import alerting, applications, configurations, runs
+from planport.services import alerting, applications, configurations, run_again, runs
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
@@ -99,6 +99,19 @@ def cancel(
             request, db, actor, run_id, "", "", action_error=error.message, status=status_for(error)
         )
     return redirect(request, f"/runs/{run_id}", flash="Cancel requested.")
+
+
+@router.get("/runs/{run_id}/again")
+def confirm_again(
+    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+) -> Response:
+    """Run again's confirmation: which file it imports and when that file came, and whether
+    newer imports into the block would be overwritten. Its form posts to the same address."""
+    check = run_again.check_again(db, actor, run_id)
+    found = runs.get_run(db, actor, run_id)
+    application = applications.get_application(db, actor, found.application_id)
+    context = {"run": found, "application": application, "check": check, "when": when(actor)}
+    return render(request, "import_run_again.html", context)
 
 
 @router.post("/runs/{run_id}/again")
