@@ -11,21 +11,31 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
-from planport import __version__, cli_imports, cli_schedules
-from planport.domain.enums import AccountType
+from planport import __version__, cli_imports, cli_runs, cli_schedules
 from planport.domain.errors import PlanportError
-from planport.logs import configure_logging
-from planport.settings import Settings, get_settings
-from planport.store import migrate
-from planport.store.db import Database
+
+# Why lazy: `planport --help` and `planport version` must answer at once, and the modules behind
+# the commands (SQLAlchemy and its dialects, Alembic, pyarrow, argon2) take over a second to
+# import. Each command imports what it uses; only typer, rich and the domain load up front.
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        help="Act as this member (default with --configuration: the configuration's owner).",
+    ),
+]
+RequiredAsOption = Annotated[
+    str | None, typer.Option("--as", help="Act as this member (required).")
+]
+ScheduleArg = Annotated[str, typer.Argument(help="The schedule's ID (`planport schedule list`).")]
 
 if TYPE_CHECKING:
     from planport.execution import Executor
     from planport.processes import SchedulerThread
+    from planport.settings import Settings
+    from planport.store.db import Database
 
 app = typer.Typer(
     help="Planport keeps planning models fresh.",
@@ -38,12 +48,18 @@ admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(cli_imports.import_app, name="import")
 app.add_typer(cli_schedules.schedule_app, name="schedule")
+app.add_typer(cli_runs.runs_app, name="runs")
 app.add_typer(admin_app, name="admin")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
+    from planport.logs import configure_logging
+    from planport.settings import get_settings
+
     try:
         settings = get_settings()
     except ValidationError as error:
@@ -56,6 +72,8 @@ def _settings() -> Settings:
 
 
 def _database(settings: Settings) -> Database:
+    from planport.store.db import Database
+
     return Database.from_settings(settings)
 
 
@@ -63,6 +81,8 @@ def _database(settings: Settings) -> Database:
 def _database_errors() -> Iterator[None]:
     """Say in one line that the database cannot be used, instead of a traceback. The driver's
     first line names host and port, never the password."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         yield
     except SQLAlchemyError as error:
@@ -107,10 +127,7 @@ def serve(
 
     settings = _settings()
     db = _database(settings)
-    try:
-        migrate.check_current(db)
-    except PlanportError as error:
-        raise _fail(error.message) from None
+    _require_current(db)
     executor = executor_for(settings, db, run_here=worker)
     console.print(
         f"Planport {__version__} on http://{host or settings.host}:{port or settings.port}"
@@ -217,6 +234,8 @@ def _thread_worker(settings: Settings, db: Database, threads: int) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the current schema (safe to repeat)."""
+    from planport.store import migrate
+
     db = _database(_settings())
     with _database_errors():
         before = migrate.current_revision(db)
@@ -230,11 +249,10 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and whether it is current; exit 1 when it is not."""
+    from planport.store import migrate
+
     db = _database(_settings())
-    try:
-        migrate.check_current(db)
-    except PlanportError as error:
-        raise _fail(error.message) from None
+    _require_current(db)
     console.print(f"Database at revision {migrate.current_revision(db)} (current)")
 
 
@@ -257,6 +275,7 @@ def admin_create(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
 ) -> None:
     """Create a workspace admin (the first one, or another)."""
+    from planport.domain.enums import AccountType
     from planport.services import members
 
     db = _database(_settings())
@@ -301,6 +320,7 @@ def demo(
 ) -> None:
     """Migrate if needed and load the FP&A demo application and sample files (safe to repeat)."""
     from planport.services import demo as demo_service
+    from planport.store import migrate
 
     settings = _settings()
     db = _database(settings)
@@ -338,11 +358,12 @@ def demo(
 @cli_imports.import_app.command("run")
 def import_run(
     configuration: cli_imports.ConfigurationArg,
-    file: cli_imports.FileArg,
+    file: cli_imports.OptionalFileArg = None,
     as_email: cli_imports.AsOption = None,
 ) -> None:
     """Import FILE through a saved import configuration; print the Import Summary.
 
+    Without FILE, the configuration reads its own source (a server folder or another block).
     Exits 1 when the run failed.
     """
     db = _database(_settings())
@@ -363,6 +384,70 @@ def import_preview(
     cli_imports.preview_command(db, configuration, file, rows, as_email)
 
 
+@cli_schedules.schedule_app.command("list")
+def schedule_list(
+    configuration: cli_runs.ConfigurationOption = None,
+    application: cli_runs.ApplicationOption = None,
+    as_email: AsOption = None,
+) -> None:
+    """List schedules: ID, configuration, block, repeat in words, state, next fire (UTC).
+
+    Without a filter, those of every application where the member may import data.
+    """
+    db = _database(_settings())
+    _require_current(db)
+    cli_schedules.list_command(db, configuration, application, as_email)
+
+
+@cli_schedules.schedule_app.command("enable")
+def schedule_enable(schedule: ScheduleArg, as_email: RequiredAsOption = None) -> None:
+    """Turn a schedule on: it fires from now on (missed fires are not replayed).
+
+    The acting member becomes the schedule's owner, as when editing it on its page.
+    """
+    db = _database(_settings())
+    _require_current(db)
+    cli_schedules.set_enabled_command(db, schedule, True, as_email)
+
+
+@cli_schedules.schedule_app.command("disable")
+def schedule_disable(schedule: ScheduleArg, as_email: RequiredAsOption = None) -> None:
+    """Turn a schedule off: it stops firing at once; runs already queued still run.
+
+    The acting member becomes the schedule's owner, as when editing it on its page.
+    """
+    db = _database(_settings())
+    _require_current(db)
+    cli_schedules.set_enabled_command(db, schedule, False, as_email)
+
+
+@cli_runs.runs_app.command("list")
+def runs_list(
+    configuration: cli_runs.ConfigurationOption = None,
+    application: cli_runs.ApplicationOption = None,
+    limit: Annotated[int, typer.Option(help="How many runs to print, newest first.")] = 20,
+    as_email: AsOption = None,
+) -> None:
+    """List import runs, newest first: ID, configuration, block, trigger, status, started, rows.
+
+    Without a filter, those of every application where the member may import data.
+    """
+    db = _database(_settings())
+    _require_current(db)
+    cli_runs.list_command(db, configuration, application, limit, as_email)
+
+
+@cli_runs.runs_app.command("show")
+def runs_show(
+    run: Annotated[str, typer.Argument(help="The import run's ID.")],
+    as_email: RequiredAsOption = None,
+) -> None:
+    """Show one import run: status, times, counts, errors and why rows were skipped."""
+    db = _database(_settings())
+    _require_current(db)
+    cli_runs.show_command(db, run, as_email)
+
+
 @app.command()
 def version() -> None:
     """Print Planport's version."""
@@ -370,6 +455,8 @@ def version() -> None:
 
 
 def _require_current(db: Database) -> None:
+    from planport.store import migrate
+
     try:
         migrate.check_current(db)
     except PlanportError as error:

@@ -1,23 +1,31 @@
-"""`planport import run|preview`: import a file through a saved import configuration."""
+"""`planport import run|preview`: import a file, or a configuration's own source, through a saved
+import configuration."""
 
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from planport.cli_members import AsOption, acting_member, fail, parse_id
+from planport.domain.cells import cell_text
 from planport.domain.errors import PlanportError
-from planport.domain.imports import RunStatus, Trigger
-from planport.domain.members import Actor
-from planport.engine.summary import ImportSummary
-from planport.services import configurations, members
-from planport.store.db import Database
+
+# Why lazy: the services pull in SQLAlchemy, pyarrow and argon2; `planport --help` must not.
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from planport.domain.members import Actor
+    from planport.engine.summary import ImportSummary
+    from planport.services.runs import RunView
+    from planport.store.db import Database
+
+__all__ = ["AsOption", "import_app", "preview_command", "print_summary", "run_command"]
 
 import_app = typer.Typer(
     help="Import files through saved import configurations.", no_args_is_help=True
@@ -29,30 +37,33 @@ ConfigurationArg = Annotated[str, typer.Argument(help="The import configuration'
 FileArg = Annotated[
     Path, typer.Argument(help="The CSV file to import.", exists=True, dir_okay=False)
 ]
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Act as this member (default: the configuration's owner)."),
+OptionalFileArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="The CSV file to import. Leave it out for a configuration that reads its own "
+        "source (a server folder or another block).",
+        exists=True,
+        dir_okay=False,
+    ),
 ]
+# While another run of the configuration runs, ours waits queued; how often to look again.
+_WAIT_SECONDS = 0.5
 
 
-def run_command(database: Database, configuration: str, file: Path, as_email: str | None) -> None:
+def run_command(
+    database: Database, configuration: str, file: Path | None, as_email: str | None
+) -> None:
+    from planport.domain.imports import RunStatus
+
     configuration_id = _configuration_id(configuration)
-    actor = _actor(database, configuration_id, as_email)
+    actor = acting_member(database, as_email, configuration_id)
     try:
-        with _progress() as progress:
-            task = progress.add_task(f"Importing {file.name}", total=None)
-            run = configurations.run_configuration(
-                database,
-                actor,
-                configuration_id,
-                file,
-                trigger=Trigger.COMMAND_LINE,
-                on_progress=lambda rows: progress.update(
-                    task, description=f"Importing {file.name}: {rows:,} rows read"
-                ),
-            )
+        if file is None:
+            run = _run_own_source(database, actor, configuration_id)
+        else:
+            run = _run_file(database, actor, configuration_id, file)
     except PlanportError as error:
-        _exit(error.message)
+        fail(error.message)
     console.print(f"Run {run.id}: [bold]{run.status.value}[/] in {run.duration_s or 0:.1f} s")
     if run.summary is not None:
         print_summary(run.summary)
@@ -62,27 +73,85 @@ def run_command(database: Database, configuration: str, file: Path, as_email: st
         raise typer.Exit(1)
 
 
+def _run_file(database: Database, actor: Actor, configuration_id: uuid.UUID, file: Path) -> RunView:
+    from planport.domain.imports import Trigger
+    from planport.services import configurations
+
+    with _progress() as progress:
+        task = progress.add_task(f"Importing {file.name}", total=None)
+        return configurations.run_configuration(
+            database,
+            actor,
+            configuration_id,
+            file,
+            trigger=Trigger.COMMAND_LINE,
+            on_progress=lambda rows: progress.update(
+                task, description=f"Importing {file.name}: {rows:,} rows read"
+            ),
+        )
+
+
+def _run_own_source(database: Database, actor: Actor, configuration_id: uuid.UUID) -> RunView:
+    """Queue a run of the configuration's own source, as "Start an import right now" and the
+    scheduler do, and execute it in this process (the command is its own executor)."""
+    from planport.domain.imports import Trigger
+    from planport.services import configurations, runs
+
+    found = configurations.get_configuration(database, actor, configuration_id)
+    if not found.schedulable:
+        fail(
+            f"Import configuration {found.name!r} imports a file given with each run; pass "
+            f"the file: planport import run {configuration_id} FILE"
+        )
+    run_id = runs.start_configuration_run(
+        database, actor, configuration_id, trigger=Trigger.COMMAND_LINE
+    )
+    me = runs.worker_id()
+    with _progress() as progress:
+        task = progress.add_task(f"Importing {found.name}", total=None)
+        while not runs.claim_run(database, run_id, me):
+            waiting = runs.get_run(database, actor, run_id)
+            if waiting.finished:
+                return waiting  # cancelled, or another executor got there first
+            progress.update(task, description=f"{found.name}: waiting for its running run")
+            time.sleep(_WAIT_SECONDS)
+        return runs.execute_run(
+            database,
+            run_id,
+            me,
+            lambda rows: progress.update(
+                task, description=f"Importing {found.name}: {rows:,} rows read"
+            ),
+        )
+
+
 def preview_command(
     database: Database, configuration: str, file: Path, rows: int, as_email: str | None
 ) -> None:
+    from rich.table import Table
+
+    from planport.services import configurations
+
     configuration_id = _configuration_id(configuration)
-    actor = _actor(database, configuration_id, as_email)
+    actor = acting_member(database, as_email, configuration_id)
     try:
         preview = configurations.preview_configuration(
             database, actor, configuration_id, file, rows=rows
         )
     except PlanportError as error:
-        _exit(error.message)
+        fail(error.message)
     if preview.rows:
         table = Table(*preview.rows[0].keys(), title="First rows as they would be imported")
         for row in preview.rows:
-            table.add_row(*(str(v) if v is not None else "" for v in row.values()))
+            table.add_row(*(cell_text(v) for v in row.values()))
         console.print(table)
     print_summary(preview.summary)
     console.print("Preview only: nothing was written.")
 
 
 def print_summary(summary: ImportSummary) -> None:
+    from rich.table import Table
+
     console.print(
         f"Rows read {summary.rows_read:,} · inserted {summary.inserted:,} · updated "
         f"{summary.updated:,} · deleted {summary.deleted:,} · skipped {summary.skipped:,}"
@@ -107,22 +176,12 @@ def print_summary(summary: ImportSummary) -> None:
 
 
 def _configuration_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        _exit(f"{raw!r} is not an import configuration ID (copy it from the block's settings).")
-
-
-def _actor(database: Database, configuration_id: uuid.UUID, as_email: str | None) -> Actor:
-    try:
-        if as_email:
-            return members.actor_for(database, as_email)
-        return configurations.owner_of(database, configuration_id)
-    except PlanportError as error:
-        _exit(error.message)
+    return parse_id(raw, "an import configuration", "the block's settings")
 
 
 def _progress() -> Progress:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -131,8 +190,3 @@ def _progress() -> Progress:
         transient=True,
         disable=not sys.stderr.isatty(),
     )
-
-
-def _exit(message: str) -> NoReturn:
-    errors.print(f"[red]Error:[/] {message}")
-    raise typer.Exit(1)

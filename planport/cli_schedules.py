@@ -1,17 +1,20 @@
-"""`planport schedule preview`: when a schedule would fire, computed by the scheduler's own code.
+"""`planport schedule preview|list|enable|disable`: when schedules fire, and switching them.
 
-Needs no database and no settings: it only evaluates a recurrence. Bad input exits with status 2
-and one line naming the option, as other usage errors do.
+`preview` needs no database and no settings: it only evaluates a recurrence, with the
+scheduler's own code. Its bad input exits with status 2 and one line naming the option, as other
+usage errors do. `list`, `enable` and `disable` act as a member (`--as`), through the schedule
+services, with that member's rights; their errors exit with status 1.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
-from planport.domain.errors import Invalid
+from planport.cli_members import acting_member, fail, parse_id
+from planport.domain.errors import Invalid, PlanportError
 from planport.scheduling import (
     ScheduleTimes,
     fires,
@@ -20,6 +23,11 @@ from planport.scheduling import (
     parse_repeat,
     parse_start,
 )
+
+# Why lazy: the services pull in SQLAlchemy and argon2; `planport --help` must not (see cli.py).
+if TYPE_CHECKING:
+    from planport.services.schedules import ScheduleView
+    from planport.store.db import Database
 
 schedule_app = typer.Typer(help="Schedules: when import configurations run.", no_args_is_help=True)
 errors = Console(stderr=True, soft_wrap=True)
@@ -91,3 +99,77 @@ def _usage_error(error: Invalid) -> NoReturn:
     option = _OPTIONS.get(error.field or "", error.field or "input")
     errors.print(f"[red]Error:[/] {option}: {error.message}", highlight=False)
     raise typer.Exit(2)
+
+
+# ---------------------------------------------------------------- saved schedules (need a database)
+
+LIST_HEADER = ("SCHEDULE", "CONFIGURATION", "BLOCK", "REPEAT", "STATE", "NEXT FIRE")
+
+
+def list_command(
+    database: Database,
+    configuration: str | None,
+    application: str | None,
+    as_email: str | None,
+) -> None:
+    from planport.cli_runs import application_option, configuration_option, in_applications
+    from planport.services import schedules
+
+    configuration_id = configuration_option(configuration)
+    actor = acting_member(database, as_email, configuration_id)
+    try:
+        found = [
+            view
+            for application_id in in_applications(
+                database, actor, configuration_id, application_option(application)
+            )
+            for view in schedules.list_schedules(database, actor, application_id)
+            if configuration_id is None or view.configuration_id == configuration_id
+        ]
+    except PlanportError as error:
+        fail(error.message)
+    if not found:
+        print("No schedules.")
+        return
+    print("\t".join(LIST_HEADER))
+    for view in found:
+        print("\t".join(_list_line(view)))
+
+
+def state(view: ScheduleView) -> str:
+    """enabled, disabled, or paused with the reason (a schedule paused after failures)."""
+    if view.enabled:
+        return "enabled" if view.error is None else f"enabled, in error: {view.error}"
+    return f"paused: {view.paused_reason}" if view.paused_reason else "disabled"
+
+
+def _list_line(view: ScheduleView) -> tuple[str, ...]:
+    from planport.cli_runs import when
+
+    return (
+        str(view.id),
+        view.configuration_name,
+        view.block_name,
+        view.description,
+        state(view),
+        when(view.next_fire_at) if view.enabled else "—",
+    )
+
+
+def set_enabled_command(
+    database: Database, schedule: str, enabled: bool, as_email: str | None
+) -> None:
+    """Enable or disable a schedule; the acting member becomes its owner, as on the page."""
+    from planport.cli_runs import when
+    from planport.services import schedules
+
+    schedule_id = parse_id(schedule, "a schedule", "`planport schedule list`")
+    actor = acting_member(database, as_email)
+    try:
+        view = schedules.set_enabled(database, actor, schedule_id, enabled)
+    except PlanportError as error:
+        fail(error.message)
+    line = f"Schedule {view.id} of {view.configuration_name!r}: {state(view)}"
+    if view.enabled and view.next_fire_at is not None:
+        line += f"; next fire {when(view.next_fire_at)}"
+    print(line)
