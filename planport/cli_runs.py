@@ -59,11 +59,12 @@ def list_command(
     except PlanportError as error:
         fail(error.message)
     if not entries:
-        console.print("No runs.")
+        print("No runs.")
         return
-    console.print("\t".join(LIST_HEADER))
+    # Plain print: Rich would expand the tabs that scripts split on.
+    print("\t".join(LIST_HEADER))
     for entry in entries:
-        console.print("\t".join(_list_line(entry)))
+        print("\t".join(_list_line(entry)))
 
 
 def _entries(

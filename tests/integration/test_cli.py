@@ -105,3 +105,39 @@ def test_demo_loads_once_and_running_it_again_is_safe(tmp_path: Path, runs: int)
     samples = tmp_path / "samples"
     assert (samples / "revenue_2027-01.csv").read_text().startswith("Month,Country,Product,Revenue")
     assert (samples / "employees_with_errors.csv").exists()
+
+
+HEAVY_MODULES = ("argon2", "clevercsv", "pyarrow", "sqlalchemy", "alembic", "fastapi")
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["version"], ["import", "--help"], ["runs", "--help"]]
+)
+def test_help_and_version_import_none_of_the_heavy_modules(args: list[str]) -> None:
+    # Why not a timing test: wall time varies with the machine; what makes help slow is
+    # importing these (over a second together), so the test checks they stay unimported.
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from planport.cli import app\n"
+        f"result = CliRunner().invoke(app, {args!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_help_lists_the_import_schedule_and_runs_commands(tmp_path: Path) -> None:
+    for group, commands in {
+        "import": ("run", "preview"),
+        "schedule": ("preview", "list", "enable", "disable"),
+        "runs": ("list", "show"),
+    }.items():
+        result = planport(group, "--help", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        for command in commands:
+            assert f" {command} " in result.stdout, (group, command)

@@ -1,4 +1,5 @@
-"""`planport import run|preview`, run as a user runs them, on the demo's sample files."""
+"""`planport import run|preview` and `planport runs list|show`, run as a user runs them, on the
+demo's sample files."""
 
 from __future__ import annotations
 
@@ -22,16 +23,18 @@ DEMO_EMAIL = "demo@planport.local"
 
 @dataclass
 class Demo:
-    """A private copy of a data folder where `planport demo` ran."""
+    """A private copy of a data folder where `planport demo` ran (into its SQLite file, or into
+    the database at `url`)."""
 
     data_dir: Path
+    url: str | None = None
 
     @property
     def samples(self) -> Path:
         return self.data_dir / "samples"
 
     def database(self) -> Database:
-        return Database(f"sqlite:///{self.data_dir / 'planport.db'}")
+        return Database(self.url or f"sqlite:///{self.data_dir / 'planport.db'}")
 
     def configuration_id(self, name: str) -> str:
         with _open(self) as db, db.read() as session:
@@ -55,7 +58,9 @@ class Demo:
             return found[name].row_count
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return planport(*args, data_dir=self.data_dir)
+        env = {"PLANPORT_DATABASE_URL": self.url} if self.url else {}
+        # A wide terminal, so that no preview table column is cut.
+        return planport(*args, data_dir=self.data_dir, env={**env, "COLUMNS": "250"})
 
 
 class _open:
@@ -85,6 +90,16 @@ def demo(demo_template: Path, tmp_path: Path) -> Demo:
     copy = tmp_path / "data"
     shutil.copytree(demo_template, copy)
     return Demo(copy)
+
+
+@pytest.fixture
+def demo_in(db_url: str, tmp_path: Path) -> Demo:
+    """`planport demo` into a database of each backend (SQLite, PostgreSQL)."""
+    data_dir = tmp_path / "data"
+    env = {"PLANPORT_DATABASE_URL": db_url}
+    loaded = planport("demo", data_dir=data_dir, env=env, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    return Demo(data_dir, db_url)
 
 
 def test_import_run_imports_a_sample_file_and_prints_the_summary(demo: Demo) -> None:
@@ -203,3 +218,124 @@ def _block_id(demo: Demo, name: str) -> str:
         )
     assert found is not None, name
     return str(found)
+
+
+@pytest.mark.parametrize(
+    ("name", "block", "rows"),
+    [
+        ("Revenue actuals, from the server folder", "Revenue", 96),
+        ("Revenue forecast, copied from Revenue", "Revenue forecast", None),
+    ],
+)
+def test_import_run_without_a_file_reads_the_configurations_own_source(
+    demo_in: Demo, name: str, block: str, rows: int | None
+) -> None:
+    before = demo_in.block_rows(block)
+    result = demo_in.run("import", "run", demo_in.configuration_id(name))
+    assert result.returncode == 0, result.stderr
+    assert "completed" in result.stdout
+    assert demo_in.block_rows(block) > before
+    if rows is not None:
+        assert f"Rows read {rows} · inserted {rows}" in result.stdout
+    with _open(demo_in) as db:
+        (run,) = runs.list_runs(
+            db, members.actor_for(db, DEMO_EMAIL), uuid.UUID(_block_id(demo_in, block))
+        )
+    assert (run.status, run.trigger, run.actor_email) == (
+        RunStatus.COMPLETED,
+        Trigger.COMMAND_LINE,
+        DEMO_EMAIL,
+    )
+    assert str(run.id) in result.stdout
+
+
+def test_import_run_without_a_file_of_an_upload_configuration_says_to_pass_one(
+    demo: Demo,
+) -> None:
+    configuration = demo.configuration_id("Countries")
+    result = demo.run("import", "run", configuration)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: Import configuration 'Countries' imports a file given with each run; pass the "
+        f"file: planport import run {configuration} FILE"
+    ]
+    assert demo.runs() == 0
+
+
+def test_import_preview_shows_values_as_the_pages_do(demo: Demo) -> None:
+    configuration = demo.configuration_id("New hires")
+    result = demo.run(
+        "import", "preview", configuration, str(demo.samples / "employees_new_hires.csv")
+    )
+    assert result.returncode == 0, result.stderr
+    assert "true" in result.stdout
+    assert "false" in result.stdout
+    assert " 56500 " in result.stdout
+    for python_text in ("True", "False", "56500.0"):
+        assert python_text not in result.stdout
+
+
+def test_runs_list_shows_the_newest_runs_first_and_runs_show_one_in_full(demo_in: Demo) -> None:
+    revenue = demo_in.configuration_id("Revenue, monthly file")
+    hires = demo_in.configuration_id("New hires")
+    first = demo_in.run("import", "run", revenue, str(demo_in.samples / "revenue_2027-01.csv"))
+    second = demo_in.run("import", "run", hires, str(demo_in.samples / "employees_with_errors.csv"))
+    assert first.returncode == second.returncode == 0, (first.stderr, second.stderr)
+    listed = demo_in.run("runs", "list", "--as", DEMO_EMAIL)
+    assert listed.returncode == 0, listed.stderr
+    header, newest, older = listed.stdout.splitlines()
+    assert header.split("\t") == [
+        "RUN",
+        "CONFIGURATION",
+        "BLOCK",
+        "TRIGGER",
+        "STATUS",
+        "STARTED",
+        "ROWS",
+    ]
+    assert newest.split("\t")[1:5] == ["New hires", "Employees", "Command line", "completed"]
+    assert newest.split("\t")[6] == "5"
+    assert older.split("\t")[1:5] == [
+        "Revenue, monthly file",
+        "Revenue",
+        "Command line",
+        "completed",
+    ]
+    assert older.split("\t")[6] == "96"
+    only = demo_in.run("runs", "list", "--configuration", revenue, "--limit", "5")
+    assert [line.split("\t")[1] for line in only.stdout.splitlines()[1:]] == [
+        "Revenue, monthly file"
+    ]
+    latest = demo_in.run("runs", "list", "--as", DEMO_EMAIL, "--limit", "1")
+    assert len(latest.stdout.splitlines()) == 2
+    run_id = newest.split("\t")[0]
+    shown = demo_in.run("runs", "show", run_id, "--as", DEMO_EMAIL)
+    assert shown.returncode == 0, shown.stderr
+    assert f"Run {run_id}: completed" in shown.stdout
+    assert "Rows read 5 · inserted 1 · updated 0 · deleted 0 · skipped 4" in shown.stdout
+    assert "MissingModalitySkippedDataRow" in shown.stdout
+    assert "line 3: 'QA'" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", str(uuid.UUID(int=7)), "--as", DEMO_EMAIL], "This import run does not exist."),
+        (["show", "run-7", "--as", DEMO_EMAIL], "'run-7' is not an import run ID"),
+        (["show", str(uuid.UUID(int=7))], "Say which member acts: add --as EMAIL."),
+        (
+            ["list", "--configuration", str(uuid.UUID(int=7)), "--as", DEMO_EMAIL],
+            "This import configuration does not exist.",
+        ),
+        (["list", "--as", "x@y.z"], "No member has the e-mail address 'x@y.z'."),
+        (["list", "--as", DEMO_EMAIL, "--limit", "0"], "--limit must be 1 or more, not 0."),
+    ],
+)
+def test_runs_commands_refuse_unknown_ids_with_one_line_and_exit_1(
+    demo: Demo, args: list[str], message: str
+) -> None:
+    result = demo.run("runs", *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 """`planport schedule preview`: once as a separate process, as a user runs it, then through
-Typer's CliRunner (in-process, the same app) for each repeat kind and each bad input."""
+Typer's CliRunner (in-process, the same app) for each repeat kind and each bad input.
+`planport schedule list|enable|disable`: as separate processes on the demo, in each database."""
 
 from __future__ import annotations
 
@@ -10,6 +11,19 @@ from typer.testing import CliRunner
 
 from planport.cli import app
 from tests.integration.test_cli import planport
+from tests.integration.test_import_cli import DEMO_EMAIL, Demo
+
+FOLDER = "Revenue actuals, from the server folder"
+COPY = "Revenue forecast, copied from Revenue"
+
+
+@pytest.fixture
+def demo(db_url: str, tmp_path: Path) -> Demo:
+    """`planport demo` into a database of each backend: two schedules, both on."""
+    data_dir = tmp_path / "data"
+    loaded = planport("demo", data_dir=data_dir, env={"PLANPORT_DATABASE_URL": db_url}, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    return Demo(data_dir, db_url)
 
 
 def preview(*args: str) -> tuple[int, list[str], str]:
@@ -122,3 +136,68 @@ def test_bad_input_exits_2_with_one_line_naming_the_option(args: list[str], opti
     assert lines == []
     assert stderr.startswith(f"Error: {option}: ")
     assert len(stderr.strip().splitlines()) == 1
+
+
+def listed(demo: Demo, *args: str) -> dict[str, list[str]]:
+    """`planport schedule list` as {configuration name: its columns}."""
+    result = demo.run("schedule", "list", *args)
+    assert result.returncode == 0, result.stderr
+    header, *lines = result.stdout.splitlines()
+    assert header.split("\t") == [
+        "SCHEDULE",
+        "CONFIGURATION",
+        "BLOCK",
+        "REPEAT",
+        "STATE",
+        "NEXT FIRE",
+    ]
+    return {line.split("\t")[1]: line.split("\t") for line in lines}
+
+
+def test_schedule_list_shows_each_schedule_in_words_with_its_next_fire(demo: Demo) -> None:
+    found = listed(demo, "--as", DEMO_EMAIL)
+    assert sorted(found) == [FOLDER, COPY]
+    _, _, block, repeat, state, next_fire = found[FOLDER]
+    assert (block, repeat, state) == ("Revenue", "Every weekday at 06:00 (UTC)", "enabled")
+    assert next_fire.endswith("T06:00:00Z")
+    assert found[COPY][3:5] == ["Every day at 06:30 (UTC)", "enabled"]
+    # A configuration's schedules, acting as its owner by default.
+    assert sorted(listed(demo, "--configuration", demo.configuration_id(COPY))) == [COPY]
+
+
+def test_schedule_disable_stops_fires_and_enable_plans_them_again(demo: Demo) -> None:
+    schedule_id = listed(demo, "--as", DEMO_EMAIL)[FOLDER][0]
+    off = demo.run("schedule", "disable", schedule_id, "--as", DEMO_EMAIL)
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.strip() == f"Schedule {schedule_id} of {FOLDER!r}: disabled"
+    assert listed(demo, "--as", DEMO_EMAIL)[FOLDER][4:] == ["disabled", "—"]
+    on = demo.run("schedule", "enable", schedule_id, "--as", DEMO_EMAIL)
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.startswith(f"Schedule {schedule_id} of {FOLDER!r}: enabled; next fire ")
+    assert listed(demo, "--as", DEMO_EMAIL)[FOLDER][4] == "enabled"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["enable", "00000000-0000-0000-0000-000000000007", "--as", DEMO_EMAIL],
+            "This schedule does not exist.",
+        ),
+        (["disable", "seven", "--as", DEMO_EMAIL], "'seven' is not a schedule ID"),
+        (["disable", "00000000-0000-0000-0000-000000000007"], "Say which member acts: add --as"),
+        (
+            ["list", "--application", "00000000-0000-0000-0000-000000000007", "--as", DEMO_EMAIL],
+            "does not exist",
+        ),
+        (["list"], "Say which member acts: add --as EMAIL."),
+    ],
+)
+def test_schedule_commands_refuse_unknown_ids_with_one_line_and_exit_1(
+    demo: Demo, args: list[str], message: str
+) -> None:
+    result = demo.run("schedule", *args)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
