@@ -6,6 +6,7 @@ printed in one line (with the fix) and exit with status 1, never as a traceback.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -125,6 +126,10 @@ def serve(
     from planport.execution import executor_for
     from planport.web.app import create_app
 
+    # Links (alerts) follow the address served unless PLANPORT_BASE_URL is set.
+    os.environ.update(
+        {k: str(v) for k, v in {"PLANPORT_HOST": host, "PLANPORT_PORT": port}.items() if v}
+    )
     settings = _settings()
     db = _database(settings)
     _require_current(db)

@@ -8,8 +8,8 @@ from typing import Any
 
 def cell_text(value: Any) -> str:
     """A preview value as text: blank for a missing value, `true`/`false` for booleans, whole
-    numbers without `.0`, instants as `YYYY-MM-DD HH:MM:SS`. The same rules as the web's
-    preview cells (web.pages._imports_pages.cell)."""
+    numbers without `.0`, instants as `YYYY-MM-DD HH:MM:SS`. The pages (the wizard's
+    preview and Check) and the command line's preview both use it."""
     if value is None:
         return ""
     if isinstance(value, bool):

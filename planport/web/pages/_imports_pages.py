@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from planport.domain.blocks import BlockDef
+from planport.domain.cells import cell_text
 from planport.domain.enums import Permission
 from planport.domain.errors import NotFound, PermissionDenied
 from planport.domain.members import Actor
@@ -71,19 +72,6 @@ def when(actor: Actor) -> Callable[[datetime | None], str]:
     return show
 
 
-def cell(value: Any) -> str:
-    """A preview value as text (blank for missing values)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return str(value)
-
-
 def size(amount_bytes: int | None) -> str:
     """A file size for people: bytes, KB, MB or GB ("—" when unknown)."""
     if amount_bytes is None:
@@ -100,7 +88,7 @@ def size(amount_bytes: int | None) -> str:
 
 def page_context(block: BlockDef, application: ApplicationView, **extra: Any) -> dict[str, Any]:
     """The context every page of the wizard starts from."""
-    return {"block": block, "application": application, **CHOICES, "cell": cell, **extra}
+    return {"block": block, "application": application, **CHOICES, "cell": cell_text, **extra}
 
 
 def render_upload(

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from planport.connectors.specs import BlockSource
 from planport.domain.blocks import BlockDef
+from planport.domain.cells import cell_text
 from planport.domain.enums import BlockKind, PropertyType
 from planport.domain.errors import Conflict, Invalid, NotFound, PlanportError
 from planport.domain.members import Actor
@@ -50,7 +51,6 @@ from planport.web.pages._imports_forms import (
 )
 from planport.web.pages._imports_pages import (
     SettingsDep,
-    cell,
     importable,
     page_context,
     render_upload,
@@ -483,7 +483,9 @@ def _check(
     )
     result = _check_context(wizard.block, mapping, preview)
     if request.headers.get("hx-request"):
-        return render(request, "_import_check.html", {"check": result, "cell": cell, **CHOICES})
+        return render(
+            request, "_import_check.html", {"check": result, "cell": cell_text, **CHOICES}
+        )
     values = {"reject_threshold": form_text(form, "reject_threshold")}
     return _mapping_page(request, wizard, mapping, check=result, values=values)
 
