@@ -91,6 +91,18 @@ def page_context(block: BlockDef, application: ApplicationView, **extra: Any) ->
     return {"block": block, "application": application, **CHOICES, "cell": cell_text, **extra}
 
 
+def configured(
+    db: Database, actor: Actor, configuration_id: uuid.UUID
+) -> tuple[configurations.ConfigurationView, BlockDef, ApplicationView]:
+    """The configuration, its block and application, when `actor` may import into the block.
+    Raises NotFound when the block was deleted."""
+    configuration = configurations.get_configuration(db, actor, configuration_id)
+    if configuration.block_id is None:
+        raise NotFound(f"The block {configuration.block_name!r} of this configuration was deleted.")
+    block, application = importable(db, actor, configuration.block_id)
+    return configuration, block, application
+
+
 def render_upload(
     request: Request,
     block: BlockDef,

@@ -14,12 +14,10 @@ from starlette.responses import Response
 
 from planport.connectors import BlockSource, FolderSource, SourceSpec, UploadSource
 from planport.connectors.folder import has_wildcard
-from planport.domain.blocks import BlockDef
-from planport.domain.errors import Invalid, NotFound, PlanportError
+from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
 from planport.domain.names import name_key
 from planport.services import applications, blocks, configurations, runs
-from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
@@ -27,7 +25,7 @@ from planport.web.errors import status_for
 from planport.web.pages._imports_forms import CHOICES, form_of, save_upload, targets_of
 from planport.web.pages._imports_pages import (
     SettingsDep,
-    importable,
+    configured,
     render_upload,
     unless_gone,
     when,
@@ -224,16 +222,6 @@ def _folder_spec(location: str) -> FolderSource:
     return FolderSource(pattern=text) if has_wildcard(text) else FolderSource(path=text)
 
 
-def _configured(
-    db: Database, actor: Actor, configuration_id: uuid.UUID
-) -> tuple[configurations.ConfigurationView, BlockDef, ApplicationView]:
-    configuration = configurations.get_configuration(db, actor, configuration_id)
-    if configuration.block_id is None:
-        raise NotFound(f"The block {configuration.block_name!r} of this configuration was deleted.")
-    block, application = importable(db, actor, configuration.block_id)
-    return configuration, block, application
-
-
 @router.get("/configurations/{configuration_id}/run")
 def configuration_upload_page(
     request: Request,
@@ -241,7 +229,7 @@ def configuration_upload_page(
     actor: Actor = auth.ActorDep,
     db: Database = auth.DbDep,
 ) -> Response:
-    configuration, block, application = _configured(db, actor, configuration_id)
+    configuration, block, application = configured(db, actor, configuration_id)
     return render_upload(request, block, application, None, configuration=configuration)
 
 
@@ -256,7 +244,7 @@ async def run_configuration(
     """Run a saved configuration on a newly uploaded file; the upload is removed afterwards."""
     async with form_of(request) as form:
         configuration, block, application = await run_in_threadpool(
-            _configured, db, actor, configuration_id
+            configured, db, actor, configuration_id
         )
         path = None
         try:

@@ -24,7 +24,7 @@ from planport.connectors.specs import BlockSource
 from planport.domain.blocks import BlockDef
 from planport.domain.cells import cell_text
 from planport.domain.enums import BlockKind, PropertyType
-from planport.domain.errors import Conflict, Invalid, NotFound, PlanportError
+from planport.domain.errors import Conflict, Invalid, PlanportError
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings, Layout
 from planport.engine.mapping import Mapping, check_mapping
@@ -51,6 +51,7 @@ from planport.web.pages._imports_forms import (
 )
 from planport.web.pages._imports_pages import (
     SettingsDep,
+    configured,
     importable,
     page_context,
     render_upload,
@@ -148,17 +149,14 @@ async def edit_configuration(
 def _editable(
     db: Database, actor: Actor, configuration_id: uuid.UUID
 ) -> tuple[configurations.ConfigurationView, BlockDef, ApplicationView]:
-    """The configuration, its block and application, when `actor` may import into the block.
-    A block copy's mapping is generated from both blocks: there is nothing to edit."""
-    configuration = configurations.get_configuration(db, actor, configuration_id)
-    if configuration.block_id is None:
-        raise NotFound(f"The block {configuration.block_name!r} of this configuration was deleted.")
+    """`configured`, for an Edit: a block copy's mapping is generated from both blocks, so
+    there is nothing to edit."""
+    configuration, block, application = configured(db, actor, configuration_id)
     if isinstance(configuration.source, BlockSource):
         raise Conflict(
             "This configuration copies another block: its mapping follows both blocks. "
             "Change its source block instead."
         )
-    block, application = importable(db, actor, configuration.block_id)
     return configuration, block, application
 
 
