@@ -264,6 +264,30 @@ def preview_folder_source(
     return _folder_status(spec, settings, time.time() if now is None else now)
 
 
+def current_folder_file(
+    db: Database,
+    actor: Actor,
+    configuration_id: uuid.UUID,
+    settings: Settings,
+    *,
+    now: float | None = None,
+) -> Path:
+    """The file a run of this folder-sourced configuration would read now, for its Edit to
+    open the wizard on (the caller reads it; this never opens it).
+
+    Raises Conflict when the source is not a server folder, Invalid (field `source`) with the
+    folder's own message when no file is there now (or it is still settling).
+    """
+    spec = get_configuration(db, actor, configuration_id).source
+    if not isinstance(spec, FolderSource):
+        raise Conflict("This configuration does not read a server folder.")
+    root, settle = settings.effective_import_root, settings.import_settle_seconds
+    try:
+        return locate(spec, root, now=time.time() if now is None else now, settle_seconds=settle).path
+    except SourceUnavailable as error:
+        raise Invalid(error.message, field="source") from None
+
+
 def source_choices(db: Database, actor: Actor, block_id: uuid.UUID) -> list[SourceChoice]:
     """The blocks of the application that `block_id` can copy from, by name."""
     with db.read() as session:

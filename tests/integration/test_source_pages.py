@@ -7,6 +7,7 @@ import html
 import re
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from fastapi.testclient import TestClient
@@ -189,3 +190,62 @@ def test_a_member_without_import_data_sees_the_source_but_cannot_change_it(
     assert "Change the source" not in page.text
     response = client.post(f"/configurations/{saved.id}/source", data={"kind": "upload"})
     assert response.status_code == 403
+
+
+def test_edit_of_a_folder_configuration_opens_the_wizard_on_the_file_a_run_reads_now(
+    admin_client: TestClient,  # noqa: F811
+    db: Database,
+    admin: Actor,
+    saved: ConfigurationView,
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "imports"
+    (root / "erp").mkdir(parents=True)
+    configurations.set_source(db, admin, saved.id, FolderSource(pattern="erp/*.csv"))
+    opened = admin_client.get(f"/configurations/{saved.id}/edit")
+    assert "No file matches erp/*.csv under the import root." in text_of(opened.text)
+    assert "/edit/current" not in opened.text
+
+    write_csv(root / "erp" / "countries_2.csv", ["Code", "Name"], [["FR", "France"]])
+    opened = admin_client.get(f"/configurations/{saved.id}/edit")
+    assert "a run now reads erp/countries_2.csv" in text_of(opened.text)
+    continued = admin_client.post(f"/configurations/{saved.id}/edit/current")
+    assert continued.status_code == 303, continued.text
+    wizard, _, query = continued.headers["location"].partition("?")
+    carried = {k: v[0] for k, v in parse_qs(query).items()}
+    assert carried["editing"] == str(saved.id)
+    (root / "erp" / "countries_2.csv").write_text("Other\nx\n")  # the sample is a copy
+    step2 = admin_client.get(f"{wizard}/mapping", params=carried)
+    assert step2.status_code == 200, step2.text
+    assert "Save into Countries" in step2.text
+    assert 'value="column:Name"' in step2.text  # the columns of the file when Edit began
+    assert "column:Other" not in step2.text
+
+
+def test_edit_of_a_folder_configuration_whose_file_went_away_says_so(
+    admin_client: TestClient,  # noqa: F811
+    db: Database,
+    admin: Actor,
+    saved: ConfigurationView,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "imports").mkdir()
+    configurations.set_source(db, admin, saved.id, FolderSource(path="erp/countries.csv"))
+    response = admin_client.post(f"/configurations/{saved.id}/edit/current")
+    assert response.status_code == 422
+    shown = text_of(response.text)
+    assert shown.count("erp/countries.csv") == 1, shown  # said once, in the folder's card
+    assert "Or choose a sample file" in response.text
+
+
+def test_edit_of_a_block_copy_leads_to_its_source(
+    admin_client: TestClient,  # noqa: F811
+    db: Database,
+    admin: Actor,
+    model: Model,  # noqa: F811
+    forecast: uuid.UUID,
+) -> None:
+    copy = configurations.create_block_configuration(db, admin, forecast, model.revenue, "Actuals")
+    response = admin_client.get(f"/configurations/{copy.id}/edit", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/configurations/{copy.id}#source-title"

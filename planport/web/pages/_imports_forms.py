@@ -160,12 +160,39 @@ async def save_upload(form: FormData, settings: Settings) -> tuple[uuid.UUID, Pa
     item = form.get("file")
     if not isinstance(item, UploadFile) or not item.filename:
         raise Invalid("Choose a file to import.", field="file")
-    await run_in_threadpool(sweep_uploads, settings)
+    spooled = item.file
+    return await run_in_threadpool(
+        _new_upload, settings, _safe_name(item.filename), lambda path: _copy(spooled, path)
+    )
+
+
+async def save_copy(source: Path, settings: Settings) -> tuple[uuid.UUID, Path]:
+    """Store a copy of a server file (a folder source's current file) as a wizard upload, so
+    the wizard's steps read it as they read an upload even if the folder changes meanwhile.
+    Raises Invalid for an empty file."""
+
+    def copy(path: Path) -> int:
+        # copyfile uses the kernel's sendfile where it can: no file content passes Python.
+        shutil.copyfile(source, path)
+        return path.stat().st_size
+
+    return await run_in_threadpool(_new_upload, settings, source.name, copy)
+
+
+def _new_upload(
+    settings: Settings, name: str, write: Callable[[Path], int]
+) -> tuple[uuid.UUID, Path]:
+    """A new upload folder holding `name`, filled by `write` (which returns the bytes written)."""
+    sweep_uploads(settings)
     upload_id = uuid.uuid4()
     folder = _uploads(settings) / str(upload_id)
     folder.mkdir(parents=True)
-    path = folder / _safe_name(item.filename)
-    size = await run_in_threadpool(_copy, item.file, path)
+    path = folder / name
+    try:
+        size = write(path)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     if size == 0:
         shutil.rmtree(folder, ignore_errors=True)
         raise Invalid(f"{path.name} is empty: choose a file with a header and rows.", field="file")

@@ -111,10 +111,13 @@ def render_upload(
     *,
     configuration: configurations.ConfigurationView | None = None,
     editing: bool = False,
+    current: configurations.SourceStatus | None = None,
+    shown_when: Callable[[datetime | None], str] | None = None,
     status: int = 200,
 ) -> Response:
     """The upload step: into the wizard, or to run `configuration` when one is given (to edit
-    it, with `editing`: the wizard then opens on its settings and mapping)."""
+    it, with `editing`: the wizard then opens on its settings and mapping; `current` is what a
+    folder source would read now, offered as the sample)."""
     action = f"/blocks/{block.id}/import"
     if configuration is not None:
         action = f"/configurations/{configuration.id}/{'edit' if editing else 'run'}"
@@ -124,6 +127,8 @@ def render_upload(
         error=error,
         configuration=configuration,
         editing=editing,
+        current=current,
+        when=shown_when,
         action=action,
         step=0,
     )

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from planport.connectors.specs import BlockSource
+from planport.connectors.specs import BlockSource, FolderSource
 from planport.domain.blocks import BlockDef
 from planport.domain.cells import cell_text
 from planport.domain.enums import BlockKind, PropertyType
@@ -42,6 +42,7 @@ from planport.web.pages._imports_forms import (
     form_text,
     pivoted,
     read_mapping,
+    save_copy,
     save_upload,
     settings_from_json,
     settings_from_query,
@@ -55,6 +56,7 @@ from planport.web.pages._imports_pages import (
     importable,
     page_context,
     render_upload,
+    when,
 )
 from planport.web.templating import redirect, render
 
@@ -109,13 +111,15 @@ def edit_configuration_page(
     configuration_id: uuid.UUID,
     actor: Actor = auth.ActorDep,
     db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
 ) -> Response:
-    """Edit: upload a sample file; the wizard then opens on the configuration's settings and
-    mapping and saves back into the same ID."""
-    configuration, block, application = _editable(db, actor, configuration_id)
-    return render_upload(
-        request, block, application, None, configuration=configuration, editing=True
-    )
+    """Edit: the wizard opens on the configuration's settings and mapping, with a sample file
+    uploaded here or, for a server-folder source, the file a run would read now; it saves back
+    into the same ID. A block copy's mapping follows both blocks: its Edit is its Source."""
+    configuration, block, application = configured(db, actor, configuration_id)
+    if isinstance(configuration.source, BlockSource):
+        return redirect(request, f"/configurations/{configuration.id}#source-title")
+    return _render_edit(request, db, actor, settings, configuration, block, application, None)
 
 
 @router.post("/configurations/{configuration_id}/edit")
@@ -133,17 +137,72 @@ async def edit_configuration(
         try:
             upload_id, _path = await save_upload(form, settings)
         except PlanportError as error:
-            return render_upload(
-                request,
-                block,
-                application,
-                error.message,
-                configuration=configuration,
-                editing=True,
-                status=status_for(error),
+            return await run_in_threadpool(
+                _render_edit, request, db, actor, settings, configuration, block, application, error
             )
+    return redirect(request, _edit_url(block.id, upload_id, configuration))
+
+
+@router.post("/configurations/{configuration_id}/edit/current")
+async def edit_on_current_file(
+    request: Request,
+    configuration_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = SettingsDep,
+) -> Response:
+    """Edit a server-folder configuration on the file its run would read now (copied as the
+    wizard's sample, so the steps agree even if the folder changes meanwhile)."""
+    configuration, block, application = await run_in_threadpool(
+        _editable, db, actor, configuration_id
+    )
+    try:
+        current = await run_in_threadpool(
+            configurations.current_folder_file, db, actor, configuration_id, settings
+        )
+        upload_id, _path = await save_copy(current, settings)
+    except PlanportError as error:
+        return await run_in_threadpool(
+            _render_edit, request, db, actor, settings, configuration, block, application, error
+        )
+    return redirect(request, _edit_url(block.id, upload_id, configuration))
+
+
+def _edit_url(
+    block_id: uuid.UUID, upload_id: uuid.UUID, configuration: configurations.ConfigurationView
+) -> str:
     query = {"file_settings": compact(configuration.file_settings), "editing": configuration.id}
-    return redirect(request, f"{_wizard_url(block.id, upload_id)}?{urlencode(query)}")
+    return f"{_wizard_url(block_id, upload_id)}?{urlencode(query)}"
+
+
+def _render_edit(
+    request: Request,
+    db: Database,
+    actor: Actor,
+    settings: Settings,
+    configuration: configurations.ConfigurationView,
+    block: BlockDef,
+    application: ApplicationView,
+    error: PlanportError | None,
+) -> Response:
+    """Edit's first step; a folder source also offers the file a run would read now."""
+    current = None
+    if isinstance(configuration.source, FolderSource):
+        current = configurations.source_status(db, actor, configuration.id, settings)
+    message = None if error is None else error.message
+    if current is not None and current.problem == message:
+        message = None  # the folder's card says it already
+    return render_upload(
+        request,
+        block,
+        application,
+        message,
+        configuration=configuration,
+        editing=True,
+        current=current,
+        shown_when=when(actor),
+        status=200 if error is None else status_for(error),
+    )
 
 
 def _editable(
