@@ -282,8 +282,9 @@ def current_folder_file(
     if not isinstance(spec, FolderSource):
         raise Conflict("This configuration does not read a server folder.")
     root, settle = settings.effective_import_root, settings.import_settle_seconds
+    moment = time.time() if now is None else now
     try:
-        return locate(spec, root, now=time.time() if now is None else now, settle_seconds=settle).path
+        return locate(spec, root, now=moment, settle_seconds=settle).path
     except SourceUnavailable as error:
         raise Invalid(error.message, field="source") from None
 

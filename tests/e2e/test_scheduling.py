@@ -399,12 +399,17 @@ def test_a_failed_run_is_flagged_and_runs_again_once_its_file_is_there(
     shutil.copy(
         fresh.server.data_dir / "samples" / "headcount_2027.csv", fresh.imports / "headcount.csv"
     )
-    headcount.get_by_role("button", name="Run again").click()
+    headcount.get_by_role("link", name="Run again…").click()
+    expect(page.get_by_role("heading", name="Run this import again?")).to_be_visible()
+    expect(page.locator(".run-again")).to_contain_text("It reads its source as it is now")
+    page.get_by_role("button", name="Run again").click()
 
     expect(flash(page)).to_contain_text("Import started again.")
+    headcount = section(page, "Headcount")
+    latest = latest_run(page, "Headcount")
     expect(latest).to_contain_text("Completed", timeout=RUN_TIMEOUT_MS)
     expect(headcount.locator(".flag-failed")).to_have_count(0)
-    expect(headcount.get_by_role("button", name="Run again")).to_have_count(0)
+    expect(headcount.get_by_role("link", name="Run again…")).to_have_count(0)
 
 
 def test_schedules_starting_at_the_same_minute_are_flagged_and_staggered(

@@ -723,10 +723,18 @@ def test_a_failed_run_carries_the_failed_flag_until_it_runs_again_with_its_file(
     assert "Latest run: Failed" in text
     assert "products.csv" in text.split("Latest run: Failed", 1)[1]  # the reason is shown
     assert 'class="tag run-failed flag-failed">Failed</span>' in page.text
-    again = re.search(r'action="(/applications/[^"]+/runs/[^"]+/again)"', page.text)
+    again = re.search(r'href="(/applications/[^"]+/runs/[^"]+/again)"', page.text)
     assert again is not None
+    assert re.search(r'action="/applications/[^"]+/runs/[^"]+/again"', page.text) is None
 
     write_csv(tmp_path / "imports" / "products.csv", ["Code", "Name"], [["P1", "Pen"]])
+    confirmation = admin_client.get(again.group(1))
+    assert confirmation.status_code == 200
+    shown = text_of(confirmation)
+    assert "It reads its source as it is now" in shown
+    assert "products.csv" in shown
+    assert f'action="{again.group(1)}"' in confirmation.text
+    assert f'href="{base(app)}#section-{configuration.id}">Cancel' in confirmation.text
     response = admin_client.post(again.group(1))
 
     assert response.status_code == 303

@@ -13,11 +13,13 @@ from starlette.responses import Response
 from planport.domain.errors import NotFound
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
-from planport.services import configurations, runs
+from planport.services import applications, configurations, runs
+from planport.services.run_again import check_again
 from planport.store.db import Database
 from planport.web import auth
+from planport.web.pages._imports_pages import when
 from planport.web.pages.scheduling import application_for_import
-from planport.web.templating import redirect
+from planport.web.templating import redirect, render
 
 router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
 
@@ -62,6 +64,28 @@ def _run_of(
     if found.application_id != application_id:
         raise NotFound("This import run does not exist.")
     return found
+
+
+@router.get("/applications/{application_id}/scheduling/runs/{run_id}/again")
+def confirm_run_again(
+    request: Request,
+    application_id: uuid.UUID,
+    run_id: uuid.UUID,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """Run again's confirmation (as on the Import Summary: what it reads, whether newer
+    imports would be overwritten); confirming or cancelling comes back to this page."""
+    found = _run_of(db, actor, application_id, run_id)
+    context = {
+        "run": found,
+        "application": applications.get_application(db, actor, application_id),
+        "check": check_again(db, actor, run_id),
+        "when": when(actor),
+        "action": request.url.path,
+        "back": _page(application_id, found.configuration_id),
+    }
+    return render(request, "import_run_again.html", context)
 
 
 @router.post("/applications/{application_id}/scheduling/runs/{run_id}/again")
