@@ -233,15 +233,24 @@ def _number_pattern(fmt: NumberFormat) -> str:
     affix = _optional(fmt.prefix, _suffix(fmt))
     thousands = re.escape("".join(_thousands_family(fmt)))
     decimal = re.escape(fmt.decimal_separator)
-    body = (
-        f"(?:[0-9{thousands}]*[0-9](?:{decimal}[0-9]*)?|{decimal}[0-9]+)"
-        if thousands
-        else f"(?:[0-9]+(?:{decimal}[0-9]*)?|{decimal}[0-9]+)"
-    )
+    body = f"(?:{_grouped(thousands)}(?:{decimal}[0-9]*)?|{decimal}[0-9]+)"
     return (
         rf"^\(?{gap}[+-]?{gap}{affix}{gap}[+-]?{gap}\(?{gap}{body}(?:[eE][+-]?[0-9]{{1,6}})?"
         rf"{gap}%?{gap}\)?{gap}[+-]?{gap}{affix}{gap}%?{gap}\)?{gap}[+-]?$"
     )
+
+
+def _grouped(thousands: str) -> str:
+    """The integer part: plain digits or, with a thousands separator, groups of three after a
+    lead of one to three digits (1,234,567), or the Indian grouping of twos before the last
+    three (12,34,567). Why strict: `1,23` read with a ',' thousands separator is a decimal
+    comma under the wrong setting, and landing it as 123 would be silently wrong."""
+    if not thousands:
+        return "[0-9]+"
+    sep = f"[{thousands}]"
+    western = f"[0-9]{{1,3}}(?:{sep}[0-9]{{3}})+"
+    indian = f"[0-9]{{1,2}}(?:{sep}[0-9]{{2}})+{sep}[0-9]{{3}}"
+    return f"(?:[0-9]+|{western}|{indian})"
 
 
 def _suffix(fmt: NumberFormat) -> str:

@@ -127,6 +127,24 @@ def test_two_ways_of_saying_negative_or_unbalanced_parentheses_fail(text: str) -
     assert read(text, **DOLLARS) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1,234", 1234.0), ("1,234,567.5", 1234567.5), ("12,34,567", 1234567.0), ("1234", 1234.0)],
+)
+def test_thousands_in_groups_of_three_or_the_indian_grouping_are_read(
+    text: str, expected: float
+) -> None:
+    assert read(text, thousands_separator=",") == expected
+
+
+@pytest.mark.parametrize("text", ["1,23", "1,2345", "1234,567", "12,3,456", ",123", "1,,234"])
+def test_a_thousands_separator_out_of_its_groups_is_a_parsing_error_not_a_guess(
+    text: str,
+) -> None:
+    # "1,23" under a ',' thousands separator is a decimal comma read with the wrong setting.
+    assert read(text, thousands_separator=",") is None
+
+
 def test_parentheses_are_not_a_negative_when_the_option_is_off() -> None:
     assert read("$(12)", prefix="$", parentheses_negative=False) is None
 
