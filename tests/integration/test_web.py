@@ -325,3 +325,11 @@ def test_an_unknown_time_zone_is_refused(admin_client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert "is not an IANA time zone" in response.text
+
+
+def test_the_applications_address_leads_to_the_application_list(
+    admin_client: TestClient,
+) -> None:
+    response = admin_client.get("/applications", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"

@@ -30,6 +30,12 @@ def application_list(
     )
 
 
+@router.get("/applications")
+def applications_address(request: Request, actor: Actor = auth.ActorDep) -> Response:
+    """The crumb "Applications" is the home page; its plural address leads there too."""
+    return redirect(request, "/")
+
+
 @router.get("/applications/new")
 def new_application(request: Request, actor: Actor = auth.ActorDep) -> Response:
     return render(request, "application_form.html", {"values": {}})
