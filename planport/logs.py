@@ -10,6 +10,8 @@ from typing import Any
 
 import structlog
 
+from planport.domain.redaction import redact_value
+
 _SHARED: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
@@ -18,19 +20,27 @@ _SHARED: list[Any] = [
 ]
 
 
-def configure_logging(level: str = "info", fmt: str = "console") -> None:
-    """Log to stderr in `fmt`. An exception is written as one plain traceback, never with the
-    values of its frames' local variables (they hold file contents, session tokens, passwords):
-    structlog's console default would render them with rich."""
-    renderers: list[Any] = (
-        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Mask secrets in every field of an event, its traceback text included (the traceback is
+    rendered to text first, so this sees what will be written)."""
+    return {key: redact_value(key, value) for key, value in event_dict.items()}
+
+
+def _renderers(fmt: str) -> list[Any]:
+    # One traceback format for both: the standard library's, frames and source lines only.
+    # Never structlog's rich or "better" tracebacks: they print every frame's local
+    # variables, which hold file contents, session tokens, passwords and database URLs.
+    render = (
+        structlog.processors.JSONRenderer()
         if fmt == "json"
-        else [
-            structlog.dev.ConsoleRenderer(
-                colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
-            )
-        ]
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    return [structlog.processors.format_exc_info, redact_event, render]
+
+
+def configure_logging(level: str = "info", fmt: str = "console") -> None:
+    """Log to stderr in `fmt` (`console` or `json`). An exception is written as one plain
+    traceback without local variables, and every field is passed through `redact_event`."""
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -39,7 +49,7 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_SHARED,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_renderers(fmt)],
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

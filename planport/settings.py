@@ -18,6 +18,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from planport.domain.redaction import redact
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLANPORT_", extra="ignore", frozen=True)
@@ -276,6 +278,12 @@ class Settings(BaseSettings):
                 with os.fdopen(fd, "w") as handle:
                     handle.write(secrets.token_urlsafe(48))
         return path.read_text().strip()
+
+    def __repr_args__(self) -> Any:
+        # repr(settings) lands in tracebacks and debug output: URLs with their passwords masked
+        # (SecretStr fields mask themselves).
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if isinstance(value, str) else value
 
     def masked(self) -> dict[str, str]:
         """Effective settings as `PLANPORT_*` → text, with every secret masked."""

@@ -202,11 +202,15 @@ def rowcount(result: Result[Any]) -> int:
 
 
 def _create_engine(url: str, busy_timeout_ms: int, echo: bool) -> Engine:
+    # hide_parameters: a statement's error message names its SQL but not its bound values,
+    # which can be session-token hashes, password hashes or a file's cells — and the message
+    # goes to the log with the traceback.
     if not url.startswith("sqlite"):
-        return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+        return create_engine(url, echo=echo, pool_pre_ping=True, future=True, hide_parameters=True)
     engine = create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
     )
     _configure_sqlite(engine, busy_timeout_ms)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -150,11 +150,16 @@ def _add_error_handlers(app: FastAPI) -> None:
 async def _log_and_harden(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
+    """Log each request once with its duration, and give every answer the security headers.
+    An unhandled error becomes a plain 500 page, logged with its request line and one
+    traceback (no local variables; see planport.logs) — never the request's headers or body."""
     started = time.perf_counter()
-    response = await call_next(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+    try:
+        response = await call_next(request)
+    except Exception:
+        log.exception("request failed", method=request.method, path=request.url.path)
+        response = _server_error(request)
+    _harden(response)
     if not request.url.path.startswith(("/static", "/healthz", "/readyz")):
         log.info(
             "request",
@@ -164,3 +169,23 @@ async def _log_and_harden(
             ms=round((time.perf_counter() - started) * 1000, 1),
         )
     return response
+
+
+def _harden(response: Response) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+
+
+def _server_error(request: Request) -> Response:
+    message = (
+        "Planport could not answer this request because of an error on the server; it is "
+        "written in the server's log. Reload the page to see what was saved, and tell your "
+        "administrator if it goes on."
+    )
+    try:
+        return render(
+            request, "error.html", {"title": "Server error", "message": message}, status=500
+        )
+    except Exception:  # the page itself may be what fails (a template, the session)
+        return PlainTextResponse(message, status_code=500)
