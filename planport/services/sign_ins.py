@@ -249,20 +249,24 @@ def begin(
         account, from_address = _recent(session, key, address, now - policy.lookback)
         lock = lock_of(account, from_address, now, policy)
         if lock is not None:
-            if _record_throttled(session, account, key, address, member_id, now):
-                _log_throttled(typed_login, address, lock, now)
-            raise SignInThrottled(lock, now)
-        attempt = SignIn(
-            member_id=member_id,
-            login_key=key,
-            address=address,
-            outcome=Outcome.PENDING.value,
-            at=now,
-        )
-        session.add(attempt)
-        session.execute(delete(SignIn).where(SignIn.at < now - policy.retention))
-        session.flush()
-        return Reservation(attempt.id, _shown_login(typed_login), address)
+            logged = _record_throttled(session, account, key, address, member_id, now)
+        else:
+            attempt = SignIn(
+                member_id=member_id,
+                login_key=key,
+                address=address,
+                outcome=Outcome.PENDING.value,
+                at=now,
+            )
+            session.add(attempt)
+            session.execute(delete(SignIn).where(SignIn.at < now - policy.retention))
+            session.flush()
+    # Raised after the commit, which keeps the throttled attempt.
+    if lock is not None:
+        if logged:
+            _log_throttled(typed_login, address, lock, now)
+        raise SignInThrottled(lock, now)
+    return Reservation(attempt.id, _shown_login(typed_login), address)
 
 
 def finish(session: Session, reservation: Reservation, outcome: Outcome) -> None:
