@@ -54,6 +54,40 @@ class Settings(BaseSettings):
     session_hours: int = Field(
         default=12, ge=1, le=24 * 90, description="How long a login lasts without activity."
     )
+    # ---- sign-in throttling and audit (issue 10, item 7)
+    login_max_failures: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Failed sign-ins for one account (e-mail), within the failure window, that "
+        "lock it for PLANPORT_LOGIN_LOCK_MINUTES. A successful sign-in starts the count again.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=50,
+        ge=1,
+        le=100_000,
+        description="Failed sign-ins from one network address, within the failure window and "
+        "whatever the accounts, that lock sign-ins from that address.",
+    )
+    login_failure_window_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="The window in which failed sign-ins are counted, in minutes.",
+    )
+    login_lock_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="How long a lock lasts after the failed sign-in that caused it, in minutes.",
+    )
+    sign_in_retention_days: int = Field(
+        default=90,
+        ge=7,
+        le=3660,
+        description="How long sign-in attempts are kept for members' account pages, in days.",
+    )
+    # ---- end of sign-in throttling
     sqlite_busy_timeout_ms: int = Field(
         default=15000,
         ge=0,

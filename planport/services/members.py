@@ -24,6 +24,8 @@ from planport.domain.errors import (
 )
 from planport.domain.members import Actor
 from planport.domain.names import clean_name
+from planport.services import sign_ins
+from planport.services.sign_ins import Outcome, ThrottlePolicy
 from planport.store.db import Database
 from planport.store.models import Member, MemberSession, utc_now
 
@@ -185,30 +187,83 @@ def find_member(db: Database, email: str) -> MemberView | None:
         return None if member is None else _view(member)
 
 
-def log_in(db: Database, email: str, password: str, *, hours: int) -> Login:
-    """Check the password and start a session of `hours`.
+def log_in(
+    db: Database,
+    email: str,
+    password: str,
+    *,
+    hours: int,
+    address: str = "unknown",
+    policy: ThrottlePolicy | None = None,
+    now: datetime | None = None,
+) -> Login:
+    """Check the password and start a session of `hours`, for a sign-in from `address` (the
+    client's network address) at `now` (default: the clock). Every attempt is recorded and
+    logged (see services/sign_ins.py).
 
-    Raises AuthenticationFailed, with the same message whatever was wrong.
+    Raises SignInThrottled while sign-ins are locked for this e-mail or address (the password
+    is then not checked), else AuthenticationFailed, with the same message whatever was wrong.
     """
+    now = now or utc_now()
+    typed = (email or "").strip().lower()
+    with db.read() as session:
+        member = session.scalar(select(Member).where(Member.email == typed))
+    reservation = sign_ins.begin(
+        db,
+        typed,
+        address,
+        member_id=member.id if member else None,
+        now=now,
+        policy=policy or ThrottlePolicy(),
+    )
+    # The password is checked outside any transaction: argon2 takes a while, and SQLite's
+    # one writer must not wait for it.
+    outcome = _sign_in_outcome(member, password)
     with db.write() as session:
-        member = session.scalar(select(Member).where(Member.email == (email or "").strip().lower()))
-        if not _password_matches(member, password):
-            raise AuthenticationFailed("The e-mail or password is not correct.")
-        assert member is not None
-        if _hasher.check_needs_rehash(member.password_hash):
-            member.password_hash = _hasher.hash(password)
-        member.last_login_at = utc_now()
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        session.add(
-            MemberSession(
-                token_hash=_token_hash(token),
-                member_id=member.id,
-                csrf_token=csrf,
-                expires_at=utc_now() + timedelta(hours=hours),
-            )
+        started = None
+        if outcome is Outcome.SUCCESS:
+            assert member is not None
+            started = _start_session(session, member.id, password, hours=hours, now=now)
+            if started is None:  # deactivated while its password was being checked
+                outcome = Outcome.DEACTIVATED
+        sign_ins.finish(session, reservation, outcome)
+    # Raised after the commit: the attempt's outcome must be kept.
+    if started is None:
+        raise AuthenticationFailed("The e-mail or password is not correct.")
+    return started
+
+
+def _start_session(
+    session: Session, member_id: uuid.UUID, password: str, *, hours: int, now: datetime
+) -> Login | None:
+    """A new session of the member, or None when they are no longer active."""
+    member = session.get(Member, member_id)
+    if member is None or not member.is_active:
+        return None
+    if _hasher.check_needs_rehash(member.password_hash):
+        member.password_hash = _hasher.hash(password)
+    member.last_login_at = now
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    session.add(
+        MemberSession(
+            token_hash=_token_hash(token),
+            member_id=member.id,
+            csrf_token=csrf,
+            expires_at=utc_now() + timedelta(hours=hours),
         )
-        session.execute(delete(MemberSession).where(MemberSession.expires_at < utc_now()))
-        return Login(token=token, csrf_token=csrf, actor=_actor(member))
+    )
+    session.execute(delete(MemberSession).where(MemberSession.expires_at < utc_now()))
+    return Login(token=token, csrf_token=csrf, actor=_actor(member))
+
+
+def _sign_in_outcome(member: Member | None, password: str) -> Outcome:
+    """How checking `password` against `member` ends. Unknown and deactivated members cost one
+    argon2 verification too (against a dummy hash), so the time taken reveals neither."""
+    if _password_matches(member, password):
+        return Outcome.SUCCESS
+    if member is None:
+        return Outcome.UNKNOWN_MEMBER
+    return Outcome.WRONG_PASSWORD if member.is_active else Outcome.DEACTIVATED
 
 
 def resolve_session(db: Database, token: str, *, hours: int) -> Login | None:

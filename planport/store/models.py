@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -87,6 +88,33 @@ class MemberSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SignIn(Base):
+    """One attempt to sign in: the login throttle counts recent failures from these rows, and
+    members see their own on their account page. Pruned after PLANPORT_SIGN_IN_RETENTION_DAYS.
+
+    `login_key` is the SHA-256 of the typed e-mail, normalized: it counts attempts against a
+    name whether or not a member has it (so the throttle reveals no one), and never stores what
+    was typed (people type passwords into the e-mail field)."""
+
+    __tablename__ = "sign_in"
+    __table_args__ = (
+        Index("ix_sign_in_login_key_at", "login_key", "at"),
+        Index("ix_sign_in_address_at", "address", "at"),
+        Index("ix_sign_in_member_id_at", "member_id", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    member_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), nullable=True
+    )
+    login_key: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    # pending (password being checked), success, wrong_password, unknown_member, deactivated,
+    # throttled
+    outcome: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Application(Base):

@@ -1,4 +1,4 @@
-"""A member's own account: password and time zone."""
+"""A member's own account: password, time zone and recent sign-ins."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from starlette.responses import Response
 
 from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
-from planport.services import members
+from planport.services import members, sign_ins
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
+from planport.web.pages._imports_pages import when
 from planport.web.templating import redirect, render
 
 router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
@@ -20,7 +21,13 @@ TIME_ZONES = sorted(available_timezones())
 
 
 def _page(request: Request, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    context = {"time_zones": TIME_ZONES, "errors": errors or {}}
+    actor = auth.current_actor(request)
+    context = {
+        "time_zones": TIME_ZONES,
+        "errors": errors or {},
+        "sign_ins": sign_ins.recent(auth.get_db(request), actor.id),
+        "when": when(actor),
+    }
     return render(request, "account.html", context, status=status)
 
 

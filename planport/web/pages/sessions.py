@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from planport.domain.errors import AuthenticationFailed
 from planport.services import members
+from planport.services.sign_ins import SignInThrottled, ThrottlePolicy
 from planport.web import auth
 from planport.web.templating import redirect, render
 
@@ -18,6 +22,19 @@ def _safe_next(next_path: str | None) -> str:
     if next_path and next_path.startswith("/") and not next_path.startswith("//"):
         return next_path
     return "/"
+
+
+def client_address(request: Request) -> str:
+    """The address sign-ins are counted under: the peer of the connection. X-Forwarded-For is
+    not read here: any client can write it (trusting a proxy's is a setting of its own)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _now(request: Request) -> datetime | None:
+    """The time of a sign-in from the app's `state.clock` when one is set (tests move time
+    forward through it); None: the service's clock."""
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else None
 
 
 @router.get("/login")
@@ -35,13 +52,23 @@ def login(
     next: str = Form("/"),
 ) -> Response:
     settings = auth.get_settings(request)
+    context = {"next": _safe_next(next), "email": email}
     try:
         started = members.log_in(
-            auth.get_db(request), email, password, hours=settings.session_hours
+            auth.get_db(request),
+            email,
+            password,
+            hours=settings.session_hours,
+            address=client_address(request),
+            policy=ThrottlePolicy.from_settings(settings),
+            now=_now(request),
         )
+    except SignInThrottled as error:
+        response = render(request, "login.html", {**context, "error": error.message}, status=429)
+        response.headers["Retry-After"] = str(error.retry_after_s)
+        return response
     except AuthenticationFailed as error:
-        context = {"next": _safe_next(next), "email": email, "error": error.message}
-        return render(request, "login.html", context, status=401)
+        return render(request, "login.html", {**context, "error": error.message}, status=401)
     response = redirect(request, _safe_next(next))
     auth.set_session_cookie(response, settings, started.token)
     return response
