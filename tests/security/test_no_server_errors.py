@@ -130,7 +130,7 @@ def requests_for(
 
 def examples_for(route: Route) -> int:
     """A few random requests per route beyond the sweep, within the tier's time budget."""
-    return min(10, 3 + len(route.fields) + len(route.params))
+    return min(6, 2 + len(route.fields) + len(route.params))
 
 
 def destructive_last(routes: list[Route]) -> list[Route]:
