@@ -8,6 +8,7 @@ from planport.domain.errors import Invalid
 
 MAX_NAME_LENGTH = 200
 MAX_CODE_LENGTH = 255
+MAX_DESCRIPTION_LENGTH = 2000
 
 
 def clean_name(raw: str, *, what: str, field: str = "name") -> str:
@@ -22,6 +23,24 @@ def clean_name(raw: str, *, what: str, field: str = "name") -> str:
         )
     _refuse_control_characters(name, what=f"{what} name", field=field)
     return name
+
+
+def clean_description(raw: str, *, what: str, field: str = "description") -> str:
+    """Return `raw` stripped; raise Invalid when too long or with control characters other
+    than line breaks and tabs (PostgreSQL refuses NUL in text: it must never reach it)."""
+    description = (raw or "").strip()
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise Invalid(
+            f"The {what} description is {len(description)} characters long; "
+            f"the limit is {MAX_DESCRIPTION_LENGTH}.",
+            field=field,
+        )
+    _refuse_control_characters(
+        description.replace("\n", " ").replace("\r", " ").replace("\t", " "),
+        what=f"{what} description",
+        field=field,
+    )
+    return description
 
 
 def clean_code(raw: str, *, field: str = "code") -> str:

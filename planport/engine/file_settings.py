@@ -43,6 +43,10 @@ DATE_PATTERNS = {
 }
 
 
+MIN_MULTIPLIER = 1e-12
+MAX_MULTIPLIER = 1e12
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -55,7 +59,14 @@ class NumberFormat(_Frozen):
     prefix: str = Field(default="", max_length=8, description="Text before the number, e.g. $")
     suffix: str = Field(default="", max_length=8, description="Text after the number, e.g. K or €")
     percent: bool = Field(default=False, description="5% is read as 0.05")
-    multiplier: float = Field(default=1.0, gt=0, description="1000 reads thousands, 1e6 millions")
+    # Bounded: a non-finite or absurd multiplier turns every value into inf, nan or zero.
+    multiplier: float = Field(
+        default=1.0,
+        ge=MIN_MULTIPLIER,
+        le=MAX_MULTIPLIER,
+        allow_inf_nan=False,
+        description="1000 reads thousands, 1e6 millions (from 1e-12 to 1e12)",
+    )
     parentheses_negative: bool = Field(default=True, description="(12.5) is read as -12.5")
 
     @field_validator("thousands_separator")

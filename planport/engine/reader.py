@@ -419,6 +419,13 @@ def _encoding(sample: bytes, chosen: str) -> tuple[str, int, str]:
                 f"encoding is set to {chosen}. Choose {_BOM_NAMES[codec]} (or Detect) "
                 "in the file settings."
             )
+    if chosen == "utf-16":
+        # Python's utf-16 codec reads the byte order from the mark; without one it raises a
+        # plain UnicodeError, not a decoding error.
+        raise FileUnreadable(
+            "The encoding is set to UTF-16 with a byte-order mark, but the file has none. "
+            "Choose UTF-16 LE or UTF-16 BE (or Detect) in the file settings."
+        )
     if chosen != "auto":
         return chosen, 0, ""
     try:

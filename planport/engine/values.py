@@ -89,11 +89,13 @@ def parse_numbers(column: pa.Array, fmt: NumberFormat) -> Parsed:
     number = _take_apart(column, fmt)
     scaled = _decimal_text(number, _shift(number, fmt))
     numbers = pc.cast(scaled, pa.float64())
-    finite = pc.fill_null(pc.is_finite(numbers), False)
-    numbers = pc.if_else(finite, numbers, pa.scalar(None, pa.float64()))
     numbers = pc.if_else(number.negative, pc.negate(numbers), numbers)
     if _power_of_ten(fmt.multiplier) is None:
         numbers = pc.multiply(numbers, fmt.multiplier)  # not a decimal shift: one rounding more
+    # Checked after every scaling: 1e308 read in thousands is inf, and a block never stores
+    # inf or nan (manual entry refuses them too), so the row is a ParsingError.
+    finite = pc.fill_null(pc.is_finite(numbers), False)
+    numbers = pc.if_else(finite, numbers, pa.scalar(None, pa.float64()))
     return Parsed(numbers, _failed(column, finite))
 
 

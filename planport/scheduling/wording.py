@@ -95,7 +95,10 @@ def parse_instant(text: str, *, field: str = "after") -> datetime:
         ) from None
     if instant.tzinfo is None:
         return instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first instant there is
+        raise Invalid(f"{text!r} is out of range.", field=field) from None
 
 
 def format_instant(instant: datetime) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from planport.domain.enums import Permission
-from planport.domain.errors import Conflict, NotFound, PermissionDenied
+from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from planport.domain.members import DEFAULT_ROLES, Actor
 from planport.domain.names import clean_name, name_key
 from planport.store.db import Database
@@ -168,7 +168,10 @@ def grant_access(
     with db.write() as session:
         require(session, actor, Permission.MANAGE_APPLICATION, application_id)
         role = _role(session, application_id, role_id)
-        member = session.scalar(select(Member).where(Member.email == member_email.strip().lower()))
+        email = member_email.strip().lower()
+        if not email.isprintable():  # PostgreSQL refuses NUL in a text comparison
+            raise Invalid(f"{email[:80]!r} is not an e-mail address.", field="email")
+        member = session.scalar(select(Member).where(Member.email == email))
         if member is None:
             raise NotFound(f"No member has the e-mail address {member_email.strip()!r}.")
         access = session.get(ApplicationMember, (application_id, member.id))

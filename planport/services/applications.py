@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, PermissionDenied
 from planport.domain.members import Actor
-from planport.domain.names import clean_name, name_key
+from planport.domain.names import clean_description, clean_name, name_key
 from planport.services import access
 from planport.store import block_tables
 from planport.store.db import Database
@@ -48,7 +48,7 @@ def create_application(
         application = Application(
             name=clean,
             name_key=name_key(clean),
-            description=description.strip(),
+            description=clean_description(description, what="application"),
             created_by=actor.id,
         )
         session.add(application)
@@ -73,7 +73,7 @@ def rename_application(
             _refuse_duplicate(session, clean)
         application.name, application.name_key = clean, name_key(clean)
         if description is not None:
-            application.description = description.strip()
+            application.description = clean_description(description, what="application")
         session.flush()
         return _view(session, actor, application)
 

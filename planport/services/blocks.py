@@ -18,7 +18,7 @@ from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, Permission, PropertyType, ValueType
 from planport.domain.errors import Conflict, Invalid, NotFound
 from planport.domain.members import Actor
-from planport.domain.names import clean_name, name_key
+from planport.domain.names import clean_description, clean_name, name_key
 from planport.services import access
 from planport.services.conversions import FillItem, KeepItem, convert_column, rebuild_metric_table
 from planport.services.definitions import (
@@ -165,7 +165,7 @@ def _new_block(
         kind=kind.value,
         name=name,
         name_key=name_key(name),
-        description=description.strip(),
+        description=clean_description(description, what="block"),
         table_name=block_tables.table_name_for(block_id),
     )
     session.add(block)
@@ -187,7 +187,7 @@ def rename_block(
             _refuse_duplicate_block(session, block.application_id, clean)
         block.name, block.name_key = clean, name_key(clean)
         if description is not None:
-            block.description = description.strip()
+            block.description = clean_description(description, what="block")
         touch(block)
         session.flush()
         return to_def(block)

@@ -39,7 +39,7 @@ from planport.domain.enums import BlockKind, Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
 from planport.domain.imports import Trigger
 from planport.domain.members import Actor
-from planport.domain.names import clean_name, name_key
+from planport.domain.names import clean_description, clean_name, name_key
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping, check_mapping, with_target_names
 from planport.scheduling import describe as describe_times
@@ -144,7 +144,7 @@ def save_configuration(
             block_name=block.name,
             name=clean,
             name_key=name_key(clean),
-            description=description.strip(),
+            description=clean_description(description, what="import configuration"),
             file_settings=file_settings.model_dump_json(),
             mapping=with_target_names(to_def(block), mapping).model_dump_json(),
             checked_version=block.definition_version,
@@ -181,7 +181,7 @@ def create_block_configuration(
             block_name=block.name,
             name=clean,
             name_key=name_key(clean),
-            description=description.strip(),
+            description=clean_description(description, what="import configuration"),
             source=source_json(BlockSource(block_id=source_block_id)),
             file_settings=COPY_FILE_SETTINGS.model_dump_json(),
             mapping=copy.mapping.model_dump_json(),
@@ -345,7 +345,7 @@ def rename_configuration(
             _refuse_duplicate(session, configuration.block_id, clean)
         configuration.name, configuration.name_key = clean, name_key(clean)
         if description is not None:
-            configuration.description = description.strip()
+            configuration.description = clean_description(description, what="import configuration")
         configuration.updated_at = utc_now()
         session.flush()
         return _view(configuration)

@@ -128,7 +128,8 @@ def delete_items(
         _expect(definition, BlockKind.DIMENSION_LIST)
         refuse_while_importing(session, [(block.id, block.name)])
         table = block_tables.build_table(definition)
-        ids = list(session.scalars(select(table.c.id).where(table.c.code.in_(list(codes)))))
+        codes = [clean_code(c, field="codes") for c in codes]  # no NUL reaches PostgreSQL
+        ids = list(session.scalars(select(table.c.id).where(table.c.code.in_(codes))))
         unknown = set(codes) - set(session.scalars(select(table.c.code).where(table.c.id.in_(ids))))
         if unknown:
             raise Invalid(f"{block.name!r} has no item with the code {sorted(unknown)[0]!r}.")

@@ -46,6 +46,10 @@ from planport.store.models import (
 MAX_SCHEDULES_PER_CONFIGURATION = 4
 DEFAULT_GRACE = timedelta(hours=1)
 MAX_GRACE = timedelta(days=7)
+# Starts a planning model can mean. Outside them the time-zone arithmetic overflows
+# (year 1 has no instant before it, year 9999 none after it) and no plan needs them.
+EARLIEST_START = datetime(1970, 1, 1)
+LATEST_START = datetime(2199, 12, 31, 23, 59)
 SHOWN_FIRES = 5
 Clock = Callable[[], datetime]
 
@@ -341,16 +345,38 @@ def stagger(
 
 def _checked(given: ScheduleInput) -> ScheduleInput:
     """Validate the form's values (the times validate themselves). Raises Invalid."""
+    check_start(given.start)
     _ = given.times
     check_grace(given.grace)
     check_pause_after(given.pause_after_failures)
     return replace(given, alert_recipients=clean_recipients(given.alert_recipients))
 
 
+def check_start(start: datetime) -> None:
+    """Raises Invalid (field `start`) for a start before 1970 or after 2199."""
+    if not EARLIEST_START <= start.replace(tzinfo=None) <= LATEST_START:
+        raise Invalid(
+            f"The start {start:%Y-%m-%d %H:%M} is out of range: give a date and time "
+            "between 1970-01-01 00:00 and 2199-12-31 23:59.",
+            field="start",
+        )
+
+
+def grace_of_minutes(minutes: int) -> timedelta:
+    """The grace period of `minutes`. Raises Invalid (field `grace`) as `check_grace`,
+    before a huge number of minutes overflows a timedelta."""
+    if not 0 <= minutes <= MAX_GRACE.total_seconds() // 60:
+        raise Invalid(_GRACE_RANGE, field="grace")
+    return timedelta(minutes=minutes)
+
+
+_GRACE_RANGE = "The grace period is between 0 minutes and 7 days (10,080 minutes)."
+
+
 def check_grace(grace: timedelta) -> None:
     """Raises Invalid (field `grace`) outside 0 minutes to 7 days."""
     if not timedelta(0) <= grace <= MAX_GRACE:
-        raise Invalid("The grace period is between 0 minutes and 7 days.", field="grace")
+        raise Invalid(_GRACE_RANGE, field="grace")
 
 
 def check_pause_after(failures: int | None) -> None:

@@ -51,8 +51,17 @@ def check_webhook_url(url: str | None) -> str | None:
     cleaned = (url or "").strip()
     if not cleaned:
         return None
-    parts = urlsplit(cleaned)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        # urlsplit raises ValueError for an unclosed "[" of an IPv6 host, `port` for a port
+        # out of range: a typing mistake, answered like any other.
+        parts = urlsplit(cleaned)
+        _port = parts.port
+    except ValueError:
+        raise Invalid(
+            "The webhook address is not a web address (check its host and port).",
+            field="webhook_url",
+        ) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not cleaned.isprintable():
         raise Invalid(
             "The webhook address must start with https:// (or http://) and name a host.",
             field="webhook_url",

@@ -1234,3 +1234,27 @@ def test_a_refill_that_adds_and_changes_cells_counts_each_once(
         ("DE", "2026-01"): "9",
         ("FR", "2026-02"): "3",
     }
+
+
+@pytest.mark.parametrize(
+    ("written", "number"),
+    [("1e308", NumberFormat(multiplier=3)), ("1e308", NumberFormat(multiplier=1000))],
+)
+def test_a_value_overflowing_after_scaling_is_a_parsing_error_not_inf(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    tmp_path: Path,
+    written: str,
+    number: NumberFormat,
+) -> None:
+    country = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Country")
+    revenue = blocks.add_property(db, admin, country.id, "Revenue", T.NUMBER).properties[0].id
+    path = write_csv(tmp_path / "c.csv", ["Code", "Revenue"], [["FR", "2"], ["DE", written]])
+    chosen = mapping(field(CODE, "Code"), field(revenue, "Revenue"))
+
+    done = run(db, admin, country.id, path, chosen, FileSettings(number=number))
+
+    rejected = group(done, "ParsingError", "Revenue")
+    assert [(s.line, s.value) for s in rejected.samples] == [(3, written)]
+    assert [row["Code"] for row in grid(db, admin, country.id)] == ["FR"]

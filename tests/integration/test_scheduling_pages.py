@@ -269,6 +269,9 @@ def test_every_repeat_of_the_form_is_read_into_the_schedule(
         ({"repeat": "weekly"}, "days", "Choose at least one day of the week.", 422),
         ({"grace_minutes": "99999"}, "grace_minutes", "The grace period is between", 422),
         ({"grace_minutes": "soon"}, "grace_minutes", "is not a whole number", 422),
+        ({"grace_minutes": "100000000000000000000"}, "grace_minutes", "7 days", 422),
+        ({"start": "9999-12-31T23:59"}, "start", "is out of range", 422),
+        ({"start": "0001-01-01T00:00"}, "start", "between 1970-01-01 00:00", 422),
         ({"pause_after_failures": "0"}, "pause_after_failures", "Pause after 1 to 100", 422),
         ({"alert_recipients": "not-an-address"}, "alert_recipients", "not-an-address", 422),
     ],
@@ -797,3 +800,13 @@ def test_the_run_buttons_refuse_members_without_import_data_and_other_applicatio
     assert client.post(f"{base(elsewhere)}/runs/{run_id}/again").status_code == 404
     start_elsewhere = f"{base(elsewhere)}/configurations/{configuration.id}/start"
     assert client.post(start_elsewhere).status_code == 404
+
+
+@pytest.mark.parametrize("until", ["9999-12-31", "0001-01-01"])
+def test_a_history_date_out_of_range_is_refused_naming_the_range(
+    admin_client: TestClient, app: ApplicationView, until: str
+) -> None:
+    response = admin_client.get(f"/applications/{app.id}/history", params={"until": until})
+
+    assert response.status_code == 422, text_of(response)
+    assert "give a date between 1970-01-01 and 2199-12-31" in text_of(response)

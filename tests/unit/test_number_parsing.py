@@ -3,6 +3,7 @@ text, and accounting negatives are read in every order spreadsheets and ERPs wri
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from typing import Any
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from planport.engine.file_settings import NumberFormat
 from planport.engine.values import parse_integers, parse_numbers
@@ -236,3 +238,43 @@ def test_a_decimal_written_in_any_style_reads_back_as_the_nearest_double(
 ) -> None:
     written = style.write(number)
     assert read(written, **style.format().model_dump()) == exact_value(number, style), written
+
+
+# ---------------------------------------------------------------- never inf or nan
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ("1e308", {"multiplier": 3}),
+        ("-1e308", {"multiplier": 2.5}),
+        ("1e308", {"multiplier": 1000}),
+        ("1e306", {"multiplier": 1e6}),
+        ("1e400", {}),
+        ("1e400%", {}),
+        ("nan", {}),
+        ("inf", {}),
+    ],
+)
+def test_a_value_that_is_not_finite_after_scaling_is_a_parsing_error(
+    text: str, fmt: dict[str, Any]
+) -> None:
+    assert read(text, **fmt) is None
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.floats(1e-12, 1e12))
+@settings(max_examples=200)
+def test_no_written_number_and_multiplier_lands_as_inf_or_nan(
+    value: float, multiplier: float
+) -> None:
+    parsed = parse_numbers(pa.array([repr(value)]), NumberFormat(multiplier=multiplier))
+    landed = parsed.values.to_pylist()[0]
+    assert landed is None or math.isfinite(landed)
+    assert parsed.failed.to_pylist() == [landed is None]
+
+
+@pytest.mark.parametrize("multiplier", ["1e309", "inf", "nan", "0", "-1000", "1e13", "1e-13"])
+def test_a_non_finite_or_absurd_multiplier_is_refused_naming_it(multiplier: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        NumberFormat(multiplier=multiplier)  # type: ignore[arg-type]
+    assert refused.value.errors()[0]["loc"] == ("multiplier",)

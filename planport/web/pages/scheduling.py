@@ -352,14 +352,22 @@ async def stagger(
     minutes = str(form.get("stagger_minutes", "5"))
     if len(ids) < 2:
         raise Invalid("Choose two or more schedules to stagger.", field="schedule_id")
-    if not minutes.strip().isdigit():
-        raise Invalid(f"Stagger by a whole number of minutes, not {minutes!r}.")
-    moved = schedules.stagger(db, actor, ids, minutes=int(minutes))
+    moved = schedules.stagger(db, actor, ids, minutes=_stagger_minutes(minutes))
     return redirect(
         request,
         f"/applications/{application_id}/scheduling",
         flash=f"{len(moved)} schedules staggered {int(minutes)} minutes apart.",
     )
+
+
+def _stagger_minutes(text: str) -> int:
+    """The whole number of minutes typed. Raises Invalid naming the field (ASCII digits only:
+    str.isdigit accepts "²", which int refuses)."""
+    if not text.strip().isascii() or not text.strip().isdigit() or len(text.strip()) > 6:
+        raise Invalid(
+            f"Stagger by a whole number of minutes, not {text[:40]!r}.", field="stagger_minutes"
+        )
+    return int(text)
 
 
 def _listed(overview: Overview, text: str) -> uuid.UUID:

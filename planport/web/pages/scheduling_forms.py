@@ -27,7 +27,9 @@ from planport.services.schedules import (
     ScheduleInput,
     check_grace,
     check_pause_after,
+    check_start,
     clean_recipients,
+    grace_of_minutes,
 )
 
 REPEATS = {
@@ -164,7 +166,9 @@ def all_errors(values: FormValues, error: PlanportError) -> dict[str, str]:
 def _start(values: FormValues) -> datetime:
     if not values.start:
         raise Invalid("Give the date and time of the first run.", field="start")
-    return parse_start(values.start, field="start")
+    start = parse_start(values.start, field="start")
+    check_start(start)
+    return start
 
 
 def _zone(values: FormValues) -> str:
@@ -173,7 +177,7 @@ def _zone(values: FormValues) -> str:
 
 
 def _grace(values: FormValues) -> timedelta:
-    return timedelta(minutes=_whole(values.grace_minutes, "grace_minutes", "The grace period"))
+    return grace_of_minutes(_whole(values.grace_minutes, "grace_minutes", "The grace period"))
 
 
 def _pause_after(values: FormValues) -> int | None:

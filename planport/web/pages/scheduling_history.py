@@ -28,6 +28,10 @@ router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
 
 STATUSES = [s.value for s in RunStatus] + [FireOutcome.MISSED.value, FireOutcome.SKIPPED.value]
 TRIGGERS = {t.value: t.label for t in Trigger}
+# Days a filter may name: no run is older than Planport, and beyond them the next day or the
+# time-zone arithmetic overflows (9999-12-31 has no next day).
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2199, 12, 31)
 
 
 @router.get("/applications/{application_id}/history")
@@ -115,6 +119,11 @@ def _day_start(text: str, zone: ZoneInfo, field: str, *, next_day: bool = False)
         day = date.fromisoformat(text)
     except ValueError:
         raise Invalid(f"{text!r} is not a date such as 2026-03-29.", field=field) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise Invalid(
+            f"{text!r} is out of range: give a date between {FIRST_DAY} and {LAST_DAY}.",
+            field=field,
+        )
     if next_day:
         day += timedelta(days=1)
     return wall_to_utc(datetime(day.year, day.month, day.day), zone)
