@@ -146,7 +146,10 @@ def serve(
             port=port or settings.port,
             log_config=None,
             access_log=False,
-            proxy_headers=True,
+            # The client address (sign-in throttling, audit) is the connection's peer: no
+            # X-Forwarded-For is believed, not even from loopback, until trusted proxies are
+            # configurable (PLANPORT_TRUSTED_PROXIES, with the Import API).
+            proxy_headers=False,
         )
     finally:
         if firing is not None:
