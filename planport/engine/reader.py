@@ -18,6 +18,7 @@ import hashlib
 import io
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ from planport.engine.file_settings import FileSettings
 BLOCK_SIZE = 16 << 20  # bytes per parsed block; also the longest row Planport reads
 SAMPLE_SIZE = 256 << 10  # bytes read to detect encoding, dialect and header
 DETECT_LINES = 200
+# Detection's cost grows with its sample (CleverCSV scores every candidate dialect over all of
+# it): 16 KB keeps the worst input measured near 0.15 s, where 256 KB of one unclosed quote
+# took ~2 s per wizard step. 200 lines of a typical export fit in it.
+DETECT_BYTES = 16 << 10
 MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
 
 # (byte-order mark, the encoding `auto` detects, the codec that reads what follows the mark)
@@ -158,10 +163,12 @@ def iter_batches(
     read = wanted if last in wanted else [*wanted, last]
     last_value = ""
     with _PacedFile(source.path, source.dialect) as paced:
-        reader = _open_reader(source, paced, names, read, block_size)
+        with paced.awaited():
+            reader = _open_reader(source, paced, names, read, block_size)
         while True:
             try:
-                batch = reader.read_next_batch()
+                with paced.awaited():
+                    batch = reader.read_next_batch()
             except StopIteration:
                 break
             except (pa.ArrowInvalid, UnicodeDecodeError) as error:
@@ -209,8 +216,10 @@ class _PacedFile(io.RawIOBase):
 
     pyarrow's streaming CSV reader reads and parses ahead of its consumer without bound (peak
     memory grew with the file: 0.3 GB for 240 MB of CSV). Pacing its reads keeps memory flat.
-    A read waits at most WAIT_S for the consumer, so a block that yields no batch (only blank
-    lines, say) can slow the reader down but never stall it.
+    While the consumer is waiting for a batch (`awaited`), the parser may need more of the file
+    than AHEAD blocks (a row straddling blocks): making it wait for a consumer that waits for
+    it stalled the preview of such a file for WAIT_S. A read waits at most WAIT_S anyway, so
+    a block that yields no batch (only blank lines, say) slows the reader but never stalls it.
 
     Other encodings are transcoded here, each read filled with whole UTF-8 bytes, rather than
     by pyarrow: pyarrow's transcoding stream reads again after the end of the file and, for
@@ -220,6 +229,7 @@ class _PacedFile(io.RawIOBase):
     """
 
     AHEAD = 2
+    AWAITED_EXTRA = 1
     WAIT_S = 10.0
 
     def __init__(self, path: Path, dialect: Dialect) -> None:
@@ -236,15 +246,35 @@ class _PacedFile(io.RawIOBase):
         self._turn = threading.Condition()
         self._reads = 0
         self._consumed = 0
+        self._awaited = False  # the consumer is blocked until the parser yields a batch
+
+    @contextmanager
+    def awaited(self) -> Iterator[None]:
+        """Around a call that blocks until the parser has read enough for a batch."""
+        with self._turn:
+            self._awaited = True
+            self._turn.notify_all()
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._awaited = False
 
     def readable(self) -> bool:
         return True
+
+    def _may_read(self) -> bool:
+        # While the consumer waits for a batch, the parser may need a block more than AHEAD
+        # (a row straddling blocks): it gets AWAITED_EXTRA more, and no more, since a row
+        # longer than a block fails anyway — unbounded, it read a 100 MB row whole.
+        ahead = self.AHEAD + (self.AWAITED_EXTRA if self._awaited else 0)
+        return self._reads - self._consumed < ahead
 
     def readinto(self, buffer: Any) -> int:
         if self._at_end and not self._pending:
             return 0  # nothing is buffered by reading past the end: no reason to wait
         with self._turn:
-            self._turn.wait_for(lambda: self._reads - self._consumed < self.AHEAD, self.WAIT_S)
+            self._turn.wait_for(self._may_read, self.WAIT_S)
             self._reads += 1
         if self._decoder is None:
             count = self._file.readinto(buffer)
@@ -487,7 +517,7 @@ def _separator(text: str, settings: FileSettings) -> str:
     if settings.separator != "auto":
         return settings.separator
     lines = text.splitlines()[settings.skip_rows : settings.skip_rows + DETECT_LINES]
-    sample = "\n".join(lines)
+    sample = _detection_sample(lines)
     try:
         detected = clevercsv.Detector().detect(sample, delimiters=[",", ";", "\t", "|"])
     except Exception:  # clevercsv raises assorted errors on odd input; fall back below
@@ -498,6 +528,19 @@ def _separator(text: str, settings: FileSettings) -> str:
     counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
     best = max(counts, key=lambda sep: counts[sep])
     return best if counts[best] else ","
+
+
+def _detection_sample(lines: list[str]) -> str:
+    """The lines that fit in DETECT_BYTES characters; the first line cut there if it alone
+    is longer (a line that opens a quote and never closes it can fill the whole sample)."""
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > DETECT_BYTES:
+            break
+        kept.append(line)
+    return "\n".join(kept) if kept else (lines[0][:DETECT_BYTES] if lines else "")
 
 
 def _sample_records(text: str, dialect: Dialect, skip_rows: int) -> tuple[list[list[str]], int]:

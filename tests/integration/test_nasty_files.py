@@ -155,8 +155,9 @@ def test_a_100_mb_field_is_refused_without_holding_it_in_memory(
     finally:
         tracemalloc.stop()
     assert done.status is RunStatus.FAILED
-    # Bounded by the reader's few blocks in flight, well below the 100 MB row itself.
-    assert peak < 5 * BLOCK_SIZE, f"{peak >> 20} MB of Python memory to refuse one long row"
+    # Bounded by the reader's few blocks in flight, below the 100 MB row itself: AHEAD, one
+    # more while the consumer waits for a batch (so the parser never stalls), and the parser's.
+    assert peak < 6 * BLOCK_SIZE, f"{peak >> 20} MB of Python memory to refuse one long row"
 
 
 # ---------------------------------------------------------------- binary and badly encoded files

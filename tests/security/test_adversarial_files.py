@@ -1,0 +1,65 @@
+"""Files written to hurt: inspecting one (encoding, separator, header, preview) stays bounded
+in time whatever its content. The bound is generous (a shared CI machine), far under what the
+unbounded code took: 2.6 s for 16 KB of one unclosed quote, minutes for 1 MB."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from planport.engine.file_settings import FileSettings
+from planport.engine.reader import SAMPLE_SIZE, FileUnreadable, open_source, preview_rows
+
+BOUND_S = 3.0  # per file, inspection and a 20-row preview together
+CSV_ALPHABET = ",;|\t\"'`\\ ab1\n\r"
+
+
+def inspect_within_the_bound(path: Path, file_settings: FileSettings) -> None:
+    started = time.monotonic()
+    # A clear refusal is a fine answer; only the time matters here.
+    with contextlib.suppress(FileUnreadable):
+        preview_rows(open_source(path, file_settings), 20)
+    elapsed = time.monotonic() - started
+    assert elapsed < BOUND_S, f"inspecting {path.stat().st_size} bytes took {elapsed:.1f} s"
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, database=None)
+@given(
+    header=st.text(alphabet=CSV_ALPHABET, max_size=40),
+    body=st.text(alphabet=CSV_ALPHABET, min_size=1, max_size=64),
+    repeat=st.integers(min_value=1, max_value=(SAMPLE_SIZE * 2) // 64),
+)
+def test_any_delimited_text_is_inspected_within_the_bound(
+    tmp_path_factory: object, header: str, body: str, repeat: int
+) -> None:
+    path = Path(str(tmp_path_factory.mktemp("adversarial"))) / "file.csv"  # type: ignore[attr-defined]
+    path.write_text(f"{header}\n{body * repeat}", encoding="utf-8")
+    inspect_within_the_bound(path, FileSettings())
+
+
+def test_a_quote_opened_and_never_closed_over_a_large_file_is_inspected_within_the_bound(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "unclosed.csv"
+    filler = "ab ,;|\t\\" * (1 << 17)  # 1 MB of every separator, no line end
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write('Code,Name,Amount\n1,"')
+        for _ in range(8):
+            handle.write(filler)
+    inspect_within_the_bound(path, FileSettings())
+
+
+def test_a_row_longer_than_a_preview_block_is_refused_at_once(tmp_path: Path) -> None:
+    # The reader's pacing used to make the parser wait for a consumer that was itself waiting
+    # for the parser: 10 s before this refusal.
+    path = tmp_path / "long_row.csv"
+    path.write_text("Code,Name\n1," + "x" * (3 << 20) + "\n2,b\n", encoding="utf-8")
+    started = time.monotonic()
+    with pytest.raises(FileUnreadable, match="longer than"):
+        preview_rows(open_source(path, FileSettings()), 20)
+    assert time.monotonic() - started < BOUND_S
