@@ -150,7 +150,7 @@ def run_permissions(mapping: Mapping) -> tuple[Permission, ...]:
     The one statement of the rule: queueing a run, executing it (as its actor or its
     schedule's owner) and editing what a configuration does all check this same list.
     """
-    needed = (Permission.IMPORT_DATA, Permission.WRITE)
+    needed: tuple[Permission, ...] = (Permission.IMPORT_DATA, Permission.WRITE)
     if mapping.options.clear is not ClearMode.OFF:
         needed += (Permission.DELETE_ITEM,)
     return needed
