@@ -1,10 +1,13 @@
 """A file on the server under PLANPORT_IMPORT_ROOT: one path, or the most recent file matching a
-glob pattern.
+glob pattern, in the folder of the configuration's application.
 
-Paths and patterns are relative to the import root and never reach outside it: absolute paths
-and `..` are refused when the source is saved (`check_folder_source`), and every file is
-resolved to its real path (symbolic links followed) and read only if that path is still under
-the root's real path. The file is read in place, not copied.
+Each application has its own folder under the import root (`Application.import_folder`,
+chosen by a workspace admin; "" is the whole root, for applications made before folders were
+per application). A configuration's paths and patterns are relative to its application's
+folder and never reach outside it: absolute paths and `..` are refused when the source is
+saved (`check_folder_source`), and every file is resolved to its real path (symbolic links
+followed) and read only if that path is still under the application folder's real path. The
+file is read in place, not copied.
 
 "Most recent" is the newest modification time; files modified at the same instant are told
 apart by name (the name that sorts last wins, so `sales_2026-02.csv` beats `sales_2026-01.csv`).
@@ -12,9 +15,11 @@ apart by name (the name that sorts last wins, so `sales_2026-02.csv` beats `sale
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -22,9 +27,13 @@ from pathlib import Path, PurePosixPath
 from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
 from planport.connectors.specs import FolderSource
 from planport.domain.errors import Invalid
+from planport.store.db import Database
+from planport.store.models import Application
 
 MAX_LENGTH = 1000
 _WILDCARDS = set("*?[")
+ROOT_WORDS = "the import root"
+FOLDER_WORDS = "the application's import folder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,51 @@ class Located:
 # ---------------------------------------------------------------- checking a spec (pure)
 
 
+def where(folder: str) -> str:
+    """The application folder `folder` in the words of messages."""
+    return FOLDER_WORDS if folder else ROOT_WORDS
+
+
+def application_root(import_root: Path, folder: str) -> Path:
+    """The folder an application's folder sources resolve under: `folder` (clean, relative;
+    see `check_application_folder`) under the import root, or the root itself for ""."""
+    return import_root / folder if folder else import_root
+
+
+def check_application_folder(text: str) -> str:
+    """An application's folder as stored: a clean relative path (`Sales//EU/` → `Sales/EU`),
+    or "" for the whole import root.
+
+    Raises Invalid (field `import_folder`) for an absolute path, `..`, a backslash or a
+    control character, a wildcard, or more than 1000 characters.
+    """
+    stripped = text.strip().rstrip("/")
+    if not stripped or stripped == ".":
+        return ""
+    clean = relative_path(stripped, field="import_folder")
+    if has_wildcard(clean):
+        raise Invalid(
+            f"The folder {clean!r} has a wildcard (*, ? or [); name one folder.",
+            field="import_folder",
+        )
+    return clean
+
+
+def folders_overlap(first: str, second: str) -> bool:
+    """Whether applications with these folders could read each other's files: the same
+    folder, or one inside the other (the whole root, "", holds every folder)."""
+    a, b = PurePosixPath(first or "."), PurePosixPath(second or ".")
+    return a == b or not first or not second or a.is_relative_to(b) or b.is_relative_to(a)
+
+
+def folder_slug(name: str) -> str:
+    """A folder name for an application called `name`: lower-case ASCII letters, digits and
+    hyphens (`Budget 2025 – FR` → `budget-2025-fr`); "" when nothing is left."""
+    ascii_name = name.encode("ascii", "ignore").decode().lower()
+    words = "".join(c if c.isalnum() else " " for c in ascii_name).split()
+    return "-".join(words)[:100]
+
+
 def check_folder_source(spec: FolderSource) -> FolderSource:
     """The spec with its path or pattern normalised (`./a//b.csv` → `a/b.csv`).
 
@@ -48,7 +102,8 @@ def check_folder_source(spec: FolderSource) -> FolderSource:
     path, pattern = (spec.path or "").strip(), (spec.pattern or "").strip()
     if bool(path) == bool(pattern):
         raise Invalid(
-            "Give either a file path or a pattern, relative to the import root.", field="path"
+            "Give either a file path or a pattern, relative to the application's import folder.",
+            field="path",
         )
     if path:
         return FolderSource(path=relative_path(path, field="path"))
@@ -69,8 +124,8 @@ def relative_path(text: str, *, field: str) -> str:
     # than the same path under the root; saying so beats silently reading another file.
     if text.startswith(("/", "~")) or (len(text) > 1 and text[1] == ":"):
         raise Invalid(
-            f"The {field} {text!r} is absolute; write it relative to the import root "
-            "(e.g. sales/actuals.csv).",
+            f"The {field} {text!r} is absolute; write it relative to the application's import "
+            "folder (e.g. sales/actuals.csv).",
             field=field,
         )
     if text.endswith("/"):
@@ -78,7 +133,7 @@ def relative_path(text: str, *, field: str) -> str:
     parts = [p for p in PurePosixPath(text).parts if p != "."]
     if ".." in parts:
         raise Invalid(
-            f"The {field} {text!r} uses '..'; Planport reads only files under the import root.",
+            f"The {field} {text!r} uses '..'; Planport reads only files under the import folder.",
             field=field,
         )
     if not parts:
@@ -137,30 +192,41 @@ def describe(spec: FolderSource) -> str:
 # ---------------------------------------------------------------- finding the file
 
 
-def locate(spec: FolderSource, root: Path, *, now: float, settle_seconds: int = 0) -> Located:
-    """The file `spec` reads now under `root`.
+def locate(
+    spec: FolderSource,
+    root: Path,
+    *,
+    now: float,
+    settle_seconds: int = 0,
+    folder_words: str = ROOT_WORDS,
+) -> Located:
+    """The file `spec` reads now under `root` (an application's folder; messages call it
+    `folder_words`, and never show its absolute path, which only workspace admins see).
 
-    Raises SourceUnavailable: transient when the root, the file or any match is missing or a
-    file is still settling (it may arrive or finish later: the run is retried); not transient
-    when the spec is invalid or the file resolves outside the root.
+    Raises SourceUnavailable: transient when the folder, the file or any match is missing or
+    a file is still settling (it may arrive or finish later: the run is retried); not
+    transient when the spec is invalid or the file resolves outside the folder.
     """
     try:
         spec = check_folder_source(spec)
     except Invalid as error:
         raise SourceUnavailable(error.message, transient=False) from None
-    real_root = _real_root(root)
-    found = _one_path(spec.path, real_root) if spec.path else _newest(spec.pattern, real_root)
+    real_root = _real_root(root, folder_words)
+    if spec.path:
+        found = _one_path(spec.path, real_root, folder_words)
+    else:
+        found = _newest(spec.pattern, real_root, folder_words)
     _refuse_unsettled(found, now, settle_seconds)
     return found
 
 
-def _real_root(root: Path) -> Path:
+def _real_root(root: Path, folder_words: str) -> Path:
     real = Path(os.path.realpath(root))
     if not real.is_dir():
         # Transient: the folder may be a mount that is not there yet.
         raise SourceUnavailable(
-            f"The import root {root} does not exist on this server; create it or set "
-            "PLANPORT_IMPORT_ROOT.",
+            f"{folder_words[0].upper()}{folder_words[1:]} does not exist on this server; a "
+            "workspace admin creates it (or sets PLANPORT_IMPORT_ROOT).",
             transient=True,
         )
     return real
@@ -170,21 +236,21 @@ def _inside(real: Path, real_root: Path) -> bool:
     return real == real_root or real.is_relative_to(real_root)
 
 
-def _one_path(path: str | None, real_root: Path) -> Located:
+def _one_path(path: str | None, real_root: Path, folder_words: str) -> Located:
     assert path is not None
     real = Path(os.path.realpath(real_root / path))
     if not _inside(real, real_root):
         raise SourceUnavailable(
-            f"{path} leads outside the import root (through a symbolic link); Planport reads "
+            f"{path} leads outside {folder_words} (through a symbolic link); Planport reads "
             "only files under it.",
             transient=False,
         )
     if not real.is_file():
-        raise SourceUnavailable(f"No file {path} under the import root.", transient=True)
+        raise SourceUnavailable(f"No file {path} in {folder_words}.", transient=True)
     return Located(real, path, real.stat().st_mtime)
 
 
-def _newest(pattern: str | None, real_root: Path) -> Located:
+def _newest(pattern: str | None, real_root: Path, folder_words: str) -> Located:
     assert pattern is not None
     candidates: list[tuple[int, str, Path]] = []
     outside: list[str] = []
@@ -198,12 +264,12 @@ def _newest(pattern: str | None, real_root: Path) -> Located:
             candidates.append((real.stat().st_mtime_ns, name, real))
     if not candidates and outside:
         raise SourceUnavailable(
-            f"The only files matching {pattern} lead outside the import root (through "
+            f"The only files matching {pattern} lead outside {folder_words} (through "
             f"symbolic links, e.g. {sorted(outside)[0]}); Planport reads only files under it.",
             transient=False,
         )
     if not candidates:
-        raise SourceUnavailable(f"No file matches {pattern} under the import root.", transient=True)
+        raise SourceUnavailable(f"No file matches {pattern} in {folder_words}.", transient=True)
     modified_ns, name, real = max(candidates)
     return Located(real, name, modified_ns / 1e9)
 
@@ -223,16 +289,52 @@ def _refuse_unsettled(found: Located, now: float, settle_seconds: int) -> None:
 
 
 class FolderConnector:
-    """Reads the file in place (no copy): the engine streams it from where it lies."""
+    """Reads the file in place (no copy): the engine streams it from where it lies, in the
+    folder of the target block's application."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
 
     def fetch(self, spec: FolderSource, context: FetchContext) -> Fetched:
+        # Looked up at each run, not stored with it: a folder a workspace admin moved applies
+        # to the next run, and a run can never name another application's folder.
+        folder = stored_folder(context.db, context.block.application_id)
+        root = context.settings.effective_import_root
+        create_application_folder(root, folder)
         found = locate(
             spec,
-            context.settings.effective_import_root,
+            application_root(root, folder),
             now=self._clock(),
             settle_seconds=context.settings.import_settle_seconds,
+            folder_words=where(folder),
         )
         return Fetched(path=found.path, name=found.name)
+
+
+def create_application_folder(import_root: Path, folder: str) -> None:
+    """Create the application's folder under the import root if it is missing (on demand: a
+    new application's folder exists once anything looks for files in it).
+
+    Only when the root exists: a missing root may be a mount not there yet, and a folder made
+    in its place would hide it. A failure (permissions, a read-only disk) is left for the
+    caller's look-up to report: the folder does not exist."""
+    if folder and import_root.is_dir():
+        with contextlib.suppress(OSError):
+            (import_root / folder).mkdir(parents=True, exist_ok=True)
+
+
+def stored_folder(db: Database, application_id: uuid.UUID) -> str:
+    """The application's folder as stored, checked again (see `check_application_folder`).
+
+    Raises SourceUnavailable (not transient) when the application is gone or its stored
+    folder is not one Planport accepts (a row edited by hand).
+    """
+    with db.read() as session:
+        application = session.get(Application, application_id)
+        stored = None if application is None else application.import_folder
+    if stored is None:
+        raise SourceUnavailable("The application of this import was deleted.", transient=False)
+    try:
+        return check_application_folder(stored)
+    except Invalid as error:
+        raise SourceUnavailable(error.message, transient=False) from None

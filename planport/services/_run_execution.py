@@ -39,7 +39,7 @@ from planport.domain.errors import NotFound, PermissionDenied, PlanportError
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import ClearMode, Mapping, check_mapping
+from planport.engine.mapping import Mapping, check_mapping
 from planport.engine.pipeline import ImportFailed, ImportResult
 from planport.engine.reader import FileUnreadable, Source, file_digest, open_source
 from planport.engine.summary import RunError
@@ -57,6 +57,7 @@ from planport.services.imports import (
     _lock_block,
     _references,
     _refuse_unmatched_file,
+    run_permissions,
 )
 from planport.settings import Settings
 from planport.store.db import Database, rowcount
@@ -615,11 +616,8 @@ def _require_rights(
     session: Session, run: ImportRun, actor: Actor, block: BlockDef, mapping: Mapping
 ) -> None:
     """At execution time, not only when queued: a schedule's owner may have lost access since."""
-    needed = [Permission.IMPORT_DATA, Permission.WRITE]
-    if mapping.options.clear is not ClearMode.OFF:
-        needed.append(Permission.DELETE_ITEM)
     held = access.permissions_in(session, actor, block.application_id)
-    missing = [p.label for p in needed if p not in held]
+    missing = [p.label for p in run_permissions(mapping) if p not in held]
     if missing:
         who = "The schedule's owner " if run.trigger == "schedule" else ""
         raise _Refused(

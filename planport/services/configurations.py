@@ -8,13 +8,18 @@ Each configuration has a source (connectors.specs): a file given with each run (
 file in a server folder, or another block. A block source is re-checked on every read, since
 its source block can be reshaped or deleted without the target's version changing; its file
 settings and mapping are generated from both definitions (connectors.block.plan_copy).
+
+Editing what a configuration does (its source, file settings, mapping or options) borrows
+nobody's rights: the editor needs every permission its runs use (`imports.run_permissions`),
+and becomes the owner of its schedules, which then run with the editor's rights. Renaming it
+or changing its description needs Import Data only and changes no owner.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,16 +39,23 @@ from planport.connectors import (
     source_json,
 )
 from planport.connectors.block import COPY_FILE_SETTINGS, BlockCopy, CopyRefused, plan_copy
-from planport.connectors.folder import check_folder_source, describe, locate
+from planport.connectors.folder import (
+    application_root,
+    check_folder_source,
+    describe,
+    locate,
+    where,
+)
 from planport.domain.enums import BlockKind, Permission
-from planport.domain.errors import Conflict, Invalid, NotFound
+from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from planport.domain.imports import Trigger
 from planport.domain.members import Actor
 from planport.domain.names import clean_description, clean_name, name_key
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping, check_mapping, with_target_names
 from planport.scheduling import describe as describe_times
-from planport.services import access, imports, members, runs
+from planport.services import access, applications, imports, members, runs, schedules
+from planport.services.applications import ImportFolderView
 from planport.services.definitions import load_block, to_def
 from planport.services.schedules import stored_times
 from planport.settings import Settings
@@ -66,6 +78,10 @@ class ConfigurationView:
     created_at: datetime
     updated_at: datetime
     source: SourceSpec = field(default_factory=UploadSource)
+    # For the member reading it (`get_configuration`): its schedules, and how many of them
+    # an edit of what it does would make theirs.
+    schedule_count: int = 0
+    schedules_taken_over: int = 0
 
     @property
     def in_error(self) -> bool:
@@ -94,14 +110,15 @@ SOURCE_BLOCK_DELETED = "The source block of this configuration was deleted; choo
 class SourceStatus:
     """A configuration's source as its page shows it: in words, and what it would read now.
 
-    Folder sources: the import root, the file a run would pick now (`picked`, its modification
-    time) or why none (`problem`). Block sources: the source block, the target properties it
-    fills and those it does not (with why), or why it cannot be copied (`problem`).
+    Folder sources: the application's folder (`folder`; its absolute path only for
+    workspace admins), the file a run would pick now (`picked`, its modification time) or why
+    none (`problem`). Block sources: the source block, the target properties it fills and
+    those it does not (with why), or why it cannot be copied (`problem`).
     """
 
     kind: str  # upload, folder, block
     description: str
-    import_root: Path | None = None
+    folder: ImportFolderView | None = None
     picked: str | None = None
     picked_modified: datetime | None = None
     problem: str | None = None
@@ -202,13 +219,18 @@ def set_source(
     whether a file is there is a matter of each run. A block source replaces the file
     settings and mapping with generated ones; the other kinds keep them.
 
-    Raises NotFound or PermissionDenied (Import Data; Read on a source block), Conflict when the
-    configuration's block was deleted, and Invalid (field `path`, `pattern` or `source`) for
-    a source that cannot be used.
+    An edit of what the configuration does: the actor needs every permission its runs use and
+    becomes the owner of its schedules (see the module's docstring).
+
+    Raises NotFound or PermissionDenied (Import Data, Write, Delete Item for a clearing
+    configuration; Read on a source block), Conflict when the configuration's block was
+    deleted, and Invalid (field `path`, `pattern` or `source`) for a source that cannot be
+    used.
     """
     with db.write() as session:
         configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
         block = _block(session, configuration)
+        mapping = _mapping(configuration)
         if isinstance(spec, GivenFile):
             raise Invalid(
                 "A configuration reads from an upload, a server folder or another block; a "
@@ -219,8 +241,10 @@ def set_source(
             spec = check_folder_source(spec)
         if isinstance(spec, BlockSource):
             copy = _block_copy(session, actor, block, spec.block_id)
+            mapping = copy.mapping
             configuration.file_settings = COPY_FILE_SETTINGS.model_dump_json()
             configuration.mapping = copy.mapping.model_dump_json()
+        _take_over(session, actor, configuration, mapping)
         configuration.source = source_json(spec)
         configuration.updated_at = utc_now()
         configuration.checked_version = -1  # re-check now against the (new) source
@@ -239,12 +263,15 @@ def source_status(
 ) -> SourceStatus:
     """The configuration's source in words and what a run would read now (see SourceStatus).
 
-    Reads the import root's listing for a folder source; never reads a file's content.
+    Reads the listing of the application's folder for a folder source (creating the folder
+    if it is missing and the import root exists); never reads a file's content. Raises
+    NotFound or PermissionDenied (no Read).
     """
     view = get_configuration(db, actor, configuration_id)
     spec = view.source
     if isinstance(spec, FolderSource):
-        return _folder_status(spec, settings, time.time() if now is None else now)
+        folder = applications.import_folder(db, actor, view.application_id, settings)
+        return _folder_status(spec, settings, folder, time.time() if now is None else now)
     if isinstance(spec, BlockSource):
         with db.read() as session:
             return _block_status(session, view, spec)
@@ -252,16 +279,30 @@ def source_status(
 
 
 def preview_folder_source(
-    settings: Settings, spec: FolderSource, *, now: float | None = None
+    db: Database,
+    actor: Actor,
+    configuration_id: uuid.UUID,
+    settings: Settings,
+    spec: FolderSource,
+    *,
+    now: float | None = None,
 ) -> SourceStatus:
-    """What a folder source not yet saved would read now, or why it cannot (its `problem`:
-    a refusal of the path or pattern, or no file there yet)."""
+    """What a folder source not yet saved would read now in the folder of the configuration's
+    application, or why it cannot (its `problem`: a refusal of the path or pattern, or no file
+    there yet).
+
+    Lists the application's folder, so it needs what saving the source needs: Import Data
+    (raises NotFound or PermissionDenied otherwise).
+    """
+    with db.read() as session:
+        configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
+        application_id = configuration.application_id
+    folder = applications.import_folder(db, actor, application_id, settings)
     try:
         spec = check_folder_source(spec)
     except Invalid as error:
-        root = settings.effective_import_root
-        return SourceStatus("folder", "Server folder", import_root=root, problem=error.message)
-    return _folder_status(spec, settings, time.time() if now is None else now)
+        return SourceStatus("folder", "Server folder", folder=folder, problem=error.message)
+    return _folder_status(spec, settings, folder, time.time() if now is None else now)
 
 
 def current_folder_file(
@@ -275,16 +316,23 @@ def current_folder_file(
     """The file a run of this folder-sourced configuration would read now, for its Edit to
     open the wizard on (the caller reads it; this never opens it).
 
-    Raises Conflict when the source is not a server folder, Invalid (field `source`) with the
-    folder's own message when no file is there now (or it is still settling).
+    Raises NotFound or PermissionDenied (no Import Data), Conflict when the source is not a
+    server folder, Invalid (field `source`) with the folder's own message when no file is
+    there now (or it is still settling).
     """
-    spec = get_configuration(db, actor, configuration_id).source
+    with db.read() as session:
+        configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
+        spec, application_id = _spec(configuration), configuration.application_id
     if not isinstance(spec, FolderSource):
         raise Conflict("This configuration does not read a server folder.")
-    root, settle = settings.effective_import_root, settings.import_settle_seconds
+    folder = applications.import_folder(db, actor, application_id, settings).folder
+    root = applications.import_folder_path(db, application_id, settings.effective_import_root)
     moment = time.time() if now is None else now
+    settle = settings.import_settle_seconds
     try:
-        return locate(spec, root, now=moment, settle_seconds=settle).path
+        return locate(
+            spec, root, now=moment, settle_seconds=settle, folder_words=where(folder)
+        ).path
     except SourceUnavailable as error:
         raise Invalid(error.message, field="source") from None
 
@@ -315,7 +363,12 @@ def get_configuration(db: Database, actor: Actor, configuration_id: uuid.UUID) -
     A read: the re-check is shown, not stored (the scheduler's tick and every edit store it),
     so opening a page never waits for a write, such as an import's, on SQLite."""
     with db.read() as session, session.no_autoflush:
-        return _view(_load(session, actor, configuration_id, Permission.READ))
+        view = _view(_load(session, actor, configuration_id, Permission.READ))
+        return replace(
+            view,
+            schedule_count=len(schedules.schedules_of(session, configuration_id)),
+            schedules_taken_over=schedules.others_owning(session, configuration_id, actor),
+        )
 
 
 def list_configurations(db: Database, actor: Actor, block_id: uuid.UUID) -> list[ConfigurationView]:
@@ -338,6 +391,8 @@ def rename_configuration(
     name: str,
     description: str | None = None,
 ) -> ConfigurationView:
+    """Rename it (and change its description). It does the same as before, so this needs
+    Import Data only and its schedules keep their owner. Raises Conflict on a duplicate name."""
     clean = clean_name(name, what="import configuration")
     with db.write() as session:
         configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
@@ -358,13 +413,21 @@ def update_configuration(
     file_settings: FileSettings,
     mapping: Mapping,
 ) -> ConfigurationView:
-    """Replace the file settings and mapping (the wizard re-opened on a new sample file)."""
+    """Replace the file settings and mapping (the wizard re-opened on a new sample file).
+
+    An edit of what the configuration does: the actor needs every permission its runs use and
+    becomes the owner of its schedules (see the module's docstring).
+
+    Raises NotFound, PermissionDenied (Import Data, Write, Delete Item when `mapping` clears),
+    Conflict when its block was deleted and Invalid (field `mapping`) when it does not fit.
+    """
     with db.write() as session:
         configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
         block = _block(session, configuration)
         problems = check_mapping(to_def(block), mapping)
         if problems:
             raise Invalid(" ".join(problems), field="mapping")
+        _take_over(session, actor, configuration, mapping)
         configuration.file_settings = file_settings.model_dump_json()
         configuration.mapping = with_target_names(to_def(block), mapping).model_dump_json()
         configuration.checked_version = block.definition_version
@@ -408,6 +471,35 @@ def delete_configuration(db: Database, actor: Actor, configuration_id: uuid.UUID
         configuration = _load(session, actor, configuration_id, Permission.IMPORT_DATA)
         _refuse_if_scheduled(session, configuration)
         session.delete(configuration)
+
+
+def _take_over(
+    session: Session, actor: Actor, configuration: ImportConfiguration, mapping: Mapping
+) -> None:
+    """The rule for an edit of what a configuration does: the actor holds every permission a
+    run with `mapping` uses, and becomes the owner of the configuration's schedules.
+
+    Why both: the rights check gives the editor a clear refusal now rather than a failed run
+    tonight; the ownership makes sure no schedule ever runs someone's edit with someone
+    else's rights, whatever a run may come to need. Raises PermissionDenied naming what is
+    missing.
+    """
+    held = access.permissions_in(session, actor, configuration.application_id)
+    missing = [p for p in imports.run_permissions(mapping) if p not in held]
+    if missing:
+        labels = " and ".join(p.label for p in missing)
+        why = (
+            " (its runs clear items of the block first)"
+            if Permission.DELETE_ITEM in missing
+            else ""
+        )
+        raise PermissionDenied(
+            f"You need the {labels} permission{'s' if len(missing) > 1 else ''} to change "
+            f"what {configuration.name!r} imports: its runs use "
+            f"{'them' if len(missing) > 1 else 'it'}{why}, and its schedules would run your "
+            "change with your rights. Ask an application admin to make the change."
+        )
+    schedules.take_over(session, configuration.id, actor)
 
 
 def _refuse_if_scheduled(session: Session, configuration: ImportConfiguration) -> None:
@@ -584,16 +676,26 @@ def _block_copy(session: Session, actor: Actor, target: Block, source_id: uuid.U
         raise Invalid(error.message, field="source") from None
 
 
-def _folder_status(spec: FolderSource, settings: Settings, now: float) -> SourceStatus:
-    root = settings.effective_import_root
+def _folder_status(
+    spec: FolderSource, settings: Settings, folder: ImportFolderView, now: float
+) -> SourceStatus:
+    # Created on demand: a new application's folder exists once someone looks for files in it.
+    applications.create_folder(settings, folder.folder)
+    root = application_root(settings.effective_import_root, folder.folder)
     description = f"Server folder: {describe(spec)}"
     try:
-        found = locate(spec, root, now=now, settle_seconds=settings.import_settle_seconds)
+        found = locate(
+            spec,
+            root,
+            now=now,
+            settle_seconds=settings.import_settle_seconds,
+            folder_words=where(folder.folder),
+        )
     except SourceUnavailable as error:
-        return SourceStatus("folder", description, import_root=root, problem=error.message)
+        return SourceStatus("folder", description, folder=folder, problem=error.message)
     modified = datetime.fromtimestamp(found.modified, UTC)
     return SourceStatus(
-        "folder", description, import_root=root, picked=found.name, picked_modified=modified
+        "folder", description, folder=folder, picked=found.name, picked_modified=modified
     )
 
 

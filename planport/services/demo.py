@@ -139,7 +139,7 @@ class DemoResult:
     created: bool
     samples_dir: Path
     example_configuration_id: str | None = None  # "Revenue, monthly file"
-    import_root: Path | None = None  # holds actuals/revenue_2027-0N.csv
+    import_root: Path | None = None  # the application's folder: actuals/revenue_2027-0N.csv
     # Configurations that need no file at run time (schedulable), by name → id.
     folder_configuration_id: str | None = None  # FOLDER_CONFIGURATION
     block_configuration_id: str | None = None  # BLOCK_CONFIGURATION
@@ -154,8 +154,9 @@ def load_demo(
     import_root: Path | None = None,
 ) -> DemoResult:
     """Create the demo admin and application if missing; (re)write the sample files, and the
-    revenue files of the import root (default: `imports` beside `samples_dir`, which is
-    DATA_DIR/imports when samples_dir is DATA_DIR/samples)."""
+    revenue files of the application's folder under the import root (default root: `imports`
+    beside `samples_dir`, which is DATA_DIR/imports when samples_dir is DATA_DIR/samples; the
+    demo application's folder is `fp-a-demo` in it)."""
     existing = members.find_member(db, email)
     if existing is None:
         members.create_member(
@@ -174,7 +175,11 @@ def load_demo(
         )
         _build(db, actor, app.id)
     write_samples(samples_dir)
-    root = import_root if import_root is not None else samples_dir.parent / "imports"
+    # The demo application's own folder under the import root (the root itself for a demo
+    # loaded before folders were per application).
+    root = applications.import_folder_path(
+        db, app.id, import_root if import_root is not None else samples_dir.parent / "imports"
+    )
     write_import_root(root)
     if created:
         _configurations(db, actor, app.id, samples_dir)
@@ -577,8 +582,9 @@ def _employee_errors_sample() -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-_IMPORT_ROOT_README = """The import root of the Planport demo (PLANPORT_IMPORT_ROOT), written by
-`planport demo`. Server-folder sources read files under this folder, never outside it.
+_IMPORT_ROOT_README = """The import folder of the Planport demo application, under the import
+root (PLANPORT_IMPORT_ROOT), written by `planport demo`. Server-folder sources of the demo's
+configurations read files under this folder, never outside it.
 
 actuals/revenue_2027-02.csv  Revenue cells of February 2027: Month, Country, Product, Revenue.
 actuals/revenue_2027-03.csv  March 2027. The configuration "Revenue actuals, from the server

@@ -143,16 +143,26 @@ def preview_import(
     return PreviewView(result.summary, _labelled(block, mapping, shown))
 
 
+def run_permissions(mapping: Mapping) -> tuple[Permission, ...]:
+    """The permissions a run importing with `mapping` uses, in the order messages name them:
+    Import Data and Write, and Delete Item when it clears items first.
+
+    The one statement of the rule: queueing a run, executing it (as its actor or its
+    schedule's owner) and editing what a configuration does all check this same list.
+    """
+    needed: tuple[Permission, ...] = (Permission.IMPORT_DATA, Permission.WRITE)
+    if mapping.options.clear is not ClearMode.OFF:
+        needed += (Permission.DELETE_ITEM,)
+    return needed
+
+
 def _prepare(
     db: Database, actor: Actor, block_id: uuid.UUID, mapping: Mapping
 ) -> tuple[BlockDef, dict[uuid.UUID, BlockDef], list[Reference]]:
     """Check access and the mapping; load the definitions the pipeline needs."""
     with db.read() as session:
         block = to_def(load_block(session, actor, block_id, Permission.IMPORT_DATA))
-        needed = [Permission.WRITE] + (
-            [Permission.DELETE_ITEM] if mapping.options.clear is not ClearMode.OFF else []
-        )
-        for permission in needed:
+        for permission in run_permissions(mapping):
             access.require(session, actor, permission, block.application_id)
         problems = check_mapping(block, mapping)
         if problems:

@@ -1,7 +1,8 @@
 """Schedules: when import configurations run by themselves.
 
 A schedule belongs to one configuration whose source needs no file at run time. Whoever last
-edits a schedule becomes its owner, and its runs act with the owner's rights. Every change
+edits a schedule, or what its configuration does (source, file settings, mapping), becomes its
+owner, and its runs act with the owner's rights. Every change
 recomputes `next_fire_at` from "now", so re-enabling or editing a schedule never replays the
 past. Only members with Import Data in the application see or change schedules.
 """
@@ -297,6 +298,28 @@ def schedules_of(session: Session, configuration_id: uuid.UUID) -> list[ImportSc
             .order_by(ImportSchedule.created_at)
         )
     )
+
+
+def take_over(session: Session, configuration_id: uuid.UUID, actor: Actor) -> int:
+    """Make `actor` the owner of every schedule of the configuration, in the caller's
+    transaction; returns how many changed owner.
+
+    Called when someone edits what the configuration does (its source, file settings or
+    mapping): the schedules then run what that member chose with that member's rights, never
+    with the rights of whoever scheduled it before (a confused deputy).
+    """
+    changed = 0
+    for schedule in schedules_of(session, configuration_id):
+        if schedule.owner_id != actor.id:
+            schedule.owner_id = actor.id
+            changed += 1
+    return changed
+
+
+def others_owning(session: Session, configuration_id: uuid.UUID, actor: Actor) -> int:
+    """How many of the configuration's schedules `actor` does not own (an edit of what the
+    configuration does would make `actor` their owner)."""
+    return sum(1 for s in schedules_of(session, configuration_id) if s.owner_id != actor.id)
 
 
 def preview_fires(

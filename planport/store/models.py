@@ -131,6 +131,10 @@ class Application(Base):
     # Where failure alerts are also posted (JSON, Slack-compatible). A webhook URL is a
     # secret: stored encrypted with PLANPORT_SECRET_KEY (Fernet), never shown whole.
     alert_webhook_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Its server folder, relative to PLANPORT_IMPORT_ROOT: folder sources of its
+    # configurations resolve under it. "" is the whole root (applications made before
+    # per-application folders; a workspace admin is asked to choose one).
+    import_folder: Mapped[str] = mapped_column(String(1000), default="", server_default="")
 
     roles: Mapped[list[Role]] = relationship(
         back_populates="application", cascade="all, delete-orphan", passive_deletes=True

@@ -4,8 +4,8 @@ following it live, the history and an Import Summary, the Failed flag and Run ag
 staggering schedules that start at the same minute.
 
 The demo's configurations read uploaded files; before the server starts, this module points
-three of them at files under the import root (DATA_DIR/imports) through the configuration
-service: "Countries" (its sample), "New hires" (a generated file big enough to watch its
+three of them at files in the demo application's folder (DATA_DIR/imports/fp-a-demo) through
+the configuration service: "Countries" (its sample), "New hires" (a generated file big enough to watch its
 progress) and "Headcount" (a file that is missing until a test puts it there). Tests change
 schedules and runs, so the module runs its own server, and each test starts from no schedules.
 """
@@ -66,7 +66,7 @@ class Demo:
 
     @property
     def imports(self) -> Path:
-        return self.server.data_dir / "imports"
+        return self.server.data_dir / "imports" / "fp-a-demo"  # the demo application's folder
 
 
 def _free_port() -> int:
@@ -111,8 +111,8 @@ def _point_at_folders(
                 source = FolderSource(path=FOLDERS[configuration.name])
                 configurations.set_source(db, actor, configuration.id, source)
                 found[configuration.name] = configuration.id
-    imports = data_dir / "imports"
-    imports.mkdir(exist_ok=True)
+    imports = data_dir / "imports" / "fp-a-demo"  # the demo application's folder
+    imports.mkdir(parents=True, exist_ok=True)
     shutil.copy(data_dir / "samples" / "countries.csv", imports / "countries.csv")
     _big_file(imports / "big" / "new_hires.csv")
     return f"/applications/{app.id}", found

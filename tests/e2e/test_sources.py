@@ -32,11 +32,13 @@ def test_a_folder_source_is_set_on_a_configuration_and_shows_the_file_it_reads(
     expect(source).to_contain_text("A file given with each run (upload)")
     expect(source).to_contain_text("it cannot run by itself")
     source.get_by_label("Server folder").check()
-    location = source.get_by_label(re.compile(r"^Path or pattern under the import root"))
-    expect(source).to_contain_text(str(server.data_dir / "imports"))
+    location = source.get_by_label(
+        re.compile(r"^Path or pattern in the application's import folder")
+    )
+    expect(source).to_contain_text(str(server.data_dir / "imports" / "fp-a-demo"))
     location.fill("actuals/nothing_*.csv")
     expect(source.locator("#folder-check")).to_have_text(
-        "No file matches actuals/nothing_*.csv under the import root."
+        "No file matches actuals/nothing_*.csv in the application's import folder."
     )
     location.fill("actuals/revenue_*.csv")
     expect(source.locator("#folder-check")).to_contain_text(

@@ -22,7 +22,7 @@ from planport.services.applications import ApplicationView
 from planport.services.configurations import ConfigurationView
 from planport.services.schedules import ScheduleInput
 from planport.store.db import Database
-from planport.store.models import ImportConfiguration, ImportRun, ScheduleFire
+from planport.store.models import Application, ImportConfiguration, ImportRun, ScheduleFire
 from tests.integration.import_builders import field, mapping, write_csv
 
 
@@ -58,15 +58,26 @@ def folder_configuration(
     folder: Path | None = None,
 ) -> ConfigurationView:
     """A Dimension List configuration (Code, Name) reading `products.csv` from a server
-    folder. The source is set in the table directly: scheduling tests do not depend on the
-    source forms."""
+    folder. The source (and the application's folder: the whole root) is set in the tables
+    directly: scheduling tests do not depend on the source forms."""
     saved = configurations.save_configuration(
         db, actor, block.id, name, FileSettings(), mapping(field(CODE, "Code"), field(NAME, "Name"))
     )
     set_source(db, saved.id, FolderSource(path="products.csv"))
+    read_whole_root(db, block.application_id)
     if folder is not None:
         write_csv(folder / "products.csv", ["Code", "Name"], [["P1", "Pen"], ["P2", "Paper"]])
     return saved
+
+
+def read_whole_root(db: Database, application_id: uuid.UUID) -> None:
+    """Let the application's folder sources read the whole import root (the folder that
+    applications from before per-application folders have): scheduling tests place their
+    files at the root and do not depend on folders."""
+    with db.write() as session:
+        session.execute(
+            update(Application).where(Application.id == application_id).values(import_folder="")
+        )
 
 
 def make_upload_only(db: Database, configuration_id: uuid.UUID) -> None:

@@ -69,12 +69,12 @@ def test_a_folder_pattern_is_saved_and_the_page_shows_the_file_a_run_reads_now(
     saved: ConfigurationView,
     tmp_path: Path,
 ) -> None:
-    root = tmp_path / "imports"
-    root.mkdir()
+    root = tmp_path / "imports" / "budget-2025"
+    root.mkdir(parents=True)
     check = admin_client.get(
         f"/configurations/{saved.id}/source/check", params={"location": "erp/*.csv"}
     )
-    assert "No file matches erp/*.csv under the import root." in text_of(check.text)
+    assert "No file matches erp/*.csv in the application's import folder." in text_of(check.text)
     (root / "erp").mkdir()
     write_csv(root / "erp" / "countries_1.csv", ["Code"], [["FR"]])
     response = admin_client.post(
@@ -86,7 +86,7 @@ def test_a_folder_pattern_is_saved_and_the_page_shows_the_file_a_run_reads_now(
     )
     shown = text_of(admin_client.get(response.headers["location"]).text)
     assert "Server folder: the most recent file matching erp/*.csv" in shown
-    assert f"Import root {root}" in shown
+    assert f"Folder {root}" in shown
     assert "A run now reads erp/countries_1.csv" in shown
     assert "It can run by itself, on a schedule." in shown
     back = admin_client.post(f"/configurations/{saved.id}/source", data={"kind": "upload"})
@@ -199,11 +199,11 @@ def test_edit_of_a_folder_configuration_opens_the_wizard_on_the_file_a_run_reads
     saved: ConfigurationView,
     tmp_path: Path,
 ) -> None:
-    root = tmp_path / "imports"
+    root = tmp_path / "imports" / "budget-2025"
     (root / "erp").mkdir(parents=True)
     configurations.set_source(db, admin, saved.id, FolderSource(pattern="erp/*.csv"))
     opened = admin_client.get(f"/configurations/{saved.id}/edit")
-    assert "No file matches erp/*.csv under the import root." in text_of(opened.text)
+    assert "No file matches erp/*.csv in the application's import folder." in text_of(opened.text)
     assert "/edit/current" not in opened.text
 
     write_csv(root / "erp" / "countries_2.csv", ["Code", "Name"], [["FR", "France"]])
@@ -249,3 +249,47 @@ def test_edit_of_a_block_copy_leads_to_its_source(
     response = admin_client.get(f"/configurations/{copy.id}/edit", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == f"/configurations/{copy.id}#source-title"
+
+
+def test_a_reader_cannot_list_the_application_folder_through_the_source_check(
+    client: TestClient,  # noqa: F811
+    db: Database,
+    admin: Actor,
+    member: Actor,
+    model: Model,  # noqa: F811
+    saved: ConfigurationView,
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "imports" / "budget-2025"
+    folder.mkdir(parents=True)
+    write_csv(folder / "salaries_2027.csv", ["Code"], [["FR"]])
+    grant(db, admin, model.application.id, member.email, "Reader")
+    client.headers["X-CSRF-Token"] = log_in(client, member.email)
+
+    check = client.get(f"/configurations/{saved.id}/source/check", params={"location": "*.csv"})
+
+    assert check.status_code == 403
+    assert "salaries_2027" not in check.text
+    assert "Import Data" in text_of(check.text)
+
+
+def test_only_workspace_admins_see_where_the_application_folder_is_on_the_server(
+    client: TestClient,  # noqa: F811
+    db: Database,
+    admin: Actor,
+    member: Actor,
+    model: Model,  # noqa: F811
+    saved: ConfigurationView,
+    tmp_path: Path,
+) -> None:
+    configurations.set_source(db, admin, saved.id, FolderSource(pattern="erp/*.csv"))
+    grant(db, admin, model.application.id, member.email, "Admin")
+    client.headers["X-CSRF-Token"] = log_in(client, member.email)
+
+    page = text_of(client.get(f"/configurations/{saved.id}").text)
+    settings_page = text_of(client.get(f"/applications/{model.application.id}/settings").text)
+
+    assert str(tmp_path) not in page
+    assert "Folder budget-2025/" in page
+    assert str(tmp_path) not in settings_page
+    assert "A workspace admin chooses it." in settings_page

@@ -21,7 +21,7 @@ from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import CODE, NAME
-from planport.services import blocks, configurations, demo, items, members, runs
+from planport.services import applications, blocks, configurations, demo, items, members, runs
 from planport.services.applications import ApplicationView
 from planport.services.configurations import UPLOAD_NOT_SCHEDULABLE, ConfigurationView
 from planport.settings import Settings
@@ -64,6 +64,15 @@ def settings(tmp_path: Path) -> Settings:
     root = tmp_path / "imports"
     root.mkdir()
     return Settings(data_dir=tmp_path, import_root=root)
+
+
+def folder_of(db: Database, settings: Settings, configuration: ConfigurationView) -> Path:
+    """The folder of the configuration's application under the import root, created."""
+    found = applications.import_folder_path(
+        db, configuration.application_id, settings.effective_import_root
+    )
+    found.mkdir(parents=True, exist_ok=True)
+    return found
 
 
 def context_for(
@@ -135,7 +144,7 @@ def test_a_folder_path_is_read_in_place_and_imported(
     countries: ConfigurationView,
     tmp_path: Path,
 ) -> None:
-    root = settings.effective_import_root
+    root = folder_of(db, settings, countries)
     (root / "erp").mkdir()
     file = write_csv(
         root / "erp" / "countries.csv", ["Code", "Name", "Region"], [["JP", "Japan", "APAC"]]
@@ -157,7 +166,7 @@ def test_a_folder_path_is_read_in_place_and_imported(
 def test_a_pattern_reads_the_most_recent_file_ties_broken_by_the_name_sorting_last(
     db: Database, admin: Actor, settings: Settings, countries: ConfigurationView, tmp_path: Path
 ) -> None:
-    root = settings.effective_import_root
+    root = folder_of(db, settings, countries)
     (root / "sales").mkdir()
     ages = {"sales_2026-01.csv": 300, "sales_2026-03.csv": 100, "sales_2026-02.csv": 100}
     for name, age in ages.items():
@@ -176,25 +185,27 @@ def test_a_pattern_reads_the_most_recent_file_ties_broken_by_the_name_sorting_la
         "sales/sales_2026-03.csv",
         None,
     )
-    assert status.import_root == settings.effective_import_root
+    assert status.folder is not None
+    assert status.folder.path == settings.effective_import_root / "budget-2025"
 
 
 def test_no_matching_file_is_a_transient_failure_the_file_may_not_have_arrived(
     db: Database, admin: Actor, settings: Settings, countries: ConfigurationView, tmp_path: Path
 ) -> None:
+    folder_of(db, settings, countries)
     configured = configurations.set_source(
         db, admin, countries.id, FolderSource(pattern="sales/*.csv")
     )
     with pytest.raises(connectors.SourceUnavailable) as raised:
         fetch(db, admin, settings, configured, tmp_path)
     assert raised.value.transient
-    assert raised.value.message == "No file matches sales/*.csv under the import root."
+    assert raised.value.message == "No file matches sales/*.csv in the application's import folder."
     configured = configurations.set_source(db, admin, countries.id, FolderSource(path="a.csv"))
     with pytest.raises(connectors.SourceUnavailable, match=r"No file a\.csv") as raised:
         fetch(db, admin, settings, configured, tmp_path)
     assert raised.value.transient
     status = configurations.source_status(db, admin, countries.id, settings)
-    assert status.problem == "No file a.csv under the import root."
+    assert status.problem == "No file a.csv in the application's import folder."
 
 
 @pytest.mark.parametrize(
@@ -233,7 +244,7 @@ def test_a_folder_source_outside_the_import_root_or_malformed_is_refused_when_sa
 def test_a_symbolic_link_leading_outside_the_import_root_is_never_read(
     db: Database, admin: Actor, settings: Settings, countries: ConfigurationView, tmp_path: Path
 ) -> None:
-    root = settings.effective_import_root
+    root = folder_of(db, settings, countries)
     secret = write_csv(tmp_path / "secret.csv", ["Code"], [["XX"]])
     (root / "linked.csv").symlink_to(secret)
     (root / "elsewhere").symlink_to(tmp_path, target_is_directory=True)
@@ -243,7 +254,9 @@ def test_a_symbolic_link_leading_outside_the_import_root_is_never_read(
         FolderSource(pattern="*.csv"),
     ):
         configured = configurations.set_source(db, admin, countries.id, spec)
-        with pytest.raises(connectors.SourceUnavailable, match="outside the import root") as raised:
+        with pytest.raises(
+            connectors.SourceUnavailable, match="outside the application's import folder"
+        ) as raised:
             fetch(db, admin, settings, configured, tmp_path)
         assert not raised.value.transient
     # A real file beside the link is read, however new the link is.
@@ -259,7 +272,7 @@ def test_a_file_still_settling_is_not_read_yet_and_is_retried(
     settling = Settings(
         data_dir=tmp_path, import_root=settings.import_root, import_settle_seconds=60
     )
-    write_csv(settling.effective_import_root / "now.csv", ["Code"], [["FR"]])
+    write_csv(folder_of(db, settings, countries) / "now.csv", ["Code"], [["FR"]])
     configured = configurations.set_source(db, admin, countries.id, FolderSource(path="now.csv"))
     with pytest.raises(connectors.SourceUnavailable, match="may still be being written") as raised:
         fetch(db, admin, settling, configured, tmp_path)
@@ -476,7 +489,7 @@ def test_the_demo_has_a_folder_and_a_block_configuration_ready_to_schedule(
     db: Database, tmp_path: Path
 ) -> None:
     loaded = demo.load_demo(db, tmp_path / "samples")
-    assert loaded.import_root == tmp_path / "imports"
+    assert loaded.import_root == tmp_path / "imports" / "fp-a-demo"
     assert loaded.folder_configuration_id
     assert loaded.block_configuration_id
     actor = members.actor_for(db, loaded.email)

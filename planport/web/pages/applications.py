@@ -114,6 +114,7 @@ def _settings_page(
         "roles": roles,
         "default_role_id": _least_privileged_role_id(roles),
         "access": access.list_access(db, actor, application_id),
+        "import_folder": applications.import_folder(db, actor, application_id, settings),
         "permissions": list(Permission),
         "errors": errors or {},
         "values": values or {},
@@ -264,4 +265,34 @@ def set_alert_webhook(
             status=status_for(error),
         )
     flash = f"Failure alerts are also posted to {shown}." if shown else "Webhook removed."
+    return redirect(request, f"/applications/{application_id}/settings", flash=flash)
+
+
+@router.post("/applications/{application_id}/import-folder")
+def set_import_folder(
+    request: Request,
+    application_id: uuid.UUID,
+    import_folder: str = Form(""),
+    share: str = Form(""),
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+    settings: Settings = Depends(auth.get_settings),
+) -> Response:
+    """Choose the application's folder under the import root (workspace admins)."""
+    try:
+        chosen = applications.set_import_folder(
+            db, actor, application_id, import_folder, settings, share=bool(share)
+        )
+    except PlanportError as error:
+        return _settings_page(
+            request,
+            db,
+            actor,
+            application_id,
+            settings=settings,
+            errors={"import_folder": error.message},
+            values={"import_folder": import_folder, "share": bool(share)},
+            status=status_for(error),
+        )
+    flash = f"Folder sources of this application now read {chosen.shown}."
     return redirect(request, f"/applications/{application_id}/settings", flash=flash)

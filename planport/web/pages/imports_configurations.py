@@ -138,7 +138,9 @@ def _configuration_page(
         "targets": {t.key: t.label for t in targets_of(block)} if block else {},
         "source_status": configurations.source_status(db, actor, configuration_id, settings),
         "source_choices": configurations.source_choices(db, actor, block.id) if block else [],
-        "import_root": settings.effective_import_root,
+        "import_folder": applications.import_folder(
+            db, actor, configuration.application_id, settings
+        ),
         "errors": errors or {},
         "values": values or {},
         "when": when(actor),
@@ -195,9 +197,10 @@ def check_folder(
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
 ) -> Response:
-    """The file a folder path or pattern would read now (an htmx fragment of the form)."""
-    configurations.get_configuration(db, actor, configuration_id)  # access: Read
-    status = configurations.preview_folder_source(settings, _folder_spec(location))
+    """The file a folder path or pattern would read now (an htmx fragment of the form). It
+    lists the application's folder, so it needs Import Data, as saving the source does."""
+    spec = _folder_spec(location)
+    status = configurations.preview_folder_source(db, actor, configuration_id, settings, spec)
     return render(request, "_source_folder_check.html", {"status": status, "when": when(actor)})
 
 
@@ -208,7 +211,8 @@ def _spec_of(kind: str, location: str, source_block_id: str) -> SourceSpec:
     if kind == "folder":
         if not location.strip():
             raise Invalid(
-                "Give the path or pattern of the file under the import root.", field="path"
+                "Give the path or pattern of the file in the application's import folder.",
+                field="path",
             )
         return _folder_spec(location)
     if kind == "block":
