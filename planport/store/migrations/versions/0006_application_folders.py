@@ -6,7 +6,7 @@ settings page asks a workspace admin to choose a folder of their own. Applicatio
 afterwards get a folder of their own (named after them).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2027-01-15
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
