@@ -6,8 +6,9 @@ staggering schedules that start at the same minute.
 The demo's configurations read uploaded files; before the server starts, this module points
 three of them at files in the demo application's folder (DATA_DIR/imports/fp-a-demo) through
 the configuration service: "Countries" (its sample), "New hires" (a generated file big enough
-to watch its progress) and "Headcount" (a file that is missing until a test puts it there). Tests change
-schedules and runs, so the module runs its own server, and each test starts from no schedules.
+to watch its progress) and "Headcount" (a file that is missing until a test puts it there).
+Tests change schedules and runs, so the module runs its own server, and each test starts from
+no schedules.
 """
 
 from __future__ import annotations
