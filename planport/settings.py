@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Lowest level of log lines written."
     )
+    max_upload_bytes: int = Field(
+        default=1 << 30,
+        ge=1 << 20,
+        le=1 << 40,
+        description="Largest request body a signed-in member may send (a file uploaded to the "
+        "import wizard, with its form), in bytes; larger ones are refused with 413 while they "
+        "arrive. Requests without a session may send at most 64 KB (the login form).",
+    )
     upload_retention_hours: int = Field(
         default=24,
         ge=1,

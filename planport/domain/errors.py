@@ -46,6 +46,10 @@ class AuthenticationFailed(PlanportError):
     """Wrong e-mail or password, or an inactive account. Deliberately unspecific."""
 
 
+class TooLarge(PlanportError):
+    """The request's body is larger than the server accepts (PLANPORT_MAX_UPLOAD_BYTES)."""
+
+
 class DatabaseNotReady(PlanportError):
     """The database is unreachable or its schema is not at the current migration."""
 

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from planport import __version__
@@ -22,6 +23,7 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
+from planport.web.limits import BodyLimit
 from planport.web.pages import (
     account,
     alerts,
@@ -73,6 +75,8 @@ def create_app(
         app.include_router(module.router)
     _add_error_handlers(app)
     app.middleware("http")(_log_and_harden)
+    # Outermost: a body too large is refused before anything reads it.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app
 
 
@@ -156,6 +160,8 @@ async def _log_and_harden(
     started = time.perf_counter()
     try:
         response = await call_next(request)
+    except ClientDisconnect:
+        response = Response(status_code=400)  # nobody to answer (or BodyLimit answers 413)
     except Exception:
         log.exception("request failed", method=request.method, path=request.url.path)
         response = _server_error(request)

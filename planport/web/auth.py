@@ -23,6 +23,7 @@ from planport.store.db import Database
 
 SESSION_COOKIE = "planport_session"
 LOGIN_CSRF_COOKIE = "planport_login_csrf"
+ANONYMOUS_FORMS = frozenset({"/login", "/logout"})  # the only forms posted without a session
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -92,13 +93,18 @@ async def csrf_protect(request: Request) -> None:
     """Router dependency: refuse any unsafe request without the right CSRF token."""
     if request.method in SAFE_METHODS:
         return
+    # Who is asking is settled before any body is read: a request without a session (other
+    # than the login form's) is sent to log in with its body unread, so an anonymous client
+    # can never make the server spool an upload.
+    login = current_login(request)
+    if login is None and request.url.path not in ANONYMOUS_FORMS:
+        raise LoginRequired(request.url.path)
     sent = request.headers.get(CSRF_HEADER)
     form = None
     if sent is None:
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    login = current_login(request)
     expected = login.csrf_token if login else request.cookies.get(LOGIN_CSRF_COOKIE)
     if not sent or not expected or not hmac.compare_digest(sent, expected):
         if form is not None:

@@ -11,6 +11,7 @@ from planport.domain.errors import (
     NotFound,
     PermissionDenied,
     PlanportError,
+    TooLarge,
 )
 
 STATUS_BY_ERROR: dict[type[PlanportError], int] = {
@@ -19,6 +20,7 @@ STATUS_BY_ERROR: dict[type[PlanportError], int] = {
     Invalid: 422,
     Conflict: 409,
     AuthenticationFailed: 401,
+    TooLarge: 413,
     DatabaseNotReady: 503,
     DatabaseBusy: 503,
 }

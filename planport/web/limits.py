@@ -1,0 +1,105 @@
+"""The request-body limit, enforced while the body arrives (pure ASGI, in front of everything).
+
+A body is refused with 413 as soon as its declared length (Content-Length) or the bytes
+received so far pass the limit: PLANPORT_MAX_UPLOAD_BYTES for a request that carries a session
+cookie, ANONYMOUS_BYTES for one without (a login form is a few hundred bytes; nobody without a
+session has a reason to send more). Whether the cookie is a real session is checked later, by
+the CSRF dependency, before any body is read (see auth.csrf_protect), so a forged cookie buys
+no upload.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from planport.web.auth import SESSION_COOKIE
+
+ANONYMOUS_BYTES = 64 << 10
+_SESSION_COOKIE = f"{SESSION_COOKIE}=".encode()
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_bytes if _has_session_cookie(scope) else ANONYMOUS_BYTES
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(send, limit)
+            return
+        received = 0
+        exceeded = False
+
+        async def counted() -> Message:
+            # Past the limit the app is told the client left (its form parser then deletes
+            # what it spooled), and whatever it answers is replaced by the 413 below.
+            nonlocal received, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def answered(message: Message) -> None:
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _refuse(send, limit)
+
+        await self.app(scope, counted, answered)
+
+
+def too_large(limit: int) -> str:
+    return (
+        f"The file is larger than this server accepts ({_size(limit)}). Split it, or ask your "
+        "administrator to raise PLANPORT_MAX_UPLOAD_BYTES."
+    )
+
+
+def _size(count: int) -> str:
+    for unit, shift in (("GB", 30), ("MB", 20), ("KB", 10)):
+        if count >= 1 << shift:
+            return f"{count / (1 << shift):g} {unit}"
+    return f"{count} bytes"
+
+
+def _has_session_cookie(scope: Scope) -> bool:
+    return any(
+        name == b"cookie" and _SESSION_COOKIE in value for name, value in scope.get("headers", ())
+    )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(send: Send, limit: int) -> None:
+    body = too_large(limit).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
