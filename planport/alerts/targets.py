@@ -71,7 +71,8 @@ def refusal(address: IPAddress, allowed: Iterable[IPNetwork] = ()) -> str | None
     """
     allowed = tuple(allowed)
     embedded = _embedded_ipv4(address)
-    if any(candidate in network for candidate in (address, embedded) for network in allowed):
+    candidates = [address] if embedded is None else [address, embedded]
+    if any(candidate in network for candidate in candidates for network in allowed):
         return None
     if embedded is not None:
         return refusal(embedded)

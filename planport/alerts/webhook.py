@@ -187,7 +187,9 @@ class WebhookSender:
     def _unreachable(self, reason: object) -> DeliveryError:
         match reason:
             case ssl.SSLCertVerificationError():
-                text = f"its certificate could not be verified: {reason.verify_message}"
+                # OpenSSL's own words, some of which end in a full stop already.
+                verified = str(reason.verify_message).rstrip(".")
+                text = f"its certificate could not be verified: {verified}"
                 return DeliveryError(f"The webhook was not reached: {text}.", retryable=False)
             case TimeoutError():
                 text = f"no answer within {self._timeout_s:g} s"
