@@ -54,8 +54,13 @@ class TargetRefused(Exception):
     """`host` resolves to `address`, which is `kind` ("a loopback address"), not allowed."""
 
     def __init__(self, host: str, address: IPAddress, kind: str) -> None:
-        super().__init__(f"{host} resolves to {address}, {kind}")
+        super().__init__(f"{host} resolves to {shown(address)}, {kind}")
         self.host, self.address, self.kind = host, address, kind
+
+    @property
+    def shown_address(self) -> str:
+        """The address as people write it (see `shown`)."""
+        return shown(self.address)
 
 
 class TargetUnresolvable(Exception):
@@ -113,6 +118,13 @@ def refuse_internal(
     if not addresses:
         raise TargetUnresolvable(host)
     return addresses
+
+
+def shown(address: IPAddress) -> str:
+    """`address` as people write it: an IPv4-mapped one as `::ffff:10.1.2.3` on every Python."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)
 
 
 def _getaddrinfo(host: str, port: int) -> list[str]:

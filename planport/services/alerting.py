@@ -516,7 +516,7 @@ def _check_target(settings: Settings, url: str) -> None:
         check_webhook_target(url, settings.webhook_networks)
     except TargetRefused as refused:
         raise Invalid(
-            f"The webhook address resolves to {refused.address}, {refused.kind}; Planport "
+            f"The webhook address resolves to {refused.shown_address}, {refused.kind}; Planport "
             "posts alerts only to public addresses unless a workspace admin allows that "
             "network in PLANPORT_WEBHOOK_ALLOWED_NETWORKS.",
             field="webhook_url",
