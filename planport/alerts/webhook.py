@@ -109,9 +109,12 @@ class _Post:
     tls: bool
     host: str
     port: int
-    path: str
+    path: str  # a secret too (a Slack token): kept out of repr with the headers
     headers: Mapping[str, str]
     body: bytes
+
+    def __repr__(self) -> str:
+        return f"_Post({'https' if self.tls else 'http'}://{self.host}:{self.port}/…)"
 
 
 class WebhookSender:
@@ -175,7 +178,7 @@ class WebhookSender:
         try:
             connection.request("POST", post.path, post.body, dict(post.headers))
             with connection.getresponse() as response:
-                response.read(_DRAIN)  # dropped unread: only the status is kept
+                response.read(_DRAIN)  # read and dropped: only the status is kept
                 status = response.status
         except (TimeoutError, http.client.HTTPException, OSError) as error:
             raise self._unreachable(error) from None
