@@ -6,6 +6,7 @@ validation error names it). docs/configuration.md lists every variable; keep the
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -253,6 +254,12 @@ class Settings(BaseSettings):
         description="How many times an alert e-mail or webhook is tried before it is recorded "
         "as failed.",
     )
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs (such as `10.20.0.0/16, fd00::/8`) that alert "
+        "webhooks may post to although they are loopback, private, link-local or otherwise "
+        "internal; default: none, only public addresses.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -287,6 +294,17 @@ class Settings(BaseSettings):
         if "@" not in address:
             raise ValueError("must be an e-mail address, such as `Planport <planport@example.com>`")
         return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        """Every entry a network, or the start-up stops naming the entry; kept normalised."""
+        return ", ".join(str(network) for network in _networks(value))
+
+    @property
+    def webhook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """PLANPORT_WEBHOOK_ALLOWED_NETWORKS as networks (empty: only public addresses)."""
+        return _networks(self.webhook_allowed_networks)
 
     @property
     def effective_database_url(self) -> str:
@@ -351,6 +369,20 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read once from the environment for this process."""
     return Settings()
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`"127.0.0.0/8, ::1"` → networks (a bare address is a /32 or /128). Raises ValueError
+    naming an entry that is not a network, such as `10.0.0.1/8` (host bits set)."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry))
+        except ValueError as error:
+            raise ValueError(f"{entry!r} is not a network in CIDR form: {error}") from None
+    return tuple(networks)
 
 
 def _without_password(url: str) -> str:

@@ -1,5 +1,6 @@
 """Failure alerts: when to send them (`policy`), what they say (`messages`), how they go out
-(`email`, `webhook`, both at once with `send_alert`).
+(`email`, `webhook`, both at once with `send_alert`), and which addresses a webhook may reach
+(`targets`, shared with other outbound connections).
 
 No database and no web here: services keep each configuration's `AlertState`, call `decide`
 when a run finishes, and call `send_alert` off the import path, storing the `Delivery` records
@@ -31,7 +32,13 @@ from planport.alerts.policy import (
     decide,
     resume,
 )
-from planport.alerts.webhook import WebhookSender, redact_url, webhook_sender_from_settings
+from planport.alerts.targets import TargetRefused, refusal, refuse_internal
+from planport.alerts.webhook import (
+    WebhookSender,
+    check_webhook_target,
+    redact_url,
+    webhook_sender_from_settings,
+)
 
 __all__ = [
     "Alert",
@@ -55,10 +62,14 @@ __all__ = [
     "SmtpConfig",
     "SmtpMailer",
     "StillFailing",
+    "TargetRefused",
     "WebhookSender",
+    "check_webhook_target",
     "decide",
     "mailer_from_settings",
     "redact_url",
+    "refusal",
+    "refuse_internal",
     "render_email",
     "render_webhook",
     "resume",

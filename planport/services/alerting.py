@@ -33,7 +33,9 @@ from planport.alerts import (
     Paused,
     RunCounts,
     RunOutcome,
+    TargetRefused,
     WebhookSender,
+    check_webhook_target,
     decide,
     mailer_from_settings,
     redact_url,
@@ -43,7 +45,7 @@ from planport.alerts import (
     webhook_sender_from_settings,
 )
 from planport.domain.enums import Permission
-from planport.domain.errors import PermissionDenied
+from planport.domain.errors import Invalid, PermissionDenied
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.logs import get_logger
@@ -490,8 +492,14 @@ def set_alert_webhook(
     db: Database, settings: Settings, actor: Actor, application_id: uuid.UUID, url: str | None
 ) -> str | None:
     """Set (or clear, with None or blank) the application's alert webhook. The URL is a
-    secret: stored encrypted, returned redacted. Raises Invalid for a non-HTTP(S) URL."""
+    secret: stored encrypted, returned redacted. Raises Invalid for a non-HTTP(S) URL and for
+    one whose host resolves to an internal address outside PLANPORT_WEBHOOK_ALLOWED_NETWORKS."""
     cleaned = secret_box.check_webhook_url(url)
+    with db.read() as session:
+        # Before resolving: whoever may not manage the application learns nothing of its DNS.
+        access.require(session, actor, Permission.MANAGE_APPLICATION, application_id)
+    if cleaned:
+        _check_target(settings, cleaned)  # DNS outside any transaction: it may take seconds
     with db.write() as session:
         access.require(session, actor, Permission.MANAGE_APPLICATION, application_id)
         application = session.get(Application, application_id)
@@ -500,6 +508,19 @@ def set_alert_webhook(
             secret_box.encrypt(settings, cleaned) if cleaned else None
         )
     return redact_url(cleaned) if cleaned else None
+
+
+def _check_target(settings: Settings, url: str) -> None:
+    """Raises Invalid (on `webhook_url`) when `url`'s host resolves to a refused address."""
+    try:
+        check_webhook_target(url, settings.webhook_networks)
+    except TargetRefused as refused:
+        raise Invalid(
+            f"The webhook address resolves to {refused.shown_address}, {refused.kind}; Planport "
+            "posts alerts only to public addresses unless a workspace admin allows that "
+            "network in PLANPORT_WEBHOOK_ALLOWED_NETWORKS.",
+            field="webhook_url",
+        ) from None
 
 
 def alert_webhook(

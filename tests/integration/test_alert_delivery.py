@@ -475,6 +475,7 @@ class Hook:
     replies: list[tuple[int, str]] = field(default_factory=list)
     received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     delay_s: float = 0.0
+    echo_authorization: bool = False  # answer with the Authorization header as reason and body
 
 
 HookFactory = Callable[..., Hook]
@@ -521,8 +522,11 @@ def _handler_for(state: Hook) -> type[BaseHTTPRequestHandler]:
             if state.delay_s:
                 time.sleep(state.delay_s)
             status, text = state.replies.pop(0) if state.replies else (200, "ok")
+            reason = None
+            if state.echo_authorization:
+                reason = text = f"you sent {self.headers.get('Authorization')}"
             payload = text.encode()
-            self.send_response(status)
+            self.send_response(status, reason)
             if 300 <= status < 400:
                 self.send_header("Location", "https://elsewhere.example.com/x?token=abc")
             self.send_header("Content-Type", "text/plain")
@@ -538,8 +542,13 @@ def _handler_for(state: Hook) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def webhook(sleeps: Sleeps, timeout_s: float = 5.0) -> WebhookSender:
-    return WebhookSender(timeout_s=timeout_s, retry=Retry(attempts=3, sleep=sleeps))
+# The receivers listen on loopback, which Planport refuses by default: allowed explicitly.
+LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"),)
+
+
+def webhook(sleeps: Sleeps, timeout_s: float = 5.0, **options: Any) -> WebhookSender:
+    options.setdefault("allowed_networks", LOOPBACK_NETWORKS)
+    return WebhookSender(timeout_s=timeout_s, retry=Retry(attempts=3, sleep=sleeps), **options)
 
 
 PAYLOAD = {"text": "Import failed: Sales actuals → Revenue", "event": "first_failure"}
@@ -576,18 +585,18 @@ def test_a_webhook_that_keeps_failing_is_recorded_after_every_attempt(
     hook.replies.extend([(503, "busy")] * 3)
     delivery = webhook(sleeps).deliver(hook.url, PAYLOAD)
     assert (delivery.ok, delivery.attempts) == (False, 3)
-    assert delivery.error == "The webhook answered 503 Service Unavailable (busy)."
+    assert delivery.error == "The webhook answered 503 Service Unavailable."
     assert sleeps == [2.0, 8.0]
 
 
-def test_a_client_error_is_not_retried_and_keeps_the_servers_reason(
+def test_a_client_error_is_not_retried_and_is_recorded_by_its_status_alone(
     hook: Hook, sleeps: Sleeps
 ) -> None:
     hook.replies.append((404, "no_service"))
     with structlog.testing.capture_logs() as logs:
         delivery = webhook(sleeps).deliver(hook.url, PAYLOAD)
     assert (delivery.ok, delivery.attempts) == (False, 1)
-    assert delivery.error == "The webhook answered 404 Not Found (no_service)."
+    assert delivery.error == "The webhook answered 404 Not Found."
     assert len(hook.received) == 1
     assert sleeps == []
     assert_no_secret(repr(logs))
@@ -596,7 +605,9 @@ def test_a_client_error_is_not_retried_and_keeps_the_servers_reason(
 
 def test_the_settings_give_a_webhook_sender_with_their_retries(hook: Hook) -> None:
     hook.replies.append((500, "internal error"))
-    sender = webhook_sender_from_settings(Settings(alert_retry_attempts=1))
+    sender = webhook_sender_from_settings(
+        Settings(alert_retry_attempts=1, webhook_allowed_networks="127.0.0.0/8")
+    )
     with structlog.testing.capture_logs():
         delivery = sender.deliver(hook.url, PAYLOAD)
     assert (delivery.ok, delivery.attempts) == (False, 1)
@@ -653,7 +664,7 @@ def test_an_https_webhook_with_a_trusted_certificate_receives_the_payload(
     hook_server: HookFactory, certificate: Certificate, sleeps: Sleeps
 ) -> None:
     hook = hook_server(tls=certificate.server_context())
-    sender = WebhookSender(retry=Retry(sleep=sleeps), ssl_context=certificate.client_context())
+    sender = webhook(sleeps, ssl_context=certificate.client_context())
     delivery = sender.deliver(hook.url, PAYLOAD)
     assert delivery.ok, delivery.error
     assert delivery.target == f"https://{LOOPBACK}:{hook.port}/services/…"
@@ -671,6 +682,128 @@ def test_an_https_webhook_with_an_untrusted_certificate_is_not_posted_to(
         "The webhook was not reached: its certificate could not be verified: "
     )
     assert hook.received == []
+
+
+REFUSED_LOOPBACK = (
+    "The webhook was not posted to: its host resolves to a loopback address, and Planport "
+    "posts only to public addresses unless PLANPORT_WEBHOOK_ALLOWED_NETWORKS allows the network."
+)
+
+
+def test_a_receiver_on_loopback_is_refused_by_default_and_never_posted_to(
+    hook: Hook, sleeps: Sleeps
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        delivery = WebhookSender(retry=Retry(attempts=3, sleep=sleeps)).deliver(hook.url, PAYLOAD)
+    assert (delivery.ok, delivery.attempts) == (False, 1)  # not retried: it would fail again
+    assert delivery.error == REFUSED_LOOPBACK
+    assert hook.received == []
+    assert_no_secret(repr(logs))
+
+
+def test_a_receiver_on_loopback_is_posted_to_once_the_settings_allow_its_network(
+    hook: Hook,
+) -> None:
+    refused = webhook_sender_from_settings(Settings(alert_retry_attempts=1))
+    allowed = webhook_sender_from_settings(
+        Settings(alert_retry_attempts=1, webhook_allowed_networks="10.0.0.0/8, 127.0.0.0/8")
+    )
+    with structlog.testing.capture_logs():
+        assert refused.deliver(hook.url, PAYLOAD).error == REFUSED_LOOPBACK
+    delivery = allowed.deliver(hook.url, PAYLOAD)
+    assert delivery.ok, delivery.error
+    assert len(hook.received) == 1
+
+
+def test_a_host_name_that_resolves_to_loopback_is_refused(hook: Hook, sleeps: Sleeps) -> None:
+    url = hook.url.replace(LOOPBACK, "localhost")
+    with structlog.testing.capture_logs():
+        delivery = webhook(sleeps, allowed_networks=()).deliver(url, PAYLOAD)
+    assert delivery.error == REFUSED_LOOPBACK
+    assert hook.received == []
+
+
+def test_each_attempt_connects_to_the_address_it_checked_not_to_a_new_lookup(
+    hook: Hook, sleeps: Sleeps
+) -> None:
+    # `hooks.planport.test` is known to no DNS: reaching the receiver proves that the connection
+    # went to the checked answer of the seam, with the name kept for the Host header.
+    asked: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return [LOOPBACK]
+
+    hook.replies.append((503, "busy"))
+    url = hook.url.replace(LOOPBACK, "hooks.planport.test")
+    delivery = webhook(sleeps, resolve=resolve).deliver(url, PAYLOAD)
+    assert delivery.ok, delivery.error
+    assert asked == ["hooks.planport.test"] * 2  # once per attempt, never reused
+    assert [headers["Host"] for _, headers, _ in hook.received] == [
+        f"hooks.planport.test:{hook.port}"
+    ] * 2
+
+
+def test_an_answer_that_changes_to_an_internal_address_is_refused_on_that_attempt(
+    hook: Hook, sleeps: Sleeps
+) -> None:
+    answers = [[LOOPBACK], ["10.0.0.7"]]  # rebinding: the second lookup points elsewhere
+    hook.replies.append((503, "busy"))
+    url = hook.url.replace(LOOPBACK, "hooks.planport.test")
+    with structlog.testing.capture_logs():
+        delivery = webhook(sleeps, resolve=lambda host, port: answers.pop(0)).deliver(url, PAYLOAD)
+    assert (delivery.ok, delivery.attempts) == (False, 2)
+    assert delivery.error is not None
+    assert "resolves to a private address" in delivery.error
+    assert len(hook.received) == 1
+
+
+def test_https_is_verified_against_the_host_name_not_the_checked_address(
+    hook_server: HookFactory, certificate: Certificate, sleeps: Sleeps
+) -> None:
+    # The certificate names localhost and 127.0.0.1, not hooks.planport.test: connecting to
+    # 127.0.0.1 must not let a certificate for the address stand in for the name.
+    hook = hook_server(tls=certificate.server_context())
+    sender = webhook(
+        sleeps, ssl_context=certificate.client_context(), resolve=lambda host, port: [LOOPBACK]
+    )
+    trusted = sender.deliver(hook.url.replace(LOOPBACK, "localhost"), PAYLOAD)
+    with structlog.testing.capture_logs():
+        other = sender.deliver(hook.url.replace(LOOPBACK, "hooks.planport.test"), PAYLOAD)
+    assert trusted.ok, trusted.error
+    assert other.error is not None
+    assert other.error.startswith("The webhook was not reached: its certificate could not be")
+    assert other.error.endswith(
+        "Hostname mismatch, certificate is not valid for 'hooks.planport.test'."
+    )
+    assert len(hook.received) == 1
+
+
+def test_a_receiver_echoing_the_credentials_leaves_no_trace_of_them_or_its_answer(
+    hook: Hook, sleeps: Sleeps
+) -> None:
+    hook.echo_authorization = True
+    hook.replies.append((401, "unused"))
+    url = hook.url.replace("http://", "http://planport:Echo-pa55word@")
+    with structlog.testing.capture_logs() as logs:
+        delivery = webhook(sleeps).deliver(url, PAYLOAD)
+    [(_, headers, _)] = hook.received
+    authorization = headers["Authorization"]
+    assert authorization.startswith("Basic ")
+    assert delivery.error == "The webhook answered 401 Unauthorized."
+    for text in (repr(logs), repr(delivery)):
+        assert_no_secret(text)
+        assert "you sent" not in text
+        assert authorization.removeprefix("Basic ") not in text
+        assert "Echo-pa55word" not in text
+
+
+def test_a_status_without_a_standard_name_is_recorded_by_its_number(
+    hook: Hook, sleeps: Sleeps
+) -> None:
+    hook.replies.append((499, "client went away"))
+    delivery = webhook(sleeps).deliver(hook.url, PAYLOAD)
+    assert delivery.error == "The webhook answered 499."
 
 
 @pytest.mark.parametrize(

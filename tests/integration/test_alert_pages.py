@@ -3,20 +3,24 @@ a run sent on its summary page."""
 
 from __future__ import annotations
 
+import base64
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from planport.domain.members import Actor
 from planport.scheduling import Repeat
-from planport.services import firing, runs, schedules
+from planport.services import alerting, firing, runs, schedules
 from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
@@ -106,6 +110,87 @@ def test_a_webhook_that_is_not_http_is_refused_next_to_the_field(
         stored = session.get(Application, app.id)
         assert stored is not None
         assert stored.alert_webhook_encrypted is None
+
+
+def test_a_webhook_on_loopback_is_refused_next_to_the_field_naming_the_address(
+    db: Database, admin: Actor, app: ApplicationView, client: TestClient
+) -> None:
+    logged_in(client, admin.email)
+
+    refused = client.post(
+        f"/applications/{app.id}/alert-webhook",
+        data={"webhook_url": "http://127.0.0.1:6379/redis-token"},
+    )
+
+    assert refused.status_code == 422
+    assert "The webhook address resolves to 127.0.0.1, a loopback address;" in refused.text
+    assert "PLANPORT_WEBHOOK_ALLOWED_NETWORKS" in refused.text
+    assert "redis-token" not in refused.text
+    with db.read() as session:
+        stored = session.get(Application, app.id)
+        assert stored is not None
+        assert stored.alert_webhook_encrypted is None
+
+
+class EchoingReceiver(BaseHTTPRequestHandler):
+    """Refuses every alert with 401, echoing the Authorization header in its reason and body."""
+
+    def do_POST(self) -> None:  # http.server's hook name
+        self.rfile.read(int(self.headers["Content-Length"]))
+        echoed = f"ECHO {self.headers.get('Authorization')}"
+        self.send_response(401, echoed)
+        self.send_header("Content-Length", str(len(echoed)))
+        self.end_headers()
+        self.wfile.write(echoed.encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        del format, args
+
+
+@pytest.fixture
+def echoing_receiver() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoingReceiver)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/echo"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_receiver_echoing_the_credentials_leaves_no_trace_in_records_pages_or_log(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    settings: Settings,
+    member_as: Callable[[str], Actor],
+    echoing_receiver: str,
+) -> None:
+    settings = settings.model_copy(update={"webhook_allowed_networks": "127.0.0.0/8"})
+    password = "Echo-pa55word-7x"
+    credentials = base64.b64encode(f"planport:{password}".encode()).decode()
+    url = echoing_receiver.replace("http://", f"http://planport:{password}@")
+    alerting.set_alert_webhook(db, settings, admin, app.id, url)
+    reader = member_as("Reader")
+
+    with structlog.testing.capture_logs() as logs:
+        run_id = failed_scheduled_run(db, admin, app, settings)
+    with TestClient(create_app(settings, db), follow_redirects=False) as admin_client:
+        outbox = logged_in(admin_client, admin.email).get("/alerts").text
+    with TestClient(create_app(settings, db), follow_redirects=False) as reader_client:
+        summary = logged_in(reader_client, reader.email).get(f"/runs/{run_id}").text
+    with db.read() as session:
+        [row] = session.scalars(select(AlertMessage).where(AlertMessage.channel == "webhook"))
+        record = repr([row.recipient, row.subject, row.body, row.error])
+
+    assert row.error == "The webhook answered 401 Unauthorized."
+    assert "The webhook answered 401 Unauthorized." in outbox
+    assert "The webhook answered 401 Unauthorized." in summary
+    assert any(entry["event"] == "alert.attempt_failed" for entry in logs)
+    for text in (record, outbox, summary, repr(logs)):
+        assert "ECHO" not in text
+        assert credentials not in text
+        assert password not in text
 
 
 def test_a_modeler_cannot_set_the_webhook(

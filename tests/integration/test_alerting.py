@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from planport.domain.blocks import BlockDef
-from planport.domain.errors import PermissionDenied
+from planport.domain.errors import Invalid, PermissionDenied
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.scheduling import Repeat
@@ -272,6 +272,11 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     server.server_close()
 
 
+def loopback_allowed(settings: Settings) -> Settings:
+    """The receivers listen on loopback, which webhooks may reach only when it is allowed."""
+    return settings.model_copy(update={"webhook_allowed_networks": "127.0.0.0/8"})
+
+
 def test_the_application_webhook_receives_the_failure_and_its_url_is_kept_secret(
     db: Database,
     admin: Actor,
@@ -281,6 +286,7 @@ def test_the_application_webhook_receives_the_failure_and_its_url_is_kept_secret
     receiver: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, received = receiver
+    settings = loopback_allowed(settings)
     shown = alerting.set_alert_webhook(db, settings, admin, app.id, url)
     hourly(db, admin, configuration.id)
 
@@ -301,6 +307,73 @@ def test_the_application_webhook_receives_the_failure_and_its_url_is_kept_secret
         assert stored is not None
         assert stored.alert_webhook_encrypted is not None
         assert "secret-token" not in stored.alert_webhook_encrypted
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        (LOOPBACK, "resolves to 127.0.0.1, a loopback address; "),
+        ("localhost", ", a loopback address; "),
+        ("169.254.169.254", "resolves to 169.254.169.254, the cloud metadata address; "),
+        ("[::ffff:10.1.2.3]", "resolves to ::ffff:10.1.2.3, a private address; "),
+    ],
+)
+def test_an_internal_webhook_address_is_refused_when_saved_naming_the_field_and_why(
+    db: Database, admin: Actor, app: ApplicationView, settings: Settings, host: str, shown: str
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        alerting.set_alert_webhook(db, settings, admin, app.id, f"http://{host}:6379/x/token")
+
+    assert refused.value.field == "webhook_url"
+    assert refused.value.message.startswith("The webhook address ")
+    assert shown in refused.value.message
+    assert "PLANPORT_WEBHOOK_ALLOWED_NETWORKS" in refused.value.message
+    assert "token" not in refused.value.message
+    assert alerting.alert_webhook(db, settings, admin, app.id) is None
+
+
+def test_an_internal_webhook_address_is_saved_when_its_network_is_allowed(
+    db: Database, admin: Actor, app: ApplicationView, settings: Settings
+) -> None:
+    url = f"http://{LOOPBACK}:6379/x/token"
+
+    shown = alerting.set_alert_webhook(db, loopback_allowed(settings), admin, app.id, url)
+
+    assert shown == f"http://{LOOPBACK}:6379/x/…"
+
+
+def test_a_webhook_whose_network_is_no_longer_allowed_is_refused_when_sent(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    configuration: ConfigurationView,
+    settings: Settings,
+    receiver: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = receiver
+    alerting.set_alert_webhook(db, loopback_allowed(settings), admin, app.id, url)
+    hourly(db, admin, configuration.id)
+
+    fire_and_run(db, settings, at("2026-03-28T00:00"))  # the default: no network allowed
+    rows = delivered(db, 2)
+
+    assert received == []
+    webhook_row = next(r for r in rows if r.channel == "webhook")
+    assert (webhook_row.status, webhook_row.attempts) == ("failed", 1)
+    assert webhook_row.error == (
+        "The webhook was not posted to: its host resolves to a loopback address, and Planport "
+        "posts only to public addresses unless PLANPORT_WEBHOOK_ALLOWED_NETWORKS allows the "
+        "network."
+    )
+
+
+def test_who_may_not_manage_the_application_learns_nothing_of_a_webhook_address(
+    db: Database, app: ApplicationView, member_as: Any, settings: Settings
+) -> None:
+    modeler = member_as("Modeler")
+
+    with pytest.raises(PermissionDenied):
+        alerting.set_alert_webhook(db, settings, modeler, app.id, f"http://{LOOPBACK}/x")
 
 
 def test_only_application_admins_set_the_webhook(
