@@ -151,8 +151,27 @@ def _copy(source: IO[bytes], target: Path) -> int:
         return handle.tell()
 
 
-async def save_upload(form: FormData, settings: Settings) -> tuple[uuid.UUID, Path]:
-    """Store the form's `file` under DATA_DIR/uploads/<new uuid>/<its name>.
+@dataclass(frozen=True, slots=True)
+class UploadOwner:
+    """Who made a wizard upload, and for which block: only they reach it again, there.
+
+    Upload ids travel in request paths (and so in browser histories and logs); binding the
+    file to its uploader and block makes a learned id worthless to anyone else, who gets 404
+    as for an id that never existed.
+    """
+
+    member_id: uuid.UUID
+    block_id: uuid.UUID
+
+    @property
+    def folder_name(self) -> str:
+        return f"{self.member_id.hex}-{self.block_id.hex}"
+
+
+async def save_upload(
+    form: FormData, settings: Settings, owner: UploadOwner
+) -> tuple[uuid.UUID, Path]:
+    """Store the form's `file` under DATA_DIR/uploads/<new uuid>/<owner>/<its name>.
 
     Starlette has already spooled the part to a temporary file (in memory only up to 1 MB);
     it is copied from there chunk by chunk. Raises Invalid without a file or for an empty one.
@@ -161,12 +180,13 @@ async def save_upload(form: FormData, settings: Settings) -> tuple[uuid.UUID, Pa
     if not isinstance(item, UploadFile) or not item.filename:
         raise Invalid("Choose a file to import.", field="file")
     spooled = item.file
+    name = _safe_name(item.filename)
     return await run_in_threadpool(
-        _new_upload, settings, _safe_name(item.filename), lambda path: _copy(spooled, path)
+        _new_upload, settings, owner, name, lambda path: _copy(spooled, path)
     )
 
 
-async def save_copy(source: Path, settings: Settings) -> tuple[uuid.UUID, Path]:
+async def save_copy(source: Path, settings: Settings, owner: UploadOwner) -> tuple[uuid.UUID, Path]:
     """Store a copy of a server file (a folder source's current file) as a wizard upload, so
     the wizard's steps read it as they read an upload even if the folder changes meanwhile.
     Raises Invalid for an empty file."""
@@ -176,18 +196,18 @@ async def save_copy(source: Path, settings: Settings) -> tuple[uuid.UUID, Path]:
         shutil.copyfile(source, path)
         return path.stat().st_size
 
-    return await run_in_threadpool(_new_upload, settings, source.name, copy)
+    return await run_in_threadpool(_new_upload, settings, owner, source.name, copy)
 
 
 def _new_upload(
-    settings: Settings, name: str, write: Callable[[Path], int]
+    settings: Settings, owner: UploadOwner, name: str, write: Callable[[Path], int]
 ) -> tuple[uuid.UUID, Path]:
     """A new upload folder holding `name`, filled by `write` (which returns the bytes written)."""
     sweep_uploads(settings)
     upload_id = uuid.uuid4()
     folder = _uploads(settings) / str(upload_id)
-    folder.mkdir(parents=True)
-    path = folder / name
+    (folder / owner.folder_name).mkdir(parents=True)
+    path = folder / owner.folder_name / name
     try:
         size = write(path)
     except BaseException:
@@ -227,9 +247,10 @@ async def form_of(request: Request) -> AsyncIterator[FormData]:
         await form.close()
 
 
-def uploaded_file(settings: Settings, upload_id: uuid.UUID) -> Path:
-    """The file of an upload. Raises NotFound when it is gone."""
-    folder = _uploads(settings) / str(upload_id)
+def uploaded_file(settings: Settings, upload_id: uuid.UUID, owner: UploadOwner) -> Path:
+    """The file of an upload made by `owner`. Raises NotFound when it is gone or was made by
+    someone else or for another block (the same answer: nothing tells the id exists)."""
+    folder = _uploads(settings) / str(upload_id) / owner.folder_name
     files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
     if not files:
         raise NotFound("This uploaded file is no longer here. Upload it again.")

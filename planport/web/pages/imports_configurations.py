@@ -22,7 +22,13 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
-from planport.web.pages._imports_forms import CHOICES, form_of, save_upload, targets_of
+from planport.web.pages._imports_forms import (
+    CHOICES,
+    UploadOwner,
+    form_of,
+    save_upload,
+    targets_of,
+)
 from planport.web.pages._imports_pages import (
     SettingsDep,
     configured,
@@ -252,7 +258,7 @@ async def run_configuration(
         )
         path = None
         try:
-            _upload_id, path = await save_upload(form, settings)
+            _upload_id, path = await save_upload(form, settings, UploadOwner(actor.id, block.id))
             finished = await run_in_threadpool(
                 configurations.run_configuration,
                 db,

@@ -37,6 +37,7 @@ from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.pages._imports_forms import (
     CHOICES,
+    UploadOwner,
     compact,
     form_of,
     form_text,
@@ -94,7 +95,7 @@ async def upload(
     async with form_of(request) as form:
         block, application = await run_in_threadpool(importable, db, actor, block_id)
         try:
-            upload_id, _path = await save_upload(form, settings)
+            upload_id, _path = await save_upload(form, settings, UploadOwner(actor.id, block.id))
         except PlanportError as error:
             return render_upload(
                 request, block, application, error.message, status=status_for(error)
@@ -135,7 +136,7 @@ async def edit_configuration(
             _editable, db, actor, configuration_id
         )
         try:
-            upload_id, _path = await save_upload(form, settings)
+            upload_id, _path = await save_upload(form, settings, UploadOwner(actor.id, block.id))
         except PlanportError as error:
             return await run_in_threadpool(
                 _render_edit, request, db, actor, settings, configuration, block, application, error
@@ -160,7 +161,7 @@ async def edit_on_current_file(
         current = await run_in_threadpool(
             configurations.current_folder_file, db, actor, configuration_id, settings
         )
-        upload_id, _path = await save_copy(current, settings)
+        upload_id, _path = await save_copy(current, settings, UploadOwner(actor.id, block.id))
     except PlanportError as error:
         return await run_in_threadpool(
             _render_edit, request, db, actor, settings, configuration, block, application, error
@@ -232,7 +233,7 @@ def settings_page(
     settings: Settings = SettingsDep,
 ) -> Response:
     block, application = importable(db, actor, block_id)
-    path = uploaded_file(settings, upload_id)
+    path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
     editing = _editing(db, actor, block, request.query_params.get("editing", ""))
     return _settings_page(request, block, application, upload_id, path, editing=editing)
 
@@ -285,7 +286,9 @@ def file_preview(
 ) -> Response:
     """Step 1's live preview (an htmx fragment), re-read with the settings in the query."""
     importable(db, actor, block_id)
-    context, status = _preview_context(request, uploaded_file(settings, upload_id))
+    context, status = _preview_context(
+        request, uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
+    )
     return render(request, "_import_file_preview.html", {**CHOICES, **context}, status=status)
 
 
@@ -319,7 +322,7 @@ def mapping_page(
     settings: Settings = SettingsDep,
 ) -> Response:
     block, application = importable(db, actor, block_id)
-    path = uploaded_file(settings, upload_id)
+    path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
     editing = _editing(db, actor, block, request.query_params.get("editing", ""))
     try:
         file_settings = settings_from_query(request)
@@ -476,7 +479,7 @@ def _take_step(
     `failed` shows what was wrong with the mapping or what `step` raised."""
     block_id, upload_id = ids
     block, application = importable(db, actor, block_id)
-    path = uploaded_file(settings, upload_id)
+    path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
     file_settings = settings_from_json(form_text(form, "file_settings"))
     columns = imports.inspect_file(path, file_settings, rows=1).columns
     editing = _editing(db, actor, block, form_text(form, "editing"))
