@@ -66,13 +66,17 @@ def require(
 ) -> Application:
     """Return the application if `actor` may do `permission` in it.
 
-    Raises NotFound for an unknown application and PermissionDenied naming the missing
-    permission otherwise.
+    Raises NotFound for an unknown application, and for one where `actor` holds no role (its
+    name, even its existence, is none of their business), and PermissionDenied naming the
+    missing permission otherwise.
     """
     application = session.get(Application, application_id)
     if application is None:
         raise NotFound("This application does not exist.")
-    if not may_in(session, actor, permission, application_id):
+    held = permissions_in(session, actor, application_id)
+    if permission not in held:
+        if not held:
+            raise NotFound("This application does not exist.")
         raise PermissionDenied(
             f"You need the {permission.label} permission in application "
             f"{application.name!r} to do this."

@@ -49,7 +49,11 @@ def create_app(
     """The web application over `db` (default: the database of `settings`). Runs it queues are
     submitted to `executor` (default: executed inline, in the request that queued them; the
     command `planport serve` passes its thread or Celery executor)."""
-    app = FastAPI(title="Planport", version=__version__, docs_url=None, redoc_url=None)
+    # No /openapi.json: the pages are no API, and their schema listed every route to anyone.
+    # The Import API serves its own document (Pigment's) when it lands.
+    app = FastAPI(
+        title="Planport", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.settings = settings
     app.state.db = db or Database.from_settings(settings)
     app.state.executor = executor or InlineExecutor(app.state.db, settings)

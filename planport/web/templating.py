@@ -51,5 +51,8 @@ def redirect(request: Request, url: str, *, flash: str | None = None) -> Respons
     else:
         response = RedirectResponse(url, status_code=303)
     if flash:
-        response.set_cookie(FLASH_COOKIE, quote(flash), max_age=60, httponly=True, samesite="lax")
+        secure = bool(getattr(request.app.state.settings, "cookie_secure", False))
+        response.set_cookie(
+            FLASH_COOKIE, quote(flash), max_age=60, httponly=True, samesite="lax", secure=secure
+        )
     return response

@@ -5,6 +5,7 @@ a Contributor's edit run tonight with an admin's rights)."""
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -76,7 +77,13 @@ def fire_first(
     due = [s.next_fire_at for s in schedules.list_schedules(db, admin, application_id)]
     run_id = firing.fire_due(db, min(d for d in due if d is not None)).queued[0]
     assert runs.claim_run(db, run_id, "test:worker")
-    return runs.execute_run(db, run_id, "test:worker", settings=settings)
+    done = runs.execute_run(db, run_id, "test:worker", settings=settings)
+    # A failed scheduled run sends its alert from a thread: let it finish before the test's
+    # database goes away under it.
+    for thread in threading.enumerate():
+        if thread.name == f"alert-{run_id}":
+            thread.join(timeout=30)
+    return done
 
 
 def owners(db: Database, admin: Actor, application_id: uuid.UUID) -> list[str | None]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from planport.domain.enums import Permission
-from planport.domain.errors import PlanportError
+from planport.domain.errors import PermissionDenied, PlanportError
 from planport.domain.members import Actor
 from planport.services import access, alerting, applications, blocks
 from planport.settings import Settings
@@ -38,6 +38,10 @@ def applications_address(request: Request, actor: Actor = auth.ActorDep) -> Resp
 
 @router.get("/applications/new")
 def new_application(request: Request, actor: Actor = auth.ActorDep) -> Response:
+    """The form, for those who may post it (workspace admins): others get 403 here, not a
+    form that fails when sent."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only workspace admins can create applications.")
     return render(request, "application_form.html", {"values": {}})
 
 

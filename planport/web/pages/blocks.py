@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from planport.domain.blocks import BlockDef
-from planport.domain.enums import BlockKind, OnReferenced, PropertyType, ValueType
-from planport.domain.errors import Invalid, PlanportError
+from planport.domain.enums import BlockKind, OnReferenced, Permission, PropertyType, ValueType
+from planport.domain.errors import Invalid, PermissionDenied, PlanportError
 from planport.domain.members import Actor
 from planport.services import applications, block_data, blocks, items
 from planport.settings import Settings
@@ -58,6 +58,11 @@ def _new_block_page(
     status: int = 200,
 ) -> Response:
     application = applications.get_application(db, actor, application_id)
+    if not application.can(Permission.CONFIGURE_BLOCKS):
+        raise PermissionDenied(
+            f"You need the {Permission.CONFIGURE_BLOCKS.label} permission in application "
+            f"{application.name!r} to add blocks."
+        )
     lists = blocks.list_dimension_lists(db, actor, application_id)
     context = {
         "application": application,
