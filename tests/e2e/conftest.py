@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_EMAIL = "demo@planport.local"
-READY_TIMEOUT_S = 45.0  # a loaded 2-core CI machine starts Python slowly
+READY_TIMEOUT_S = 60.0  # a loaded 2-core CI machine starts Python slowly
 ACTION_TIMEOUT_MS = 5_000
 EXPECT_TIMEOUT_MS = 5_000
 
