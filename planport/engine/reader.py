@@ -36,6 +36,7 @@ DETECT_LINES = 200
 # it): 16 KB keeps the worst input measured near 0.15 s, where 256 KB of one unclosed quote
 # took ~2 s per wizard step. 200 lines of a typical export fit in it.
 DETECT_BYTES = 16 << 10
+PREVIEW_BYTES = 16 << 20  # the most a preview reads, whatever the file holds
 MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
 
 # (byte-order mark, the encoding `auto` detects, the codec that reads what follows the mark)
@@ -146,9 +147,16 @@ def open_source(path: Path, settings: FileSettings) -> Source:
 
 
 def iter_batches(
-    source: Source, *, include: list[int] | None = None, block_size: int = BLOCK_SIZE
+    source: Source,
+    *,
+    include: list[int] | None = None,
+    block_size: int = BLOCK_SIZE,
+    max_bytes: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream the data rows as record batches of text columns named by position ("0", "1"…).
+
+    With `max_bytes`, reading stops there as if the file ended (the rows cut short there are
+    not meant to be used: previews only).
 
     Only columns in `include` (all by default) are converted. Rows with the wrong number of
     fields are skipped and recorded in `source.invalid_rows`. Raises FileUnreadable when the
@@ -162,7 +170,7 @@ def iter_batches(
     last = names[-1]
     read = wanted if last in wanted else [*wanted, last]
     last_value = ""
-    with _PacedFile(source.path, source.dialect) as paced:
+    with _PacedFile(source.path, source.dialect, max_bytes) as paced:
         with paced.awaited():
             reader = _open_reader(source, paced, names, read, block_size)
         while True:
@@ -177,7 +185,8 @@ def iter_batches(
             if batch.num_rows:
                 last_value = batch.column(last)[-1].as_py() or ""
             yield batch if last in wanted else batch.drop_columns([last])
-    if source.invalid_rows or "\n" in last_value or "\r" in last_value:
+    # A capped read ends anywhere in a row: no quote is judged unclosed from it.
+    if max_bytes is None and (source.invalid_rows or "\n" in last_value or "\r" in last_value):
         _refuse_unclosed_quote(source)
 
 
@@ -231,9 +240,14 @@ class _PacedFile(io.RawIOBase):
     AHEAD = 2
     AWAITED_EXTRA = 1
     WAIT_S = 10.0
+    # While awaited and still past AHEAD + AWAITED_EXTRA, the parser is chewing blocks that
+    # yield no batch (blank lines): a short wait lets it on (16 MB per 0.2 s) yet leaves it
+    # the time to fail a row straddling blocks before it reads on.
+    AWAITED_WAIT_S = 0.2
 
-    def __init__(self, path: Path, dialect: Dialect) -> None:
+    def __init__(self, path: Path, dialect: Dialect, max_bytes: int | None = None) -> None:
         super().__init__()
+        self._left = max_bytes  # bytes still handed over, None: the whole file
         self._file = path.open("rb")
         self._file.seek(dialect.bom)
         self._decoder = (
@@ -274,13 +288,21 @@ class _PacedFile(io.RawIOBase):
         if self._at_end and not self._pending:
             return 0  # nothing is buffered by reading past the end: no reason to wait
         with self._turn:
-            self._turn.wait_for(self._may_read, self.WAIT_S)
+            self._turn.wait_for(
+                self._may_read, self.AWAITED_WAIT_S if self._awaited else self.WAIT_S
+            )
             self._reads += 1
+        view = memoryview(buffer).cast("B")
+        if self._left is not None:
+            view = view[: self._left]
         if self._decoder is None:
-            count = self._file.readinto(buffer)
-            self._at_end = not count
-            return count
-        return self._transcode_into(memoryview(buffer).cast("B"))
+            count = self._file.readinto(view) if len(view) else 0
+        else:
+            count = self._transcode_into(view) if len(view) else 0
+        self._at_end = self._at_end or not count
+        if self._left is not None:
+            self._left -= count
+        return count
 
     def _transcode_into(self, view: memoryview) -> int:
         """Fill `view` with UTF-8 bytes (all of it unless the file ends). Raises
@@ -416,9 +438,10 @@ def file_digest(path: Path) -> tuple[int, str]:
 
 
 def preview_rows(source: Source, limit: int) -> list[list[str]]:
-    """The first `limit` data rows as text, for the wizard's step 1."""
+    """The first `limit` data rows as text, for the wizard's step 1: fewer when the first
+    PREVIEW_BYTES hold fewer (a file of blank or malformed lines is not read to its end)."""
     rows: list[list[str]] = []
-    for batch in iter_batches(source, block_size=1 << 20):
+    for batch in iter_batches(source, block_size=1 << 20, max_bytes=PREVIEW_BYTES):
         columns = [c.to_pylist() for c in batch.columns]
         rows.extend([list(r) for r in zip(*columns, strict=True)][: limit - len(rows)])
         if len(rows) >= limit:

@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planport.engine.file_settings import FileSettings
-from planport.engine.reader import SAMPLE_SIZE, FileUnreadable, open_source, preview_rows
+from planport.engine.reader import (
+    PREVIEW_BYTES,
+    SAMPLE_SIZE,
+    FileUnreadable,
+    open_source,
+    preview_rows,
+)
 
 BOUND_S = 3.0  # per file, inspection and a 20-row preview together
 CSV_ALPHABET = ",;|\t\"'`\\ ab1\n\r"
@@ -63,3 +69,14 @@ def test_a_row_longer_than_a_preview_block_is_refused_at_once(tmp_path: Path) ->
     with pytest.raises(FileUnreadable, match="longer than"):
         preview_rows(open_source(path, FileSettings()), 20)
     assert time.monotonic() - started < BOUND_S
+
+
+def test_a_preview_of_a_file_of_blank_lines_stops_at_its_byte_limit(tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    with path.open("wb") as handle:
+        handle.write(b"Code,Name\n")
+        for _ in range(PREVIEW_BYTES >> 20):
+            handle.write(b"\n" * (1 << 20))
+        handle.write(b"\xff\xfe not UTF-8, and never reached\n")
+    # Read to its end, the file would be refused for its last line; the preview stops before.
+    assert preview_rows(open_source(path, FileSettings(encoding="utf-8")), 20) == []
