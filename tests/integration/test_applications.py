@@ -175,11 +175,12 @@ def test_a_member_lists_only_the_applications_they_hold_a_role_in(
     ]
 
 
-def test_a_member_without_a_role_cannot_open_the_application(
+def test_a_member_without_a_role_is_not_told_the_application_exists(
     db: Database, app: ApplicationView, member: Actor
 ) -> None:
-    with pytest.raises(PermissionDenied, match="Read"):
+    with pytest.raises(NotFound) as refused:
         applications.get_application(db, member, app.id)
+    assert app.name not in refused.value.message
 
 
 def test_opening_an_unknown_application_is_not_found(db: Database, admin: Actor) -> None:

@@ -205,7 +205,7 @@ def test_a_deleted_configuration_is_gone(
 def test_a_member_without_a_role_cannot_delete_a_configuration(
     db: Database, saved: ConfigurationView, member: Actor
 ) -> None:
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         configurations.delete_configuration(db, member, saved.id)
 
 

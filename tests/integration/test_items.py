@@ -479,10 +479,10 @@ def test_a_contributor_writes_but_cannot_delete_items_or_rows(
     assert len(grid(db, admin, sales.id)) == 1
 
 
-def test_a_member_without_a_role_is_told_nothing_more_than_permission_denied(
+def test_a_member_without_a_role_is_told_nothing_more_than_not_found(
     db: Database, country: BlockDef, member: Actor
 ) -> None:
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):
         items.write_items(db, member, country.id, [{"Code": "IT"}])
 
 
