@@ -4,6 +4,7 @@ member's upload stops at PLANPORT_MAX_UPLOAD_BYTES while it arrives, leaving no 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,7 +70,14 @@ def post_streamed(app: object, path: str, body: CountedBody, cookie: str = "") -
         if message["type"] == "http.response.start":
             statuses.append(int(message["status"]))  # type: ignore[call-overload]
 
-    anyio.run(app, scope, body.receive, send)  # type: ignore[arg-type]
+    # In a thread of its own: the test's thread may hold another test's event loop.
+    def serve() -> None:
+        anyio.run(app, scope, body.receive, send)  # type: ignore[arg-type]
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    worker.join(timeout=60)
+    assert statuses, "the application did not answer"
     return statuses[0]
 
 
