@@ -125,6 +125,7 @@ def serve(
 
     from planport.execution import executor_for
     from planport.web.app import create_app
+    from planport.web.serving import StoppingServer
 
     # Links (alerts) follow the address served unless PLANPORT_BASE_URL is set.
     os.environ.update(
@@ -139,18 +140,20 @@ def serve(
     )
     executor.start()
     firing = _scheduler_thread(settings, db, executor) if _wanted(scheduler, settings) else None
+    web = create_app(settings, db, executor)
+    config = uvicorn.Config(
+        web,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        # The client address (sign-in throttling, audit) is the connection's peer: no
+        # X-Forwarded-For is believed, not even from loopback, until trusted proxies are
+        # configurable (PLANPORT_TRUSTED_PROXIES, with the Import API).
+        proxy_headers=False,
+    )
     try:
-        uvicorn.run(
-            create_app(settings, db, executor),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_config=None,
-            access_log=False,
-            # The client address (sign-in throttling, audit) is the connection's peer: no
-            # X-Forwarded-For is believed, not even from loopback, until trusted proxies are
-            # configurable (PLANPORT_TRUSTED_PROXIES, with the Import API).
-            proxy_headers=False,
-        )
+        StoppingServer(config, web.state.work_limits).run()
     finally:
         if firing is not None:
             firing.stop()

@@ -111,6 +111,15 @@ class Settings(BaseSettings):
         "import wizard, with its form), in bytes; larger ones are refused with 413 while they "
         "arrive. Requests without a session may send at most 64 KB (the login form).",
     )
+    inspection_time_limit_s: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="Longest a page may spend reading a file while its member waits (the "
+        "import wizard's steps, Check, a configuration's Edit), in seconds; past it the page "
+        "says so and nothing is changed. Runs have no such limit: they show their progress "
+        "and can be cancelled.",
+    )
     upload_retention_hours: int = Field(
         default=24,
         ge=1,

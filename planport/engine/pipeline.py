@@ -228,6 +228,7 @@ class _Run:
             for start in range(0, parsed.num_rows, TYPE_ROWS):
                 if row_limit is not None and summary.rows_read >= row_limit:
                     return
+                source.check_limit()
                 batch = parsed.slice(start, TYPE_ROWS)
                 if row_limit is not None:
                     batch = batch.slice(0, row_limit - summary.rows_read)

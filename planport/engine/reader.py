@@ -16,6 +16,7 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ import clevercsv
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from planport.domain.work_limits import WorkLimit
 from planport.engine.file_settings import FileSettings
 
 BLOCK_SIZE = 16 << 20  # bytes per parsed block; also the longest row Planport reads
@@ -38,6 +40,7 @@ DETECT_LINES = 200
 DETECT_BYTES = 16 << 10
 PREVIEW_BYTES = 16 << 20  # the most a preview reads, whatever the file holds
 MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
+CHECK_EVERY = 4096  # records of a Python pass over the file between two checks of its limit
 
 # (byte-order mark, the encoding `auto` detects, the codec that reads what follows the mark)
 _BOMS = (
@@ -114,17 +117,28 @@ class Source:
     first_data_line: int  # line (record number) of the first data row
     rows_before_data: int  # lines the parser skips: skipped rows, blank lines, the header
     invalid_rows: list[InvalidRow] = field(default_factory=list)
+    # Work done while someone waits stops at this limit (see domain.work_limits); runs: none.
+    limit: WorkLimit | None = None
+
+    def check_limit(self) -> None:
+        """Raise TimeLimitReached or WorkCalledOff when the work on this file must stop."""
+        if self.limit is not None:
+            self.limit.check()
 
     @property
     def name(self) -> str:
         return self.path.name
 
 
-def open_source(path: Path, settings: FileSettings) -> Source:
-    """Detect what `settings` leaves to detection and read the header.
+def open_source(path: Path, settings: FileSettings, *, limit: WorkLimit | None = None) -> Source:
+    """Detect what `settings` leaves to detection and read the header. Everything read from
+    the returned source afterwards stops at `limit`.
 
-    Raises FileUnreadable for an empty, binary or undecodable file.
+    Raises FileUnreadable for an empty, binary or undecodable file; TimeLimitReached or
+    WorkCalledOff when `limit` says so (detection itself is bounded by DETECT_BYTES).
     """
+    if limit is not None:
+        limit.check()
     sample = _read_sample(path)
     if not sample:
         raise FileUnreadable("The file is empty.")
@@ -143,7 +157,11 @@ def open_source(path: Path, settings: FileSettings) -> Source:
     columns = _column_names(records[0], settings.header)
     # Blank lines before the header are passed over like skipped rows; pyarrow counts them.
     rows_before_data = first_record + (1 if settings.header else 0)
-    return Source(path, settings, dialect, columns, rows_before_data + 1, rows_before_data)
+    source = Source(
+        path, settings, dialect, columns, rows_before_data + 1, rows_before_data, limit=limit
+    )
+    source.check_limit()
+    return source
 
 
 def iter_batches(
@@ -160,7 +178,8 @@ def iter_batches(
 
     Only columns in `include` (all by default) are converted. Rows with the wrong number of
     fields are skipped and recorded in `source.invalid_rows`. Raises FileUnreadable when the
-    file cannot be parsed or decoded, naming the line when it can be found.
+    file cannot be parsed or decoded, naming the line when it can be found, and the errors of
+    `source.limit` when it says stop (checked at each block the parser reads).
     """
     count = len(source.columns)
     names = [str(i) for i in range(count)]
@@ -170,7 +189,7 @@ def iter_batches(
     last = names[-1]
     read = wanted if last in wanted else [*wanted, last]
     last_value = ""
-    with _PacedFile(source.path, source.dialect, max_bytes) as paced:
+    with _PacedFile(source.path, source.dialect, max_bytes, source.limit) as paced:
         with paced.awaited():
             reader = _open_reader(source, paced, names, read, block_size)
         while True:
@@ -182,6 +201,7 @@ def iter_batches(
             except (pa.ArrowInvalid, UnicodeDecodeError) as error:
                 raise _explain(source, error, block_size) from None
             paced.consumed()
+            source.check_limit()
             if batch.num_rows:
                 last_value = batch.column(last)[-1].as_py() or ""
             yield batch if last in wanted else batch.drop_columns([last])
@@ -203,7 +223,9 @@ def _refuse_unclosed_quote(source: Source) -> None:
             handle, delimiter=source.dialect.separator, quotechar=source.dialect.quote, strict=True
         )
         start = 1
-        while True:
+        for record in itertools.count():
+            if record % CHECK_EVERY == 0:
+                source.check_limit()
             try:
                 next(reader)
             except StopIteration:
@@ -245,9 +267,16 @@ class _PacedFile(io.RawIOBase):
     # the time to fail a row straddling blocks before it reads on.
     AWAITED_WAIT_S = 0.2
 
-    def __init__(self, path: Path, dialect: Dialect, max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        dialect: Dialect,
+        max_bytes: int | None = None,
+        limit: WorkLimit | None = None,
+    ) -> None:
         super().__init__()
         self._left = max_bytes  # bytes still handed over, None: the whole file
+        self._limit = limit
         self._file = path.open("rb")
         self._file.seek(dialect.bom)
         self._decoder = (
@@ -292,6 +321,11 @@ class _PacedFile(io.RawIOBase):
                 self._may_read, self.AWAITED_WAIT_S if self._awaited else self.WAIT_S
             )
             self._reads += 1
+        # Raised here, in pyarrow's reading thread, the error reaches the consumer as itself,
+        # from the read_next_batch it is waiting in: a parser chewing blocks that yield no
+        # batch (blank lines) stops too.
+        if self._limit is not None:
+            self._limit.check()
         view = memoryview(buffer).cast("B")
         if self._left is not None:
             view = view[: self._left]
@@ -393,6 +427,8 @@ def physical_lines(
         for row in reader:
             start, previous_end = previous_end + 1, reader.line_num
             record += 1
+            if record % CHECK_EVERY == 0:
+                source.check_limit()
             if record <= source.rows_before_data or not row:
                 continue
             if len(row) != expected:
@@ -609,14 +645,14 @@ def _column_names(first: list[str], header: bool) -> list[str]:
 
 def _explain(source: Source, error: Exception, block_size: int) -> FileUnreadable:
     """Turn a parser error into a message with a line number, scanning the file only now."""
-    problem = _first_undecodable_line(source.path, source.dialect)
+    problem = _first_undecodable_line(source)
     if problem is not None:
         line, position = problem
         return FileUnreadable(
             f"Line {line} has bytes that are not {source.dialect.encoding} text "
             f"(byte {position} of the line). Choose the file's encoding in the file settings."
         )
-    long_line = _first_line_longer_than(source.path, block_size)
+    long_line = _first_line_longer_than(source, block_size)
     if long_line is not None:
         return FileUnreadable(
             f"Line {long_line} is longer than {block_size >> 20} MB, "
@@ -625,9 +661,10 @@ def _explain(source: Source, error: Exception, block_size: int) -> FileUnreadabl
     return FileUnreadable(f"The file cannot be read as CSV: {error}")
 
 
-def _first_undecodable_line(path: Path, dialect: Dialect) -> tuple[int, int] | None:
+def _first_undecodable_line(source: Source) -> tuple[int, int] | None:
     """(line, byte of the line) of the first bytes that are not text in the dialect's encoding,
     decoding in 1 MB chunks so a huge line is never held whole."""
+    path, dialect = source.path, source.dialect
     codec = dialect.text_codec
     if codec.startswith("utf-16"):
         return None  # lines are not byte-delimited; the parser's message stands
@@ -636,6 +673,7 @@ def _first_undecodable_line(path: Path, dialect: Dialect) -> tuple[int, int] | N
     with path.open("rb") as handle:
         handle.seek(dialect.bom)
         while chunk := handle.read(1 << 20):
+            source.check_limit()
             try:
                 decoder.decode(chunk, final=False)
             except UnicodeDecodeError as error:
@@ -652,10 +690,11 @@ def _first_undecodable_line(path: Path, dialect: Dialect) -> tuple[int, int] | N
     return None
 
 
-def _first_line_longer_than(path: Path, limit: int) -> int | None:
+def _first_line_longer_than(source: Source, limit: int) -> int | None:
     line, length = 1, 0
-    with path.open("rb") as handle:
+    with source.path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
+            source.check_limit()
             start = 0
             while True:
                 end = chunk.find(b"\n", start)

@@ -23,6 +23,7 @@ from planport.domain.enums import BlockKind, Permission, PropertyType
 from planport.domain.errors import Invalid
 from planport.domain.members import Actor
 from planport.domain.names import name_key
+from planport.domain.work_limits import WorkLimit
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import (
     CODE,
@@ -70,9 +71,16 @@ class PreviewView:
 # ---------------------------------------------------------------- step 1 and 2 helpers
 
 
-def inspect_file(path: Path, settings: FileSettings, *, rows: int = PREVIEW_ROWS) -> FileView:
-    """Read the file's header and first rows with `settings`. Raises Invalid when unreadable."""
-    source = _open(path, settings)
+def inspect_file(
+    path: Path,
+    settings: FileSettings,
+    *,
+    rows: int = PREVIEW_ROWS,
+    limit: WorkLimit | None = None,
+) -> FileView:
+    """Read the file's header and first rows with `settings`. Raises Invalid when unreadable,
+    TimeLimitReached or WorkCalledOff when `limit` stops the reading."""
+    source = _open(path, settings, limit)
     try:
         first = preview_rows(source, rows)
     except FileUnreadable as error:
@@ -121,10 +129,13 @@ def preview_import(
     mapping: Mapping,
     *,
     rows: int | None = 1000,
+    limit: WorkLimit | None = None,
 ) -> PreviewView:
-    """The whole pipeline on the first `rows` rows (None: the whole file), then rolled back."""
+    """The whole pipeline on the first `rows` rows (None: the whole file), then rolled back.
+    Raises Invalid for a file or mapping that cannot be imported, TimeLimitReached or
+    WorkCalledOff when `limit` stops the reading (the rollback happens all the same)."""
     block, lists, references = _prepare(db, actor, block_id, mapping)
-    source = _open(path, settings)
+    source = _open(path, settings, limit)
     try:
         _refuse_unmatched_file(block, mapping, source)
     except FileDoesNotMatch as error:
@@ -210,9 +221,9 @@ def _refuse_unmatched_file(block: BlockDef, mapping: Mapping, source: Source) ->
         raise FileDoesNotMatch(f"{source.name}: " + " ".join(problems))
 
 
-def _open(path: Path, settings: FileSettings) -> Source:
+def _open(path: Path, settings: FileSettings, limit: WorkLimit | None = None) -> Source:
     try:
-        return open_source(path, settings)
+        return open_source(path, settings, limit=limit)
     except FileUnreadable as error:
         raise Invalid(error.message, field="file") from None
     except OSError as error:

@@ -23,7 +23,7 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
-from planport.web.limits import BodyLimit
+from planport.web.limits import BodyLimit, WorkLimits
 from planport.web.pages import (
     account,
     alerts,
@@ -57,6 +57,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db or Database.from_settings(settings)
     app.state.executor = executor or InlineExecutor(app.state.db, settings)
+    app.state.work_limits = WorkLimits(settings.inspection_time_limit_s)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )

@@ -13,6 +13,7 @@ from planport.domain.errors import (
     PlanportError,
     TooLarge,
 )
+from planport.domain.work_limits import TimeLimitReached, WorkCalledOff
 
 STATUS_BY_ERROR: dict[type[PlanportError], int] = {
     NotFound: 404,
@@ -21,6 +22,8 @@ STATUS_BY_ERROR: dict[type[PlanportError], int] = {
     Conflict: 409,
     AuthenticationFailed: 401,
     TooLarge: 413,
+    TimeLimitReached: 422,  # the file is too slow to read while someone waits
+    WorkCalledOff: 503,  # the server is stopping (a client that left reads no answer)
     DatabaseNotReady: 503,
     DatabaseBusy: 503,
 }

@@ -1,4 +1,6 @@
-"""The request-body limit, enforced while the body arrives (pure ASGI, in front of everything).
+"""Limits on what one request may cost: its body (BodyLimit) and its file work (WorkLimits).
+
+The request-body limit is enforced while the body arrives (pure ASGI, in front of everything).
 
 A body is refused with 413 as soon as its declared length (Content-Length) or the bytes
 received so far pass the limit: PLANPORT_MAX_UPLOAD_BYTES for a request that carries a session
@@ -10,11 +12,87 @@ no upload.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from planport.domain.work_limits import CLIENT_LEFT, WorkCalledOff, WorkLimit
+from planport.logs import get_logger
 from planport.web.auth import SESSION_COOKIE
 
 ANONYMOUS_BYTES = 64 << 10
+# How often a request doing file work looks whether its client is still there: a page
+# abandoned mid-Check frees its thread within this (plus one parsed block).
+DISCONNECT_POLL_S = 0.25
+
+T = TypeVar("T")
+log = get_logger("planport.web")
+
+
+class WorkLimits:
+    """The file work of this process's requests: each gets a WorkLimit of `seconds`, and all
+    still running are called off at once when the server stops (a request reading a file
+    would otherwise hold a graceful shutdown until it ends)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._running: set[WorkLimit] = set()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def started(self) -> Iterator[WorkLimit]:
+        limit = WorkLimit(self.seconds)
+        with self._lock:
+            self._running.add(limit)
+        try:
+            yield limit
+        finally:
+            with self._lock:
+                self._running.discard(limit)
+
+    def call_off_all(self, why: str) -> int:
+        """Call off every piece of work still running; how many there were."""
+        with self._lock:
+            running = list(self._running)
+        for limit in running:
+            limit.call_off(why)
+        return len(running)
+
+
+async def while_connected(request: Request, work: Callable[[WorkLimit], T]) -> T:
+    """`work(limit)` in a worker thread, called off when the client leaves (then raises
+    ClientDisconnect: nobody reads the answer), when the server stops or when the request's
+    task is cancelled.
+
+    Only once the request's body is read: looking for a disconnect consumes what the client
+    sends, so a handler reads its form first.
+    """
+    limits: WorkLimits = request.app.state.work_limits
+    with limits.started() as limit:
+        task = asyncio.ensure_future(run_in_threadpool(work, limit))
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
+                if not task.done() and not limit.called_off and await request.is_disconnected():
+                    log.info("file work called off", path=request.url.path, why="client left")
+                    limit.call_off(CLIENT_LEFT)
+        except asyncio.CancelledError:
+            limit.call_off(CLIENT_LEFT)
+            raise
+        try:
+            return task.result()
+        except WorkCalledOff:
+            if await request.is_disconnected():
+                raise ClientDisconnect() from None
+            raise
+
+
 _SESSION_COOKIE = f"{SESSION_COOKIE}=".encode()
 
 

@@ -26,6 +26,7 @@ from planport.domain.cells import cell_text
 from planport.domain.enums import BlockKind, PropertyType
 from planport.domain.errors import Conflict, Invalid, PlanportError
 from planport.domain.members import Actor
+from planport.domain.work_limits import TimeLimitReached, WorkLimit
 from planport.engine.file_settings import FileSettings, Layout
 from planport.engine.mapping import Mapping, check_mapping
 from planport.engine.summary import Reason
@@ -35,6 +36,7 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
+from planport.web.limits import while_connected
 from planport.web.pages._imports_forms import (
     CHOICES,
     UploadOwner,
@@ -223,8 +225,20 @@ def _editable(
 # ---------------------------------------------------------------- step 1: file settings
 
 
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    """The wizard's uploaded sample file as step 1 reads it, within the request's limit."""
+
+    block: BlockDef
+    application: ApplicationView
+    upload_id: uuid.UUID
+    path: Path
+    limit: WorkLimit
+    editing: configurations.ConfigurationView | None = None  # its Edit opened the wizard
+
+
 @router.get("/blocks/{block_id}/import/{upload_id}")
-def settings_page(
+async def settings_page(
     request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
@@ -232,31 +246,25 @@ def settings_page(
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
 ) -> Response:
-    block, application = importable(db, actor, block_id)
-    path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
-    editing = _editing(db, actor, block, request.query_params.get("editing", ""))
-    return _settings_page(request, block, application, upload_id, path, editing=editing)
+    def page(limit: WorkLimit) -> Response:
+        block, application = importable(db, actor, block_id)
+        path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
+        editing = _editing(db, actor, block, request.query_params.get("editing", ""))
+        return _settings_page(request, _Sample(block, application, upload_id, path, limit, editing))
+
+    return await while_connected(request, page)
 
 
-def _settings_page(
-    request: Request,
-    block: BlockDef,
-    application: ApplicationView,
-    upload_id: uuid.UUID,
-    path: Path,
-    error: str | None = None,
-    *,
-    editing: configurations.ConfigurationView | None = None,
-) -> Response:
-    context, status = _preview_context(request, path)
+def _settings_page(request: Request, sample: _Sample, error: str | None = None) -> Response:
+    context, status = _preview_context(request, sample.path, sample.limit)
     context = page_context(
-        block,
-        application,
+        sample.block,
+        sample.application,
         **context,
-        upload_id=upload_id,
-        file_name=path.name,
-        wizard=_wizard_url(block.id, upload_id),
-        editing=editing,
+        upload_id=sample.upload_id,
+        file_name=sample.path.name,
+        wizard=_wizard_url(sample.block.id, sample.upload_id),
+        editing=sample.editing,
         step=1,
     )
     if error:
@@ -264,19 +272,20 @@ def _settings_page(
     return render(request, "import_settings.html", context, status=status)
 
 
-def _preview_context(request: Request, path: Path) -> tuple[dict[str, Any], int]:
+def _preview_context(request: Request, path: Path, limit: WorkLimit) -> tuple[dict[str, Any], int]:
     """Step 1's settings and the file read with them (or the reason it cannot be read)."""
     file_settings = FileSettings()
     try:
         file_settings = settings_from_query(request)
-        view = imports.inspect_file(path, file_settings)
-    except Invalid as error:
-        return {"file_settings": file_settings, "view": None, "file_error": error.message}, 422
+        view = imports.inspect_file(path, file_settings, limit=limit)
+    except (Invalid, TimeLimitReached) as error:
+        context = {"file_settings": file_settings, "view": None, "file_error": error.message}
+        return context, 422
     return {"file_settings": file_settings, "view": view, "file_error": None}, 200
 
 
 @router.get("/blocks/{block_id}/import/{upload_id}/preview")
-def file_preview(
+async def file_preview(
     request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
@@ -285,11 +294,14 @@ def file_preview(
     settings: Settings = SettingsDep,
 ) -> Response:
     """Step 1's live preview (an htmx fragment), re-read with the settings in the query."""
-    importable(db, actor, block_id)
-    context, status = _preview_context(
-        request, uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
-    )
-    return render(request, "_import_file_preview.html", {**CHOICES, **context}, status=status)
+
+    def fragment(limit: WorkLimit) -> Response:
+        importable(db, actor, block_id)
+        path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
+        context, status = _preview_context(request, path, limit)
+        return render(request, "_import_file_preview.html", {**CHOICES, **context}, status=status)
+
+    return await while_connected(request, fragment)
 
 
 # ---------------------------------------------------------------- step 2: mapping and options
@@ -306,6 +318,7 @@ class _Wizard:
     file_settings: FileSettings
     columns: list[str]
     editing: configurations.ConfigurationView | None = None  # its Edit opened the wizard
+    limit: WorkLimit | None = None  # how long its Check may read the file
 
     @property
     def url(self) -> str:
@@ -313,7 +326,7 @@ class _Wizard:
 
 
 @router.get("/blocks/{block_id}/import/{upload_id}/mapping")
-def mapping_page(
+async def mapping_page(
     request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
@@ -321,18 +334,30 @@ def mapping_page(
     db: Database = auth.DbDep,
     settings: Settings = SettingsDep,
 ) -> Response:
-    block, application = importable(db, actor, block_id)
-    path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
-    editing = _editing(db, actor, block, request.query_params.get("editing", ""))
+    def page(limit: WorkLimit) -> Response:
+        block, application = importable(db, actor, block_id)
+        path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
+        editing = _editing(db, actor, block, request.query_params.get("editing", ""))
+        sample = _Sample(block, application, upload_id, path, limit, editing)
+        return _mapping_step(request, sample)
+
+    return await while_connected(request, page)
+
+
+def _mapping_step(request: Request, sample: _Sample) -> Response:
+    """Step 2 on the sample read with the query's settings, or step 1 with what was wrong."""
+    block, editing = sample.block, sample.editing
     try:
         file_settings = settings_from_query(request)
         _refuse_pivot_outside_metrics(block, file_settings)
-        columns = imports.inspect_file(path, file_settings, rows=1).columns
-    except Invalid as error:
-        return _settings_page(
-            request, block, application, upload_id, path, error.message, editing=editing
-        )
-    wizard = _Wizard(block, application, upload_id, path, file_settings, columns, editing)
+        columns = imports.inspect_file(
+            sample.path, file_settings, rows=1, limit=sample.limit
+        ).columns
+    except (Invalid, TimeLimitReached) as error:
+        return _settings_page(request, sample, error.message)
+    wizard = _Wizard(
+        block, sample.application, sample.upload_id, sample.path, file_settings, columns, editing
+    )
     if editing is not None:
         return _mapping_page(request, wizard, editing.mapping)
     return _mapping_page(request, wizard, suggested(block, columns, file_settings))
@@ -458,39 +483,41 @@ async def _posted_step(
     step: _Step,
     failed: _Failed,
 ) -> Response:
-    """Read step 2's form and hand it to `step`, off the event loop (it reads the file)."""
+    """Read step 2's form and hand it to `step`, off the event loop (it reads the file) and
+    called off if the client leaves."""
     async with form_of(request) as form:
-        return await run_in_threadpool(
-            _take_step, request, db, actor, settings, ids, form, step, failed
-        )
+
+        def take(limit: WorkLimit) -> Response:
+            wizard, mapping, problem = _posted_wizard(db, actor, settings, ids, form, limit)
+            try:
+                if problem:
+                    raise Invalid(problem, field="options")
+                return step(request, db, actor, wizard, mapping, form)
+            except PlanportError as error:
+                return failed(request, wizard, mapping, form, error)
+
+        return await while_connected(request, take)
 
 
-def _take_step(
-    request: Request,
+def _posted_wizard(
     db: Database,
     actor: Actor,
     settings: Settings,
     ids: tuple[uuid.UUID, uuid.UUID],
     form: FormData,
-    step: _Step,
-    failed: _Failed,
-) -> Response:
-    """The wizard as step 2's form carries it (its settings in a hidden field), then `step`;
-    `failed` shows what was wrong with the mapping or what `step` raised."""
+    limit: WorkLimit,
+) -> tuple[_Wizard, Mapping, str | None]:
+    """The wizard as step 2's form carries it (its settings in a hidden field), the mapping
+    it posts and what is wrong with that mapping's options (None: nothing)."""
     block_id, upload_id = ids
     block, application = importable(db, actor, block_id)
     path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
     file_settings = settings_from_json(form_text(form, "file_settings"))
-    columns = imports.inspect_file(path, file_settings, rows=1).columns
+    columns = imports.inspect_file(path, file_settings, rows=1, limit=limit).columns
     editing = _editing(db, actor, block, form_text(form, "editing"))
-    wizard = _Wizard(block, application, upload_id, path, file_settings, columns, editing)
+    wizard = _Wizard(block, application, upload_id, path, file_settings, columns, editing, limit)
     mapping, problem = read_mapping(form, block, columns, file_settings)
-    try:
-        if problem:
-            raise Invalid(problem, field="options")
-        return step(request, db, actor, wizard, mapping, form)
-    except PlanportError as error:
-        return failed(request, wizard, mapping, form, error)
+    return wizard, mapping, problem
 
 
 def _check_context(
@@ -539,7 +566,14 @@ def _check(
     form: FormData,
 ) -> Response:
     preview = imports.preview_import(
-        db, actor, wizard.block.id, wizard.path, wizard.file_settings, mapping, rows=CHECK_ROWS
+        db,
+        actor,
+        wizard.block.id,
+        wizard.path,
+        wizard.file_settings,
+        mapping,
+        rows=CHECK_ROWS,
+        limit=wizard.limit,
     )
     result = _check_context(wizard.block, mapping, preview)
     if request.headers.get("hx-request"):
