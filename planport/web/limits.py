@@ -13,6 +13,7 @@ no upload.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,10 +28,7 @@ from planport.logs import get_logger
 from planport.web.auth import SESSION_COOKIE
 
 ANONYMOUS_BYTES = 64 << 10
-# How often a request doing file work looks whether its client is still there: a page
-# abandoned mid-Check frees its thread within this (plus one parsed block).
-DISCONNECT_POLL_S = 0.25
-
+_SESSION_COOKIE = f"{SESSION_COOKIE}=".encode()
 T = TypeVar("T")
 log = get_logger("planport.web")
 
@@ -70,30 +68,38 @@ async def while_connected(request: Request, work: Callable[[WorkLimit], T]) -> T
     ClientDisconnect: nobody reads the answer), when the server stops or when the request's
     task is cancelled.
 
-    Only once the request's body is read: looking for a disconnect consumes what the client
-    sends, so a handler reads its form first.
+    Only once the request's body is read: listening for the disconnect consumes what the
+    client sends, so a handler reads its form first.
     """
     limits: WorkLimits = request.app.state.work_limits
     with limits.started() as limit:
         task = asyncio.ensure_future(run_in_threadpool(work, limit))
+        gone = asyncio.ensure_future(_disconnected(request))
         try:
-            while not task.done():
-                await asyncio.wait({task}, timeout=DISCONNECT_POLL_S)
-                if not task.done() and not limit.called_off and await request.is_disconnected():
-                    log.info("file work called off", path=request.url.path, why="client left")
-                    limit.call_off(CLIENT_LEFT)
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if gone.done() and not task.done():
+                log.info("file work called off", path=request.url.path, why="client left")
+                limit.call_off(CLIENT_LEFT)
+            try:
+                return await task
+            except WorkCalledOff:
+                if gone.done():
+                    raise ClientDisconnect() from None
+                raise
         except asyncio.CancelledError:
             limit.call_off(CLIENT_LEFT)
             raise
-        try:
-            return task.result()
-        except WorkCalledOff:
-            if await request.is_disconnected():
-                raise ClientDisconnect() from None
-            raise
+        finally:
+            gone.cancel()
 
 
-_SESSION_COOKIE = f"{SESSION_COOKIE}=".encode()
+async def _disconnected(request: Request) -> None:
+    """Return when the client has gone. A pending receive, not `request.is_disconnected()`:
+    that one looks without waiting, and through the logging middleware's receive (a task
+    group: a checkpoint) it never saw the disconnect."""
+    with contextlib.suppress(ClientDisconnect):
+        while (await request.receive())["type"] != "http.disconnect":
+            pass  # a body nobody read (a GET's empty one): the disconnect comes after it
 
 
 class BodyLimit:

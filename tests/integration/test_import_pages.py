@@ -346,6 +346,31 @@ def test_an_unreadable_file_shows_why_in_red_instead_of_failing(
     assert 'class="error" role="alert"' in step2.text
 
 
+def test_a_check_slower_than_the_time_limit_says_so_and_writes_nothing(
+    db: Database, admin: Actor, model: Model, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db.url, inspection_time_limit_s=0.3)
+    with TestClient(create_app(settings, db), follow_redirects=False) as client:
+        client.headers["X-CSRF-Token"] = log_in(client, admin.email)
+        wizard = start_wizard(client, model.country, "countries.csv", COUNTRIES)
+        form = mapping_form(client.get(f"{wizard}/mapping", params=settings_query()).text)
+        # The sample grows on disk into seconds of blank lines before its rows (uploading
+        # 160 MB through the test client would only cost time).
+        (sample,) = (tmp_path / "uploads").glob(f"{wizard.rsplit('/', 1)[1]}/*/countries.csv")
+        with sample.open("wb") as handle:
+            handle.write(b"Code,Name,Region\n")
+            for _ in range(160):
+                handle.write(b"\n" * (1 << 20))
+            handle.write(b"JP,Japan,APAC\n")
+
+        check = client.post(f"{wizard}/check", data=form, headers={"HX-Request": "true"})
+
+    assert check.status_code == 422, check.text
+    assert "Reading this file took longer than 0.3 s" in check.text
+    assert "PLANPORT_INSPECTION_TIME_LIMIT_S" in check.text
+    assert [row["Code"] for row in grid(db, admin, model.country)] == ["FR", "DE"]
+
+
 def test_wrong_settings_and_options_are_explained_next_to_their_form(
     admin_client: TestClient, model: Model
 ) -> None:

@@ -5,6 +5,7 @@ unbounded code took: 2.6 s for 16 KB of one unclosed quote, minutes for 1 MB."""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from pathlib import Path
 
@@ -12,12 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planport.domain.work_limits import TimeLimitReached, WorkCalledOff, WorkLimit
 from planport.engine.file_settings import FileSettings
 from planport.engine.reader import (
     PREVIEW_BYTES,
     SAMPLE_SIZE,
     FileUnreadable,
+    iter_batches,
     open_source,
+    physical_lines,
     preview_rows,
 )
 
@@ -80,3 +84,54 @@ def test_a_preview_of_a_file_of_blank_lines_stops_at_its_byte_limit(tmp_path: Pa
         handle.write(b"\xff\xfe not UTF-8, and never reached\n")
     # Read to its end, the file would be refused for its last line; the preview stops before.
     assert preview_rows(open_source(path, FileSettings(encoding="utf-8")), 20) == []
+
+
+def _blank_lines_then_a_row(path: Path, megabytes: int) -> Path:
+    """A header, `megabytes` MB of blank lines, then one row: the reader chews the blank lines
+    block by block, yielding nothing, for seconds."""
+    with path.open("wb") as handle:
+        handle.write(b"Code,Name\n")
+        for _ in range(megabytes):
+            handle.write(b"\n" * (1 << 20))
+        handle.write(b"P1,Pen\n")
+    return path
+
+
+def test_reading_a_slow_file_stops_at_its_time_limit(tmp_path: Path) -> None:
+    path = _blank_lines_then_a_row(tmp_path / "blank.csv", 160)
+    limit = WorkLimit(0.3)
+    started = time.monotonic()
+    with pytest.raises(TimeLimitReached, match=r"longer than 0\.3 s"):
+        for _batch in iter_batches(open_source(path, FileSettings(), limit=limit)):
+            pass
+    assert time.monotonic() - started < BOUND_S
+
+
+def test_reading_called_off_from_another_thread_stops_at_the_next_block(tmp_path: Path) -> None:
+    path = _blank_lines_then_a_row(tmp_path / "blank.csv", 160)
+    limit = WorkLimit(3600)
+    caller = threading.Timer(0.2, limit.call_off, ["The client left."])
+    caller.start()
+    try:
+        with pytest.raises(WorkCalledOff, match=r"The client left\."):
+            for _batch in iter_batches(open_source(path, FileSettings(), limit=limit)):
+                pass
+    finally:
+        caller.cancel()
+
+
+def test_the_second_pass_that_numbers_rejected_lines_stops_at_the_limit_too(
+    tmp_path: Path,
+) -> None:
+    # physical_lines re-reads the file in Python: a file of many short rows, then a limit
+    # already spent, must not be read to its end.
+    path = tmp_path / "rows.csv"
+    path.write_text("Code,Name\n" + "P,p\n" * 50_000 + "ragged\n", encoding="utf-8")
+    source = open_source(path, FileSettings(), limit=WorkLimit(3600))
+    for _batch in iter_batches(source):
+        pass
+    assert source.invalid_rows, "the ragged last row is recorded"
+    assert source.limit is not None
+    source.limit.call_off("The server is stopping.")
+    with pytest.raises(WorkCalledOff):
+        physical_lines(source, {40_000})
