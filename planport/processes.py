@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from planport.domain.clock import Clock, utc_now
 from planport.execution import Executor, worker_id
 from planport.execution import sweeper as run_sweeper
 from planport.logs import get_logger
@@ -21,13 +22,11 @@ from planport.scheduling.scheduler import Scheduler, TickResult
 from planport.services import alerting, firing, history, runs
 from planport.settings import Settings
 from planport.store.db import Database
-from planport.store.models import utc_now
 
 log = get_logger(__name__)
 LEASE_TTL = timedelta(seconds=30)  # renewed every tick (at most a second apart)
 PURGE_EVERY = timedelta(hours=1)
 LEASE_RETRY_S = 30.0
-Clock = Callable[[], datetime]
 
 
 def build_scheduler(

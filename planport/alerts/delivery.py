@@ -14,16 +14,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from planport.domain.clock import Clock
 from planport.logs import get_logger
 
 log = get_logger("planport.alerts")
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Channel(StrEnum):

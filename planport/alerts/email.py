@@ -22,15 +22,14 @@ from pydantic import SecretStr
 
 from planport.alerts.delivery import (
     Channel,
-    Clock,
     Delivery,
     DeliveryError,
     Retry,
     deliver_with_retries,
     log,
-    utc_now,
 )
 from planport.alerts.messages import Message
+from planport.domain.clock import Clock, utc_now
 
 if TYPE_CHECKING:
     # Only for annotations: settings pull in SQLAlchemy, and this package stays free of it.

@@ -28,12 +28,10 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 from planport import __version__
 from planport.alerts.delivery import (
     Channel,
-    Clock,
     Delivery,
     DeliveryError,
     Retry,
     deliver_with_retries,
-    utc_now,
 )
 from planport.alerts.targets import (
     IPAddress,
@@ -43,6 +41,7 @@ from planport.alerts.targets import (
     TargetUnresolvable,
     refuse_internal,
 )
+from planport.domain.clock import Clock, utc_now
 
 if TYPE_CHECKING:
     # Only for annotations: settings pull in SQLAlchemy, and this package stays free of it.

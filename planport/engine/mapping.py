@@ -7,7 +7,6 @@ longer fits its block can say why.
 
 from __future__ import annotations
 
-import uuid
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -261,10 +260,3 @@ def _scope_rules(block: BlockDef, scope: list[str]) -> list[str]:
     )
     unknown = [s for s in scope if s not in allowed]
     return ["A scope dimension is not a dimension of this block."] if unknown else []
-
-
-def target_uuid(target: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(target)
-    except ValueError:
-        return None

@@ -25,12 +25,12 @@ from typing import Any
 from celery import Celery
 from sqlalchemy.exc import SQLAlchemyError
 
+from planport.domain.clock import utc_now
 from planport.execution.sweeper import sweep
 from planport.logs import get_logger
 from planport.services import runs
 from planport.settings import Settings
 from planport.store.db import Database
-from planport.store.models import utc_now
 
 TASK = "planport.run_import"
 log = get_logger("planport.execution")

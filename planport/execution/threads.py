@@ -16,12 +16,12 @@ from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from planport.domain.clock import utc_now
 from planport.execution.sweeper import sweep
 from planport.logs import get_logger
 from planport.services import runs
 from planport.settings import Settings
 from planport.store.db import Database
-from planport.store.models import utc_now
 
 log = get_logger("planport.execution")
 

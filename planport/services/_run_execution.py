@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session
 from planport import connectors
 from planport.connectors import FetchContext, Fetched, GivenFile, SourceSpec, SourceUnavailable
 from planport.domain.blocks import BlockDef
+from planport.domain.clock import Clock
+from planport.domain.clock import utc_now as _utc_now
 from planport.domain.enums import AccountType, Permission
 from planport.domain.errors import NotFound, PermissionDenied, PlanportError
 from planport.domain.imports import RunStatus
@@ -47,7 +49,7 @@ from planport.engine.writers import MergeRefused, Reference
 from planport.logs import get_logger
 from planport.services import _sqlite_lane as sqlite_lane
 from planport.services import access
-from planport.services._run_rows import Clock, Outcome, RetryPolicy, cancel_requested, finish, renew
+from planport.services._run_rows import Outcome, RetryPolicy, cancel_requested, finish, renew
 from planport.services._sqlite_lane import ATTEMPTS, BlockChanged, Lane, LeaseLost, block_lease
 from planport.services.definitions import load_block, to_def
 from planport.services.imports import (
@@ -62,7 +64,6 @@ from planport.services.imports import (
 from planport.settings import Settings
 from planport.store.db import Database, rowcount
 from planport.store.models import Block, ImportRun, Member
-from planport.store.models import utc_now as _utc_now
 
 log = get_logger("planport.runs")
 Progress = Callable[[int], None]

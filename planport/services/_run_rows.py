@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +27,6 @@ from planport.engine.summary import ImportSummary, RejectedRow, RunError
 from planport.store.db import rowcount
 from planport.store.models import ImportConfiguration, ImportRun, ImportRunReject, UTCDateTime
 
-Clock = Callable[[], datetime]
 REJECT_BATCH = 5000
 CANDIDATES = 8  # rows one claim looks at: enough to step over runs of busy configurations
 # Advisory lock namespace (the two-int4 key space, apart from the block locks' bigint keys).

@@ -37,13 +37,14 @@ from sqlalchemy import Connection, Table, select, text
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef
+from planport.domain.clock import utc_now
 from planport.domain.errors import Conflict, PlanportError
 from planport.engine.pipeline import ImportResult
 from planport.logs import get_logger
 from planport.scheduling.leases import Lease, LeaseHeld
 from planport.store import block_tables, scratch
 from planport.store.db import Database, TakingTurns
-from planport.store.models import Block, ProcessLease, utc_now
+from planport.store.models import Block, ProcessLease
 
 log = get_logger("planport.runs")
 T = TypeVar("T")

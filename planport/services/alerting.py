@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,6 +44,7 @@ from planport.alerts import (
     summary_link,
     webhook_sender_from_settings,
 )
+from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Invalid, PermissionDenied
 from planport.domain.imports import RunStatus, Trigger
@@ -59,11 +60,9 @@ from planport.store.models import (
     ImportRun,
     ImportSchedule,
     Member,
-    utc_now,
 )
 
 log = get_logger(__name__)
-Clock = Callable[[], datetime]
 OUTBOX_PAGE = 100
 # Longer than any delivery with its retries and timeouts: a message pending longer was lost.
 STALE_PENDING = timedelta(minutes=10)

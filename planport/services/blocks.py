@@ -555,10 +555,6 @@ def _load_metric(session: Session, actor: Actor, metric_id: uuid.UUID) -> Block:
     return block
 
 
-def may_configure(db: Database, actor: Actor, application_id: uuid.UUID) -> bool:
-    return access.may(db, actor, Permission.CONFIGURE_BLOCKS, application_id)
-
-
 def row_count_of(db: Database, actor: Actor, block_id: uuid.UUID) -> int:
     with db.read() as session:
         return row_count(session, load_block(session, actor, block_id, Permission.READ))

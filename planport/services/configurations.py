@@ -46,6 +46,7 @@ from planport.connectors.folder import (
     locate,
     where,
 )
+from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, Permission
 from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from planport.domain.imports import Trigger
@@ -60,7 +61,7 @@ from planport.services.definitions import load_block, to_def
 from planport.services.schedules import stored_times
 from planport.settings import Settings
 from planport.store.db import Database
-from planport.store.models import Block, ImportConfiguration, ImportSchedule, Member, utc_now
+from planport.store.models import Block, ImportConfiguration, ImportSchedule, Member
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,12 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef, DimensionDef, PropertyDef
+from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, Permission, PropertyType, ValueType
 from planport.domain.errors import Conflict, NotFound
 from planport.domain.members import Actor
 from planport.services import access
 from planport.store import block_tables
-from planport.store.models import Block, BlockProperty, MetricDimension, utc_now
+from planport.store.models import Block, BlockProperty, MetricDimension
 
 
 def to_def(block: Block) -> BlockDef:

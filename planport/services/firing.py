@@ -26,6 +26,7 @@ from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from planport.connectors import SourceSpec, UploadSource, needs_file, parse_source
+from planport.domain.clock import utc_now
 from planport.domain.errors import Invalid
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.schedules import FireOutcome
@@ -37,7 +38,7 @@ from planport.services import _fire_rows, _run_rows, configurations, runs
 from planport.services._run_rows import Outcome, RetryPolicy
 from planport.services.schedules import parsed_times
 from planport.store.db import Database
-from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule, utc_now
+from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule
 
 TICK_BATCH = 250  # schedules claimed per transaction: short transactions, bounded memory
 MISSED_LISTED = 100  # missed fires recorded per schedule after a long downtime

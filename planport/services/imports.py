@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from planport.domain.blocks import BlockDef
+from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, Permission, PropertyType
 from planport.domain.errors import Invalid
 from planport.domain.members import Actor
@@ -43,11 +44,9 @@ from planport.services import access
 from planport.services.definitions import load_block, to_def, uses_of_list
 from planport.store import block_tables
 from planport.store.db import Database
-from planport.store.models import Block, utc_now
+from planport.store.models import Block
 
 PREVIEW_ROWS = 20
-Progress = Callable[[int], None]  # called with the number of rows read so far
-REJECT_BATCH = 5000
 MERGE_WORK_MEM = "256MB"
 
 

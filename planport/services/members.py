@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from planport.domain.clock import utc_now
 from planport.domain.enums import AccountType
 from planport.domain.errors import (
     AuthenticationFailed,
@@ -27,7 +28,7 @@ from planport.domain.names import clean_name
 from planport.services import sign_ins
 from planport.services.sign_ins import Outcome, ThrottlePolicy
 from planport.store.db import Database
-from planport.store.models import Member, MemberSession, utc_now
+from planport.store.models import Member, MemberSession
 
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()

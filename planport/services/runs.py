@@ -37,6 +37,7 @@ from planport.connectors import (
     source_json,
 )
 from planport.domain.blocks import BlockDef
+from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
 from planport.domain.imports import RunStatus, Trigger
@@ -47,7 +48,7 @@ from planport.engine.summary import ImportSummary, RunError
 from planport.logs import get_logger
 from planport.services import _run_rows, access, run_hooks
 from planport.services._run_execution import Progress, cancel_locally, execute, local_progress
-from planport.services._run_rows import Clock, Outcome, RetryPolicy
+from planport.services._run_rows import Outcome, RetryPolicy
 from planport.services.csv_files import spreadsheet_safe, stream_csv
 from planport.services.definitions import load_block
 from planport.services.imports import _prepare
@@ -59,7 +60,6 @@ from planport.store.models import (
     ImportRun,
     ImportRunReject,
     Member,
-    utc_now,
 )
 
 log = get_logger("planport.runs")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from planport.connectors import needs_file, parse_source
+from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
 from planport.domain.members import Actor
@@ -41,7 +42,6 @@ from planport.store.models import (
     ImportRun,
     ImportSchedule,
     Member,
-    utc_now,
 )
 
 MAX_SCHEDULES_PER_CONFIGURATION = 4
@@ -52,7 +52,6 @@ MAX_GRACE = timedelta(days=7)
 EARLIEST_START = datetime(1970, 1, 1)
 LATEST_START = datetime(2199, 12, 31, 23, 59)
 SHOWN_FIRES = 5
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,15 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from planport.connectors import needs_file, parse_source
+from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Invalid
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.services import access, history, schedules
 from planport.services._run_execution import local_progress
-from planport.services.schedules import Clock, SameMinute, ScheduleView
+from planport.services.schedules import SameMinute, ScheduleView
 from planport.store.db import Database
-from planport.store.models import ImportConfiguration, ImportRun, utc_now
+from planport.store.models import ImportConfiguration, ImportRun
 
 _ACTIVE = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
 

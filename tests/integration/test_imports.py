@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from planport.domain.blocks import BlockDef
+from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.errors import Invalid, PermissionDenied
 from planport.domain.imports import RunStatus, Trigger
@@ -34,7 +35,6 @@ from planport.engine.mapping import (
 from planport.services import blocks, imports, items, runs
 from planport.services.applications import ApplicationView
 from planport.store.db import Database
-from planport.store.models import utc_now
 from tests.integration.builders import grid
 from tests.integration.import_builders import (
     field,

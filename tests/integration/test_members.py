@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from planport.domain.clock import utc_now
 from planport.domain.enums import AccountType
 from planport.domain.errors import (
     AuthenticationFailed,
@@ -20,7 +21,7 @@ from planport.domain.errors import (
 from planport.domain.members import Actor
 from planport.services import members
 from planport.store.db import Database
-from planport.store.models import Member, MemberSession, utc_now
+from planport.store.models import Member, MemberSession
 from tests.integration.builders import PASSWORD
 
 HOURS = 12

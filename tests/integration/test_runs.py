@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from planport.domain.blocks import BlockDef
+from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, PropertyType
 from planport.domain.errors import Invalid
 from planport.domain.imports import RunStatus, Trigger
@@ -26,7 +27,7 @@ from planport.services import blocks, configurations, items, runs
 from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
-from planport.store.models import ImportConfiguration, ImportRun, utc_now
+from planport.store.models import ImportConfiguration, ImportRun
 from tests.integration.builders import grant, grid
 from tests.integration.import_builders import field, mapping, write_csv
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from planport.domain.blocks import BlockDef
+from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, ValueType
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
@@ -26,7 +27,7 @@ from planport.services import blocks, firing, items, runs, schedules
 from planport.services.applications import ApplicationView
 from planport.settings import Settings
 from planport.store.db import Database
-from planport.store.models import ImportRun, MemberSession, utc_now
+from planport.store.models import ImportRun, MemberSession
 from tests.integration.builders import PASSWORD
 from tests.integration.import_builders import field, mapping
 from tests.integration.schedule_builders import daily, folder_configuration, product_list

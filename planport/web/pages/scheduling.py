@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from planport.domain.clock import utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Invalid, PermissionDenied, PlanportError
 from planport.domain.members import Actor
@@ -24,7 +25,6 @@ from planport.services import applications, schedules, scheduling_page
 from planport.services.applications import ApplicationView
 from planport.services.scheduling_page import Overview
 from planport.store.db import Database
-from planport.store.models import utc_now
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.pages._imports_pages import when
