@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeEngine
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType
+from planport.domain.imports import RunErrorName
 from planport.engine import unchanged as unchanged_rows
 from planport.engine import values as parsers
 from planport.engine.file_settings import FileSettings
@@ -54,7 +55,9 @@ TYPE_ROWS = 200_000  # rows typed and handed to the load at a time (see _Run._st
 class ImportFailed(Exception):
     """The run cannot complete (threshold passed, data in the way); nothing is written."""
 
-    def __init__(self, name: str, message: str, result: ImportResult | None = None) -> None:
+    def __init__(
+        self, name: RunErrorName, message: str, result: ImportResult | None = None
+    ) -> None:
         super().__init__(message)
         self.name = name
         self.message = message
@@ -716,7 +719,7 @@ def _check_threshold(result: ImportResult, mapping: Mapping) -> None:
     share = 100 * summary.skipped / max(total, 1)
     if share > threshold:
         raise ImportFailed(
-            "RejectThresholdExceeded",
+            RunErrorName.REJECT_THRESHOLD_EXCEEDED,
             f"{summary.skipped:,} of {total:,} rows ({share:.1f} %) were skipped, more than the "
             f"{threshold:g} % this import allows. Nothing was imported.",
             _nothing_landed(result),

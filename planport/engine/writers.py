@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
+from planport.domain.imports import RunErrorName
 from planport.engine.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions, TransactionMode
 from planport.engine.staging import ROW, SEQ, STAGING, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectLog
@@ -48,7 +49,7 @@ class RepeatedKeys(Exception):
 class MergeRefused(Exception):
     """The merge would break a rule (e.g. clear items still in use); nothing is written."""
 
-    def __init__(self, name: str, message: str) -> None:
+    def __init__(self, name: RunErrorName, message: str) -> None:
         super().__init__(message)
         self.name = name
         self.message = message
@@ -412,7 +413,7 @@ def _refuse_if_used(
             uses.append(f"{count:,} in {reference.description}")
     if uses:
         raise MergeRefused(
-            "ItemsInUse",
+            RunErrorName.ITEMS_IN_USE,
             "Clearing the list would remove items that are still used: "
             + ", ".join(uses)
             + ". Nothing was imported; import without clearing, or remove those uses first.",

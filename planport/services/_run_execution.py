@@ -38,7 +38,7 @@ from planport.domain.clock import Clock
 from planport.domain.clock import utc_now as _utc_now
 from planport.domain.enums import AccountType, Permission
 from planport.domain.errors import NotFound, PermissionDenied, PlanportError
-from planport.domain.imports import RunStatus
+from planport.domain.imports import RunErrorName, RunStatus
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping, check_mapping
@@ -86,7 +86,7 @@ class _Refused(Exception):
         self.outcome = outcome
 
 
-def _failed(name: str, message: str, *, transient: bool = False) -> Outcome:
+def _failed(name: RunErrorName, message: str, *, transient: bool = False) -> Outcome:
     return Outcome(RunStatus.FAILED, errors=[RunError(name, message)], transient=transient)
 
 
@@ -301,11 +301,13 @@ class _Execution:
             mapping = Mapping.model_validate_json(run.mapping)
             _require_rights(session, run, actor, block, mapping)
             if run.source is None:
-                raise _Refused(_failed("SourceMissing", "This run does not say what to import."))
+                raise _Refused(
+                    _failed(RunErrorName.SOURCE_MISSING, "This run does not say what to import.")
+                )
             try:
                 source = connectors.parse_source(run.source)
             except PlanportError as error:
-                raise _Refused(_failed("SourceInvalid", error.message)) from None
+                raise _Refused(_failed(RunErrorName.SOURCE_INVALID, error.message)) from None
             lists = _dimension_lists(session, block, mapping)
             references = _references(session, block)
         return _Job(self.run_id, actor, block, lists, references, source, file_settings, mapping)
@@ -327,14 +329,14 @@ class _Execution:
                 # The file given with the run: to its reader a file that cannot be read, as
                 # before runs had sources (the Import Summary's documented reason).
                 message = f"The file {job.source.name} could not be read: {error.message}"
-                raise _Refused(_failed("FileUnreadable", message)) from None
+                raise _Refused(_failed(RunErrorName.FILE_UNREADABLE, message)) from None
             raise _Refused(
-                _failed("SourceUnavailable", error.message, transient=error.transient)
+                _failed(RunErrorName.SOURCE_UNAVAILABLE, error.message, transient=error.transient)
             ) from None
         except PermissionDenied as error:
-            raise _Refused(_failed("OwnerLacksAccess", error.message)) from None
+            raise _Refused(_failed(RunErrorName.OWNER_LACKS_ACCESS, error.message)) from None
         except PlanportError as error:
-            raise _Refused(_failed("SourceUnavailable", error.message)) from None
+            raise _Refused(_failed(RunErrorName.SOURCE_UNAVAILABLE, error.message)) from None
         if fetched.file_settings is not None:
             job.file_settings = fetched.file_settings
         if fetched.mapping is not None:
@@ -350,19 +352,19 @@ class _Execution:
         # its definition may have changed since the run was queued.
         problems = check_mapping(job.block, job.mapping)
         if problems:
-            raise _Refused(_failed("MappingDoesNotFit", " ".join(problems)))
+            raise _Refused(_failed(RunErrorName.MAPPING_DOES_NOT_FIT, " ".join(problems)))
         try:
             size, digest = file_digest(fetched.path)
             self._record_file(job, fetched.name, size, digest)
             source = open_source(fetched.path, job.file_settings)
             _refuse_unmatched_file(job.block, job.mapping, source)
         except FileUnreadable as error:
-            raise _Refused(_failed("FileUnreadable", error.message)) from None
+            raise _Refused(_failed(RunErrorName.FILE_UNREADABLE, error.message)) from None
         except FileDoesNotMatch as error:
-            raise _Refused(_failed("FileDoesNotMatch", error.message)) from None
+            raise _Refused(_failed(RunErrorName.FILE_DOES_NOT_MATCH, error.message)) from None
         except OSError as error:
             message = f"The file could not be read: {error.strerror or error}."
-            raise _Refused(_failed("FileUnreadable", message)) from None
+            raise _Refused(_failed(RunErrorName.FILE_UNREADABLE, message)) from None
         return source
 
     def _record_file(self, job: _Job, name: str, size: int, digest: str) -> None:
@@ -461,7 +463,9 @@ class _Execution:
             except BlockChanged as changed:
                 if attempt == ATTEMPTS:
                     message = f"{changed.message} The import was not written; it can run again."
-                    return self._finish_alone(_failed("BlockChanged", message, transient=True))
+                    return self._finish_alone(
+                        _failed(RunErrorName.BLOCK_CHANGED, message, transient=True)
+                    )
                 log.info("block changed while importing; preparing again", run_id=str(self.run_id))
                 source.invalid_rows.clear()
                 continue
@@ -591,11 +595,16 @@ def _owner(session: Session, run: ImportRun) -> Actor:
     member = session.get(Member, run.actor_id) if run.actor_id else None
     if member is None:
         raise _Refused(
-            _failed("OwnerLacksAccess", "The member this run acts for no longer exists.")
+            _failed(
+                RunErrorName.OWNER_LACKS_ACCESS, "The member this run acts for no longer exists."
+            )
         )
     if not member.is_active:
         raise _Refused(
-            _failed("OwnerLacksAccess", f"{member.email} is no longer active in this workspace.")
+            _failed(
+                RunErrorName.OWNER_LACKS_ACCESS,
+                f"{member.email} is no longer active in this workspace.",
+            )
         )
     return Actor(
         id=member.id,
@@ -609,7 +618,9 @@ def _owner(session: Session, run: ImportRun) -> Actor:
 def _block(session: Session, run: ImportRun) -> BlockDef:
     block = session.get(Block, run.block_id) if run.block_id else None
     if block is None:
-        raise _Refused(_failed("BlockDeleted", f"The block {run.block_name!r} was deleted."))
+        raise _Refused(
+            _failed(RunErrorName.BLOCK_DELETED, f"The block {run.block_name!r} was deleted.")
+        )
     return to_def(block)
 
 
@@ -623,7 +634,7 @@ def _require_rights(
         who = "The schedule's owner " if run.trigger == "schedule" else ""
         raise _Refused(
             _failed(
-                "OwnerLacksAccess",
+                RunErrorName.OWNER_LACKS_ACCESS,
                 f"{who}{actor.email} lacks the {' and '.join(missing)} permission"
                 f"{'s' if len(missing) > 1 else ''} on {block.name!r} needed to run this import.",
             )
@@ -633,7 +644,7 @@ def _require_rights(
 def _cancelled() -> Outcome:
     return Outcome(
         RunStatus.CANCELLED,
-        errors=[RunError("Cancelled", "The import was cancelled; nothing was written.")],
+        errors=[RunError(RunErrorName.CANCELLED, "The import was cancelled; nothing was written.")],
     )
 
 
@@ -648,15 +659,19 @@ def _failure(error: Exception) -> Outcome | None:
     if isinstance(error, MergeRefused):
         return _failed(error.name, error.message)
     if isinstance(error, FileUnreadable):
-        return _failed("FileUnreadable", error.message)
+        return _failed(RunErrorName.FILE_UNREADABLE, error.message)
     if isinstance(error, OSError):
-        return _failed("FileUnreadable", f"The file could not be read: {error.strerror or error}.")
+        return _failed(
+            RunErrorName.FILE_UNREADABLE, f"The file could not be read: {error.strerror or error}."
+        )
     if isinstance(error, NotFound):
-        return _failed("BlockDeleted", error.message)
+        return _failed(RunErrorName.BLOCK_DELETED, error.message)
     return None
 
 
 def _unexpected(error: BaseException) -> Outcome:
     # A bug, not the user's doing: the run is failed (never left running) and the error
     # propagates to the logs with its traceback.
-    return _failed("UnexpectedError", f"Planport failed unexpectedly ({type(error).__name__}).")
+    return _failed(
+        RunErrorName.UNEXPECTED_ERROR, f"Planport failed unexpectedly ({type(error).__name__})."
+    )

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from planport.connectors import SourceSpec, UploadSource, needs_file, parse_source
 from planport.domain.clock import utc_now
 from planport.domain.errors import Invalid
-from planport.domain.imports import RunStatus, Trigger
+from planport.domain.imports import RunErrorName, RunStatus, Trigger
 from planport.domain.schedules import FireOutcome
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping
@@ -260,10 +260,15 @@ def _run_values(fire: _Fire, recipe: _Recipe, now: datetime) -> dict[str, Any]:
     )
 
 
-def _cannot_run(session: Session, row: Row[Any], recipe: _Recipe) -> tuple[str, str] | None:
+def _cannot_run(
+    session: Session, row: Row[Any], recipe: _Recipe
+) -> tuple[RunErrorName, str] | None:
     if recipe.unreadable is not None:  # before revalidating, which would read it too
         name = row.configuration_name
-        return "ConfigurationInError", f"Import configuration {name!r}: {recipe.unreadable}"
+        return (
+            RunErrorName.CONFIGURATION_IN_ERROR,
+            f"Import configuration {name!r}: {recipe.unreadable}",
+        )
     error = row.configuration_error
     if not configurations.is_checked(recipe.spec, row.definition_version, row.checked_version):
         # Its block changed or went, or it copies a block: re-check it as an object, so the
@@ -273,12 +278,12 @@ def _cannot_run(session: Session, row: Row[Any], recipe: _Recipe) -> tuple[str, 
         error = configurations.revalidate(session, configuration).error
     if error is not None:
         return (
-            "ConfigurationInError",
+            RunErrorName.CONFIGURATION_IN_ERROR,
             f"Import configuration {row.configuration_name!r} is in error: {error}",
         )
     if needs_file(recipe.spec):
         return (
-            "NoFileToImport",
+            RunErrorName.NO_FILE_TO_IMPORT,
             f"Import configuration {row.configuration_name!r} imports a file uploaded with "
             "each run; a schedule has no file to give it. Change its source to a server "
             "folder or another block.",

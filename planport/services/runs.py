@@ -40,7 +40,7 @@ from planport.domain.blocks import BlockDef
 from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
-from planport.domain.imports import RunStatus, Trigger
+from planport.domain.imports import RunErrorName, RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.engine.file_settings import FileSettings
 from planport.engine.mapping import Mapping
@@ -544,7 +544,7 @@ def cancel_run(db: Database, actor: Actor, run_id: uuid.UUID) -> RunView:
     cancel_locally(run_id)
     outcome = Outcome(
         RunStatus.CANCELLED,
-        errors=[RunError("Cancelled", f"Cancelled by {actor.email} before it started.")],
+        errors=[RunError(RunErrorName.CANCELLED, f"Cancelled by {actor.email} before it started.")],
     )
     with db.write() as session:
         policy = RetryPolicy(0)
@@ -614,14 +614,16 @@ def _fail_lost(
     when = f"since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "ever"
     if run.cancel_requested:
         # Asked to stop, and stopped: a cancel, not a loss to retry.
-        outcome = Outcome(RunStatus.CANCELLED, errors=[RunError("Cancelled", "Cancelled.")])
+        outcome = Outcome(
+            RunStatus.CANCELLED, errors=[RunError(RunErrorName.CANCELLED, "Cancelled.")]
+        )
     else:
         message = (
             f"The worker running this import stopped (no heartbeat from {run.worker or '?'} "
             f"{when}). Nothing was written to {run.block_name}."
         )
         outcome = Outcome(
-            RunStatus.FAILED, errors=[RunError("WorkerLost", message)], transient=True
+            RunStatus.FAILED, errors=[RunError(RunErrorName.WORKER_LOST, message)], transient=True
         )
     with db.write() as session:
         return _run_rows.finish(
