@@ -165,9 +165,11 @@ def test_a_check_whose_client_leaves_is_called_off_and_answered_as_abandoned(
 ) -> None:
     check = _slow_check(served)
     connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
-    connection.request("POST", check.path, body=check.body, headers=check.headers)
-    time.sleep(0.5)  # the Check is reading the blank lines now
-    connection.close()
+    try:
+        connection.request("POST", check.path, body=check.body, headers=check.headers)
+        time.sleep(0.5)  # the Check is reading the blank lines now
+    finally:
+        connection.close()
 
     written = _wait_for_log(served, r"request .*path=\S+/check .*status=400")
     assert re.search(r"file work called off .*why='?client left", written), written
@@ -178,12 +180,14 @@ def test_a_check_whose_client_leaves_is_called_off_and_answered_as_abandoned(
 def test_a_server_told_to_stop_calls_off_a_running_check_and_exits(served: Served) -> None:
     check = _slow_check(served)
     connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
-    connection.request("POST", check.path, body=check.body, headers=check.headers)
-    time.sleep(0.5)
-    os.killpg(served.process.pid, signal.SIGTERM)
-
-    answer = connection.getresponse()
-    text = answer.read().decode()
+    try:
+        connection.request("POST", check.path, body=check.body, headers=check.headers)
+        time.sleep(0.5)
+        os.killpg(served.process.pid, signal.SIGTERM)
+        answer = connection.getresponse()
+        text = answer.read().decode()
+    finally:
+        connection.close()
     assert answer.status == 503, text
     assert "The server is stopping, so the file was not read to its end" in text
     served.process.wait(timeout=WAIT_S)
