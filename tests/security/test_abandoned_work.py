@@ -12,7 +12,6 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,9 +29,9 @@ from planport.settings import Settings
 from planport.store import migrate
 from planport.store.db import Database
 from tests.integration.test_import_pages import mapping_form, settings_query
+from tests.servers import free_port, wait_until_ready
 
 EMAIL, PASSWORD = "admin@example.com", "correct horse battery"
-READY_TIMEOUT_S = 45.0
 WAIT_S = 30.0  # for the server to write what the test waits for; met in well under a second
 BLANK_MB = 320  # of blank lines: seconds of reading, however fast the machine
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -48,13 +47,6 @@ class Served:
     block_id: str
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """`planport serve` over a fresh SQLite database holding an admin and a Dimension List."""
@@ -67,7 +59,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     app = applications.create_application(db, admin, "Abandoned work")
     block = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Products")
     db.dispose()
-    port, log = _free_port(), tmp_path / "serve.log"
+    port, log = free_port(), tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PLANPORT_")}
     env |= {"PLANPORT_DATA_DIR": str(data_dir), "PLANPORT_LOG_LEVEL": "info"}
     command = [sys.executable, "-m", "planport", "serve", "--port", str(port), "--no-scheduler"]
@@ -83,26 +75,12 @@ def served(tmp_path: Path) -> Iterator[Served]:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(process, base_url, log)
+        wait_until_ready(process, base_url, log)
         yield Served(base_url, port, process, log, data_dir, str(block.id))
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`planport serve` exited early:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx2.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx2.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"`planport serve` was not ready in time:\n{log.read_text()[-4000:]}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,36 +24,12 @@ from planport.services import members
 from planport.store import migrate
 from planport.store.db import Database
 from tests.conftest import postgres_schema
+from tests.servers import free_port, wait_until_ready
 
 PASSWORD = "correct horse battery"
 WRONG = "not-the-password-at-all"
 EMAIL = "member@example.com"
-READY_TIMEOUT_S = 45.0
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`planport serve` exited early:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as error:
-            error.close()
-        except OSError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"`planport serve` was not ready in time:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture
@@ -76,7 +50,7 @@ def servers(tmp_path: Path) -> Iterator[tuple[list[str], list[Path]]]:
         processes, urls, logs = [], [], []
         try:
             for number in range(2):
-                port, log = _free_port(), tmp_path / f"serve-{number}.log"
+                port, log = free_port(), tmp_path / f"serve-{number}.log"
                 with log.open("wb") as out:
                     process = subprocess.Popen(
                         [
@@ -100,7 +74,7 @@ def servers(tmp_path: Path) -> Iterator[tuple[list[str], list[Path]]]:
                 urls.append(f"http://127.0.0.1:{port}")
                 logs.append(log)
             for process, base_url, log in zip(processes, urls, logs, strict=True):
-                _wait_until_ready(process, base_url, log)
+                wait_until_ready(process, base_url, log)
             yield urls, logs
         finally:
             for process in processes:
