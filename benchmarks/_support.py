@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from planport.domain.enums import AccountType
 from planport.domain.members import Actor
-from planport.services import members
+from planport.services.workspace import members
 from planport.store import migrate
 from planport.store.db import Database
 

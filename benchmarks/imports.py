@@ -75,7 +75,8 @@ def write_transactions_file(path: Path, rows: int) -> None:
 
 def _setup_metric(db: Any, rows: int) -> tuple[Any, Any, Any]:
     from planport.domain.enums import BlockKind, ValueType
-    from planport.services import applications, blocks, items
+    from planport.services import blocks
+    from planport.services.blocks import applications, items
 
     actor = bench_admin(db)
     app = applications.create_application(db, actor, "Bench")
@@ -102,7 +103,7 @@ def _setup_metric(db: Any, rows: int) -> tuple[Any, Any, Any]:
 
 
 def _metric_mapping(metric: Any) -> Any:
-    from planport.engine.mapping import FieldMapping, Mapping, SourceColumn
+    from planport.domain.mapping import FieldMapping, Mapping, SourceColumn
 
     fields = [
         FieldMapping(target=str(d.list_id), source=SourceColumn(column=d.list_name))
@@ -113,8 +114,8 @@ def _metric_mapping(metric: Any) -> Any:
 
 
 def scenario_metric(kind: str, file: Path, update_file: Path | None) -> dict[str, float]:
-    from planport.engine.file_settings import FileSettings
-    from planport.services import runs
+    from planport.domain.file_settings import FileSettings
+    from planport.services.imports import runs
 
     with database(kind, Path(tempfile.mkdtemp())) as db:
         actor, metric, _ = _setup_metric(db, 0)
@@ -137,9 +138,11 @@ def scenario_metric(kind: str, file: Path, update_file: Path | None) -> dict[str
 
 def scenario_transactions(kind: str, file: Path) -> dict[str, float]:
     from planport.domain.enums import BlockKind, PropertyType
-    from planport.engine.file_settings import FileSettings
-    from planport.engine.mapping import FieldMapping, Mapping, SourceColumn
-    from planport.services import applications, blocks, items, runs
+    from planport.domain.file_settings import FileSettings
+    from planport.domain.mapping import FieldMapping, Mapping, SourceColumn
+    from planport.services import blocks
+    from planport.services.blocks import applications, items
+    from planport.services.imports import runs
 
     with database(kind, Path(tempfile.mkdtemp())) as db:
         actor = bench_admin(db)

@@ -21,9 +21,11 @@ from typing import Any
 
 from benchmarks._support import bench_admin, database, peak_rss_mb, postgres_available
 from planport.domain.enums import BlockKind, ValueType
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import FieldMapping, Mapping, SourceColumn
-from planport.services import applications, block_data, blocks, items, runs
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import FieldMapping, Mapping, SourceColumn
+from planport.services import blocks
+from planport.services.blocks import applications, block_data, items
+from planport.services.imports import runs
 from planport.store.db import Database
 
 BATCH = 5000

@@ -81,9 +81,10 @@ def prepare(folder: Path, rows: int) -> dict[str, Any]:
     """A database with the benchmark's metric, a small folder configuration and a file."""
     from planport.connectors import FolderSource, source_json
     from planport.domain.enums import BlockKind
-    from planport.engine.file_settings import FileSettings
-    from planport.engine.mapping import CODE, NAME, FieldMapping, Mapping, SourceColumn
-    from planport.services import blocks, configurations
+    from planport.domain.file_settings import FileSettings
+    from planport.domain.mapping import CODE, NAME, FieldMapping, Mapping, SourceColumn
+    from planport.services import blocks
+    from planport.services.imports import configurations
     from planport.store import migrate
     from planport.store.db import Database
     from planport.store.models import ImportConfiguration
@@ -161,9 +162,9 @@ def measure(folder: Path, rows: int) -> dict[str, float]:
 
 
 def _during_import(base: str, setup: dict[str, Any], folder: Path) -> dict[str, float]:
-    from planport.engine.file_settings import FileSettings
-    from planport.services import runs
-    from planport.services.members import actor_for
+    from planport.domain.file_settings import FileSettings
+    from planport.services.imports import runs
+    from planport.services.workspace.members import actor_for
     from planport.store.db import Database
 
     _wait_until_up(base)

@@ -16,11 +16,13 @@ import uuid
 from pathlib import Path
 
 from planport.domain.enums import BlockKind
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE, FieldMapping, Mapping, SourceColumn
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, FieldMapping, Mapping, SourceColumn
 from planport.execution.threads import ThreadExecutor
-from planport.services import applications, blocks, runs
+from planport.services import blocks
+from planport.services.blocks import applications
+from planport.services.imports import runs
 from planport.settings import Settings
 from planport.store.db import Database
 

@@ -33,13 +33,14 @@ from sqlalchemy import insert, select, update
 
 from planport.connectors import FolderSource, source_json
 from planport.domain.enums import BlockKind
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME, FieldMapping, Mapping, SourceColumn
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE, NAME, FieldMapping, Mapping, SourceColumn
 from planport.execution.threads import ThreadExecutor
 from planport.processes import build_scheduler
-from planport.scheduling import Repeat
-from planport.services import applications, blocks, firing
-from planport.services.schedules import repeat_json
+from planport.scheduling import Repeat, repeat_json
+from planport.services import blocks
+from planport.services.blocks import applications
+from planport.services.scheduling import firing
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule

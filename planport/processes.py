@@ -19,7 +19,9 @@ from planport.execution import sweeper as run_sweeper
 from planport.logs import get_logger
 from planport.scheduling.leases import Lease, LeaseHeld
 from planport.scheduling.scheduler import Scheduler, TickResult
-from planport.services import alerting, firing, history, runs
+from planport.services.imports import runs
+from planport.services.imports.runs import alerting
+from planport.services.scheduling import firing, history
 from planport.settings import Settings
 from planport.store.db import Database
 

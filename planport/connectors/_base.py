@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from planport.domain.blocks import BlockDef
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import Mapping
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import Mapping
 from planport.settings import Settings
 from planport.store.db import Database
 

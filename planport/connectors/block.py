@@ -34,10 +34,8 @@ from planport.connectors.specs import BlockSource
 from planport.domain.blocks import BlockDef, PropertyDef
 from planport.domain.enums import BlockKind, PropertyType
 from planport.domain.errors import NotFound, PermissionDenied
-from planport.domain.names import name_key
-from planport.domain.values import format_value
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import (
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import (
     CODE,
     NAME,
     VALUE,
@@ -48,6 +46,8 @@ from planport.engine.mapping import (
     TransactionMode,
     UnknownItems,
 )
+from planport.domain.names import name_key
+from planport.domain.values import format_value
 from planport.store import block_tables
 from planport.store.db import Database
 

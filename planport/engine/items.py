@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
 from planport.domain.blocks import BlockDef
+from planport.domain.mapping import MatchBy
 from planport.domain.names import MAX_CODE_LENGTH
-from planport.engine.mapping import MatchBy
 from planport.store import block_tables
 
 CHUNK = 1000

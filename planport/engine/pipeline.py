@@ -20,12 +20,9 @@ from sqlalchemy.types import TypeEngine
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunErrorName
-from planport.engine import unchanged as unchanged_rows
-from planport.engine import values as parsers
-from planport.engine.file_settings import FileSettings
-from planport.engine.items import ItemIndex, valid_code_mask
-from planport.engine.mapping import (
+from planport.domain.mapping import (
     CODE,
     NAME,
     VALUE,
@@ -34,6 +31,9 @@ from planport.engine.mapping import (
     MatchBy,
     UnknownItems,
 )
+from planport.engine import unchanged as unchanged_rows
+from planport.engine import values as parsers
+from planport.engine.items import ItemIndex, valid_code_mask
 from planport.engine.reader import Source, iter_batches, physical_lines
 from planport.engine.staging import ROW, SEQ, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectedRow, RejectLog

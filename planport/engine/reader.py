@@ -28,8 +28,8 @@ import clevercsv
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from planport.domain.file_settings import FileSettings
 from planport.domain.work_limits import WorkLimit
-from planport.engine.file_settings import FileSettings
 
 BLOCK_SIZE = 16 << 20  # bytes per parsed block; also the longest row Planport reads
 SAMPLE_SIZE = 256 << 10  # bytes read to detect encoding, dialect and header

@@ -22,8 +22,8 @@ from sqlalchemy import Connection
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
+from planport.domain.mapping import VALUE, ClearMode, ImportOptions
 from planport.engine import binary_copy
-from planport.engine.mapping import VALUE, ClearMode, ImportOptions
 from planport.engine.staging import SEQ, KeyOrder, Staging
 from planport.engine.writers import Plan, has_merge
 from planport.store import block_tables

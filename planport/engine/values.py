@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from planport.engine.file_settings import BooleanFormat, DateFormat, NumberFormat
+from planport.domain.file_settings import BooleanFormat, DateFormat, NumberFormat
 
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _INTEGER = r"^[+-]?\d{1,18}$"

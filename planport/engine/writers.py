@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
 from planport.domain.imports import RunErrorName
-from planport.engine.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions, TransactionMode
+from planport.domain.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions, TransactionMode
 from planport.engine.staging import ROW, SEQ, STAGING, Staging
 from planport.engine.summary import ImportSummary, Reason, RejectLog
 from planport.store import block_tables

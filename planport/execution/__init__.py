@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Protocol
 
-from planport.services import runs
+from planport.services.imports import runs
 from planport.settings import Settings
 from planport.store.db import Database
 

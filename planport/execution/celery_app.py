@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from planport.domain.clock import utc_now
 from planport.execution.sweeper import sweep
 from planport.logs import get_logger
-from planport.services import runs
+from planport.services.imports import runs
 from planport.settings import Settings
 from planport.store.db import Database
 

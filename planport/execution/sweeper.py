@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from planport.services import runs
+from planport.services.imports import runs
 from planport.settings import Settings
 from planport.store.db import Database
 

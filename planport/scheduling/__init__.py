@@ -27,6 +27,7 @@ from planport.scheduling.repeats import (
     parse_repeat,
     parse_weekdays,
 )
+from planport.scheduling.stored import parsed_times, repeat_from_json, repeat_json
 from planport.scheduling.wording import describe, format_instant, parse_instant, parse_start
 from planport.scheduling.zones import (
     check_zone,
@@ -60,6 +61,9 @@ __all__ = [
     "parse_repeat",
     "parse_start",
     "parse_weekdays",
+    "parsed_times",
+    "repeat_from_json",
+    "repeat_json",
     "time_zones",
     "utc_to_wall",
     "wall_instants",

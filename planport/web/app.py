@@ -24,20 +24,7 @@ from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.limits import BodyLimit, WorkLimits
-from planport.web.pages import (
-    account,
-    alerts,
-    applications,
-    blocks,
-    imports_configurations,
-    imports_runs,
-    imports_wizard,
-    members,
-    scheduling,
-    scheduling_history,
-    scheduling_runs,
-    sessions,
-)
+from planport.web.pages import blocks, imports, scheduling, workspace
 from planport.web.templating import redirect, render
 
 log = get_logger("planport.web")
@@ -63,18 +50,18 @@ def create_app(
     )
     _add_health(app)
     routed = (
-        sessions,
-        applications,
-        blocks,
-        imports_wizard,
-        imports_runs,
-        imports_configurations,
-        scheduling,
-        scheduling_history,
-        scheduling_runs,
-        members,
-        account,
-        alerts,
+        workspace.sessions,
+        blocks.applications,
+        blocks.blocks,
+        imports.wizard,
+        imports.runs,
+        imports.configurations,
+        scheduling.page,
+        scheduling.history,
+        scheduling.runs,
+        workspace.members,
+        workspace.account,
+        imports.alerts,
     )
     for module in routed:
         app.include_router(module.router)

@@ -16,8 +16,8 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from planport.domain.members import Actor
-from planport.services import members
-from planport.services.members import Login
+from planport.services.workspace import members
+from planport.services.workspace.members import Login
 from planport.settings import Settings
 from planport.store.db import Database
 

@@ -37,8 +37,12 @@ from sqlalchemy import delete, func, select, update
 from planport.connectors import FolderSource
 from planport.domain.members import Actor
 from planport.scheduling import Repeat
-from planport.services import applications, blocks, configurations, members, schedules
-from planport.services.schedules import ScheduleInput
+from planport.services import blocks
+from planport.services.blocks import applications
+from planport.services.imports import configurations, sources
+from planport.services.scheduling import schedules
+from planport.services.scheduling.schedules import ScheduleInput
+from planport.services.workspace import members
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule
 from tests.e2e.conftest import DEMO_EMAIL, Server, log_in
@@ -110,7 +114,7 @@ def _point_at_folders(
         for configuration in configurations.list_configurations(db, actor, block.id):
             if configuration.name in FOLDERS:
                 source = FolderSource(path=FOLDERS[configuration.name])
-                configurations.set_source(db, actor, configuration.id, source)
+                sources.set_source(db, actor, configuration.id, source)
                 found[configuration.name] = configuration.id
     imports = data_dir / "imports" / "fp-a-demo"  # the demo application's folder
     imports.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import inspect
 
 from planport.domain.members import Actor
-from planport.services import access, block_data
+from planport.services.blocks import block_data
+from planport.services.workspace import access
 from planport.store.db import Database
 
 PASSWORD = "correct horse battery"

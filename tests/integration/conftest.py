@@ -17,8 +17,9 @@ from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 
 from planport.domain.members import Actor
-from planport.services import applications, members
-from planport.services.applications import ApplicationView
+from planport.services.blocks import applications
+from planport.services.blocks.applications import ApplicationView
+from planport.services.workspace import members
 from planport.settings import Settings
 from planport.store import migrate
 from planport.store.db import Database

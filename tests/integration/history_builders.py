@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from planport.services.configurations import ConfigurationView
+from planport.services.imports.configurations import ConfigurationView
 from planport.store.db import Database
 from planport.store.models import ImportRun, ScheduleFire
 

@@ -10,9 +10,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import (
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import (
     FieldMapping,
     ImportOptions,
     Mapping,
@@ -21,9 +20,10 @@ from planport.engine.mapping import (
     SourceColumn,
     UnknownItems,
 )
+from planport.domain.members import Actor
 from planport.engine.summary import RejectGroup
-from planport.services import runs
-from planport.services.runs import RunView
+from planport.services.imports import runs
+from planport.services.imports.runs import RunView
 from planport.store.db import Database
 from planport.store.models import ImportRun, ImportRunReject
 

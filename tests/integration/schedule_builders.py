@@ -13,14 +13,15 @@ from sqlalchemy import select, update
 from planport.connectors import FolderSource, UploadSource, source_json
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE, NAME
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME
 from planport.scheduling import Repeat
-from planport.services import blocks, configurations
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
-from planport.services.schedules import ScheduleInput
+from planport.services import blocks
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling.schedules import ScheduleInput
 from planport.store.db import Database
 from planport.store.models import Application, ImportConfiguration, ImportRun, ScheduleFire
 from tests.integration.import_builders import field, mapping, write_csv

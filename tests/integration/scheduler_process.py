@@ -17,7 +17,7 @@ import sys
 from datetime import datetime, timedelta
 
 from planport.execution import executor_for
-from planport.services import firing
+from planport.services.scheduling import firing
 from planport.settings import Settings
 from planport.store.db import Database
 

@@ -10,8 +10,9 @@ import pytest
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, NotFound, PermissionDenied
 from planport.domain.members import DEFAULT_ROLES, Actor
-from planport.services import access, applications, members
-from planport.services.applications import ApplicationView
+from planport.services.blocks import applications
+from planport.services.blocks.applications import ApplicationView
+from planport.services.workspace import access, members
 from planport.store.db import Database
 from tests.integration.builders import role_id
 

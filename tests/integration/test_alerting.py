@@ -24,9 +24,11 @@ from planport.domain.errors import Invalid, PermissionDenied
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.scheduling import Repeat
-from planport.services import alerting, firing, runs, schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import runs
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.imports.runs import alerting
+from planport.services.scheduling import firing, schedules
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import AlertMessage, Application

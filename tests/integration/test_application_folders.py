@@ -13,11 +13,13 @@ from planport import connectors
 from planport.connectors import FetchContext, FolderSource
 from planport.domain.enums import BlockKind
 from planport.domain.errors import Conflict, Invalid, PermissionDenied
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE, NAME
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME
-from planport.services import applications, blocks, configurations
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import applications
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations, sources
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import Application
@@ -44,7 +46,7 @@ def folder_configuration(
         FileSettings(),
         mapping(field(CODE, "Code"), field(NAME, "Name")),
     )
-    return configurations.set_source(db, admin, saved.id, spec)
+    return sources.set_source(db, admin, saved.id, spec)
 
 
 def fetch(
@@ -85,7 +87,7 @@ def test_a_configuration_never_reads_a_file_placed_for_another_application(
     with pytest.raises(connectors.SourceUnavailable, match=r"No file matches \*\.csv"):
         fetch(db, admin, settings, mine.id, tmp_path)
     with pytest.raises(Invalid, match=r"uses '\.\.'"):
-        configurations.set_source(db, admin, mine.id, FolderSource(path="../payroll/salaries.csv"))
+        sources.set_source(db, admin, mine.id, FolderSource(path="../payroll/salaries.csv"))
 
     theirs = folder_configuration(db, admin, other.id, FolderSource(pattern="*.csv"))
     assert fetch(db, admin, settings, theirs.id, tmp_path).name == "salaries.csv"

@@ -10,8 +10,9 @@ import pytest
 from planport.domain.enums import BlockKind, Permission, PropertyType, ValueType
 from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from planport.domain.members import Actor
-from planport.services import applications, blocks, items
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import applications, items
+from planport.services.blocks.applications import ApplicationView
 from planport.store.db import Database
 from tests.integration.builders import grant, table_names
 

@@ -13,8 +13,9 @@ from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.errors import Invalid, NotFound
 from planport.domain.members import Actor
-from planport.services import block_data, blocks, items
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import block_data, items
+from planport.services.blocks.applications import ApplicationView
 from planport.store.db import Database
 
 DL, TL = BlockKind.DIMENSION_LIST, BlockKind.TRANSACTION_LIST

@@ -20,12 +20,15 @@ from sqlalchemy import func, select
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import AccountType, BlockKind, PropertyType
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import Mapping
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import Mapping
 from planport.execution.celery_app import CeleryExecutor
-from planport.services import applications, blocks, members, runs
+from planport.services import blocks
+from planport.services.blocks import applications
+from planport.services.imports import runs
+from planport.services.workspace import members
 from planport.store import block_tables
 from planport.store.db import Database
 from planport.store.models import ImportRun

@@ -16,13 +16,15 @@ from fastapi.testclient import TestClient
 from planport.connectors import FolderSource
 from planport.domain.blocks import BlockDef
 from planport.domain.errors import PermissionDenied
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import CODE, NAME, ClearMode
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME, ClearMode
-from planport.services import applications, configurations, firing, items, runs, schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
+from planport.services.blocks import applications, items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations, runs, sources
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling import firing, schedules
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web.app import create_app
@@ -65,7 +67,7 @@ def folder_configuration(
     saved = configurations.save_configuration(
         db, admin, block.id, "Products", FileSettings(), mapping(*CODE_AND_NAME, clear=clear)
     )
-    configurations.set_source(db, admin, saved.id, FolderSource(path="products.csv"))
+    sources.set_source(db, admin, saved.id, FolderSource(path="products.csv"))
     schedules.create_schedule(db, admin, saved.id, daily("2026-03-28T02:30"))
     return saved
 
@@ -103,7 +105,7 @@ def test_a_contributor_cannot_point_an_admins_clearing_configuration_at_another_
     contributor = member_as("Contributor")
 
     with pytest.raises(PermissionDenied) as refused:
-        configurations.set_source(db, contributor, clearing.id, FolderSource(path="empty.csv"))
+        sources.set_source(db, contributor, clearing.id, FolderSource(path="empty.csv"))
 
     assert "Delete Item" in refused.value.message
     assert "Products" in refused.value.message
@@ -151,7 +153,7 @@ def test_whoever_changes_what_a_configuration_does_owns_its_schedules_and_they_r
     contributor = member_as("Contributor")
     write_csv(folder / "more.csv", ["Code", "Name"], [["P3", "Pencil"]])
 
-    configurations.set_source(db, contributor, plain.id, FolderSource(path="more.csv"))
+    sources.set_source(db, contributor, plain.id, FolderSource(path="more.csv"))
 
     assert owners(db, admin, app.id) == [contributor.email, contributor.email]
     # Once the Contributor may no longer write, their edit runs with their rights: refused

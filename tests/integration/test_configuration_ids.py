@@ -13,12 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from planport.domain.enums import BlockKind
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE, NAME
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME
-from planport.services import blocks, configurations
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
+from planport.services import blocks
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations
+from planport.services.imports.configurations import ConfigurationView
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app

@@ -11,13 +11,15 @@ import pytest
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
+from planport.domain.file_settings import FileSettings, NumberFormat
 from planport.domain.imports import RunStatus, Trigger
+from planport.domain.mapping import CODE, NAME, VALUE, Mapping, MatchBy, with_target_names
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings, NumberFormat
-from planport.engine.mapping import CODE, NAME, VALUE, Mapping, MatchBy, with_target_names
-from planport.services import blocks, configurations, items, runs
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
+from planport.services import blocks
+from planport.services.blocks import items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations, runs
+from planport.services.imports.configurations import ConfigurationView
 from planport.store.db import Database
 from tests.integration.builders import grid
 from tests.integration.import_builders import field, mapping, write_csv

@@ -13,15 +13,17 @@ from sqlalchemy import update
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import PropertyType
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus, Trigger
+from planport.domain.mapping import CODE, NAME, FieldMapping, Mapping
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME, FieldMapping, Mapping
 from planport.scheduling import Repeat
 from planport.scheduling.leases import Lease, LeaseHeld
-from planport.services import blocks, configurations, firing, schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
+from planport.services import blocks
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling import firing, schedules
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun, ImportSchedule
 from tests.integration.import_builders import field, mapping

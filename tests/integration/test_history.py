@@ -13,10 +13,10 @@ from planport.domain.blocks import BlockDef
 from planport.domain.errors import Invalid, PermissionDenied
 from planport.domain.imports import Trigger
 from planport.domain.members import Actor
-from planport.services import history, schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
-from planport.services.history import HistoryFilter
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling import history, schedules
+from planport.services.scheduling.history import HistoryFilter
 from planport.store.db import Database
 from tests.integration.history_builders import a_fire, a_run
 from tests.integration.schedule_builders import at, daily, folder_configuration, product_list

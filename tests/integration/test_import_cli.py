@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from planport.domain.imports import RunStatus, Trigger
-from planport.services import blocks, configurations, members, runs
+from planport.services import blocks
+from planport.services.imports import configurations, runs
+from planport.services.workspace import members
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun
 from tests.integration.test_cli import planport

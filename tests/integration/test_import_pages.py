@@ -18,11 +18,13 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 
 from planport.domain.enums import BlockKind, PropertyType, ValueType
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.services import applications, blocks, configurations, imports, items, runs
-from planport.services.applications import ApplicationView
+from planport.services import blocks, imports
+from planport.services.blocks import applications, items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations, runs
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app
@@ -536,7 +538,7 @@ def test_a_configuration_in_error_is_repaired_by_edit_keeping_its_id(
 def test_uploads_older_than_the_retention_are_swept_when_a_new_one_arrives(
     tmp_path: Path,
 ) -> None:
-    from planport.web.pages._imports_forms import sweep_uploads
+    from planport.web.pages.imports._forms import sweep_uploads
 
     settings = Settings(data_dir=tmp_path, upload_retention_hours=1)
     uploads = tmp_path / "uploads"
@@ -554,8 +556,9 @@ def test_uploads_older_than_the_retention_are_swept_when_a_new_one_arrives(
 def test_any_run_of_the_history_can_be_saved_as_an_import_configuration(
     admin_client: TestClient, db: Database, admin: Actor, model: Model, tmp_path: Path
 ) -> None:
-    from planport.engine.file_settings import FileSettings
-    from planport.services import configurations, imports, runs
+    from planport.domain.file_settings import FileSettings
+    from planport.services import imports
+    from planport.services.imports import configurations, runs
 
     path = tmp_path / "countries.csv"
     path.write_text("Code,Name\nIT,Italy\n")

@@ -17,10 +17,9 @@ from planport.domain.blocks import BlockDef
 from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.errors import Invalid, PermissionDenied
+from planport.domain.file_settings import DateFormat, FileSettings, Layout, NumberFormat
 from planport.domain.imports import RunStatus, Trigger
-from planport.domain.members import Actor
-from planport.engine.file_settings import DateFormat, FileSettings, Layout, NumberFormat
-from planport.engine.mapping import (
+from planport.domain.mapping import (
     CODE,
     NAME,
     VALUE,
@@ -32,8 +31,11 @@ from planport.engine.mapping import (
     TransactionMode,
     UnknownItems,
 )
-from planport.services import blocks, imports, items, runs
-from planport.services.applications import ApplicationView
+from planport.domain.members import Actor
+from planport.services import blocks, imports
+from planport.services.blocks import items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import runs
 from planport.store.db import Database
 from tests.integration.builders import grid
 from tests.integration.import_builders import (
@@ -1040,8 +1042,8 @@ def test_counts_add_up_when_a_file_blanks_clears_and_rewrites_cells(
     db: Database, admin: Actor, tmp_path: Path
 ) -> None:
     from planport.domain.enums import BlockKind, ValueType
-    from planport.engine.mapping import ClearMode, ImportOptions, SourceColumn
-    from planport.services import applications
+    from planport.domain.mapping import ClearMode, ImportOptions, SourceColumn
+    from planport.services.blocks import applications
 
     app = applications.create_application(db, admin, "Counting")
     month = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Month")
@@ -1066,9 +1068,9 @@ def test_a_pivoted_row_counts_as_skipped_only_when_it_lost_every_cell(
     db: Database, admin: Actor, tmp_path: Path
 ) -> None:
     from planport.domain.enums import BlockKind, ValueType
-    from planport.engine.file_settings import FileSettings, Layout
-    from planport.engine.mapping import PivotMapping, SourceColumn
-    from planport.services import applications
+    from planport.domain.file_settings import FileSettings, Layout
+    from planport.domain.mapping import PivotMapping, SourceColumn
+    from planport.services.blocks import applications
 
     app = applications.create_application(db, admin, "Pivot counting")
     month = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Month")

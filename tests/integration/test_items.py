@@ -12,9 +12,10 @@ from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, OnReferenced, PropertyType, ValueType
 from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from planport.domain.members import Actor
-from planport.services import blocks, items
-from planport.services.applications import ApplicationView
-from planport.services.items import WriteResult
+from planport.services import blocks
+from planport.services.blocks import items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.blocks.items import WriteResult
 from planport.store.db import Database
 from tests.integration.builders import column_of, grid
 

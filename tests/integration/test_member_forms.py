@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 from planport.domain.enums import AccountType
 from planport.domain.members import Actor
-from planport.services import access, members
-from planport.services.applications import ApplicationView
+from planport.services.blocks.applications import ApplicationView
+from planport.services.workspace import access, members
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app

@@ -19,7 +19,7 @@ from planport.domain.errors import (
     PermissionDenied,
 )
 from planport.domain.members import Actor
-from planport.services import members
+from planport.services.workspace import members
 from planport.store.db import Database
 from planport.store.models import Member, MemberSession
 from tests.integration.builders import PASSWORD

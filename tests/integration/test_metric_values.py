@@ -17,10 +17,11 @@ from sqlalchemy import select
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, ValueType
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import VALUE
 from planport.domain.members import Actor
-from planport.engine.mapping import VALUE
-from planport.services import blocks, items
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import items
+from planport.services.blocks.applications import ApplicationView
 from planport.store import block_tables
 from planport.store.db import Database
 from tests.integration.import_builders import (

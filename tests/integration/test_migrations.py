@@ -16,7 +16,7 @@ from planport.domain.enums import BlockKind
 from planport.domain.errors import DatabaseNotReady
 from planport.domain.members import Actor
 from planport.services import blocks
-from planport.services.applications import ApplicationView
+from planport.services.blocks.applications import ApplicationView
 from planport.store import migrate
 from planport.store.db import Database
 from planport.store.models import Base

@@ -17,13 +17,15 @@ from hypothesis import strategies as st
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import CODE, NAME, Mapping
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME, Mapping
 from planport.engine.reader import BLOCK_SIZE
-from planport.services import block_data, blocks, items, runs
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import block_data, items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import runs
 from planport.store.db import Database
 from tests.integration.builders import grid
 from tests.integration.import_builders import (

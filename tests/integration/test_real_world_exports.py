@@ -17,19 +17,20 @@ import pytest
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType, ValueType
-from planport.domain.imports import RunStatus
-from planport.domain.members import Actor
-from planport.engine.file_settings import (
+from planport.domain.file_settings import (
     ColumnFormat,
     DateFormat,
     FileSettings,
     Layout,
     NumberFormat,
 )
-from planport.engine.mapping import CODE, NAME, Mapping, PivotMapping
-from planport.services import block_data, blocks, items
-from planport.services.applications import ApplicationView
-from planport.services.runs import RunView
+from planport.domain.imports import RunStatus
+from planport.domain.mapping import CODE, NAME, Mapping, PivotMapping
+from planport.domain.members import Actor
+from planport.services import blocks
+from planport.services.blocks import block_data, items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports.runs import RunView
 from planport.store.db import Database
 from tests.integration.builders import grid
 from tests.integration.import_builders import field, group, mapping, run, sample_lines

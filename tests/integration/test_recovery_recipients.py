@@ -11,9 +11,9 @@ import pytest
 from planport.domain.blocks import BlockDef
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
-from planport.services import schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling import schedules
 from planport.settings import Settings
 from planport.store.db import Database
 from tests.integration.schedule_builders import (

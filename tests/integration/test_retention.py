@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from planport.domain.members import Actor
-from planport.services import history
-from planport.services.applications import ApplicationView
+from planport.services.blocks.applications import ApplicationView
+from planport.services.scheduling import history
 from planport.store.db import Database
 from planport.store.models import ImportRun
 from tests.integration.schedule_builders import at, folder_configuration, product_list

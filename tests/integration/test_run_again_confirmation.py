@@ -16,13 +16,14 @@ from sqlalchemy import update
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus, Trigger
+from planport.domain.mapping import CODE, NAME
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME
 from planport.execution import QueueOnly
-from planport.services import blocks, configurations, runs
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations, runs
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ImportRun

@@ -11,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from planport.domain.enums import BlockKind
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import CODE, NAME
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME
 from planport.execution import InlineExecutor, QueueOnly
-from planport.services import blocks, runs
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import runs
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app
@@ -91,7 +92,7 @@ def test_run_again_from_a_finished_run_queues_a_new_run_and_shows_it(
 def test_starting_a_configuration_fed_by_uploads_right_now_is_refused(
     client: TestClient, db: Database, admin: Actor, queued: uuid.UUID
 ) -> None:
-    from planport.services import configurations
+    from planport.services.imports import configurations
 
     view = runs.get_run(db, admin, queued)
     assert view.block_id is not None

@@ -17,14 +17,16 @@ from planport.domain.blocks import BlockDef
 from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, PropertyType
 from planport.domain.errors import Invalid
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus, Trigger
+from planport.domain.mapping import CODE, NAME, Mapping
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME, Mapping
 from planport.execution.sweeper import sweep
 from planport.execution.threads import ThreadExecutor
-from planport.services import blocks, configurations, items, runs
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations, runs
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun

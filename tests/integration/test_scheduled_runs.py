@@ -6,8 +6,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from planport import demo
 from planport.domain.imports import RunStatus, Trigger
-from planport.services import demo, firing, members, runs, schedules
+from planport.services.imports import runs
+from planport.services.scheduling import firing, schedules
+from planport.services.workspace import members
 from planport.settings import Settings
 from planport.store.db import Database
 

@@ -23,8 +23,10 @@ from planport.domain.enums import AccountType
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
 from planport.scheduling import Repeat, Weekday, fires
-from planport.services import applications, members, schedules
-from planport.services.applications import ApplicationView
+from planport.services.blocks import applications
+from planport.services.blocks.applications import ApplicationView
+from planport.services.scheduling import schedules
+from planport.services.workspace import members
 from planport.store.db import Database
 from planport.store.models import ImportRun, ScheduleFire
 from tests.integration.celery_cluster import Cluster

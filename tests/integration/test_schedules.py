@@ -12,9 +12,9 @@ from planport.domain.blocks import BlockDef
 from planport.domain.errors import Conflict, Invalid, PermissionDenied
 from planport.domain.members import Actor
 from planport.scheduling import Repeat
-from planport.services import schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling import schedules
 from planport.store.db import Database
 from tests.integration.schedule_builders import (
     Clock,

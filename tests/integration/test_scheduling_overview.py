@@ -18,10 +18,10 @@ from sqlalchemy import update
 from planport.domain.blocks import BlockDef
 from planport.domain.members import Actor
 from planport.scheduling import Repeat
-from planport.services import schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
-from planport.services.scheduling_page import Blocker, folded_line
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling import schedules
+from planport.services.scheduling.overview import Blocker, folded_line
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration

@@ -19,10 +19,12 @@ from sqlalchemy import update
 from planport.domain.blocks import BlockDef
 from planport.domain.members import Actor
 from planport.scheduling import Repeat, Weekday
-from planport.services import applications, members, schedules
-from planport.services.applications import ApplicationView
-from planport.services.configurations import ConfigurationView
-from planport.services.schedules import ScheduleInput
+from planport.services.blocks import applications
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports.configurations import ConfigurationView
+from planport.services.scheduling import schedules
+from planport.services.scheduling.schedules import ScheduleInput
+from planport.services.workspace import members
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun

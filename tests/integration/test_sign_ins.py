@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from planport.domain.errors import AuthenticationFailed
 from planport.domain.members import Actor
-from planport.services import members, sign_ins
-from planport.services.sign_ins import SignInThrottled, ThrottlePolicy
+from planport.services.workspace import members, sign_ins
+from planport.services.workspace.sign_ins import SignInThrottled, ThrottlePolicy
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import SignIn

@@ -14,11 +14,12 @@ from fastapi.testclient import TestClient
 
 from planport.connectors import BlockSource, FolderSource, UploadSource
 from planport.domain.enums import ValueType
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE
-from planport.services import blocks, configurations
-from planport.services.configurations import ConfigurationView
+from planport.services import blocks
+from planport.services.imports import configurations, sources
+from planport.services.imports.configurations import ConfigurationView
 from planport.store.db import Database
 from tests.integration.builders import grant
 from tests.integration.import_builders import field, mapping, write_csv
@@ -201,7 +202,7 @@ def test_edit_of_a_folder_configuration_opens_the_wizard_on_the_file_a_run_reads
 ) -> None:
     root = tmp_path / "imports" / "budget-2025"
     (root / "erp").mkdir(parents=True)
-    configurations.set_source(db, admin, saved.id, FolderSource(pattern="erp/*.csv"))
+    sources.set_source(db, admin, saved.id, FolderSource(pattern="erp/*.csv"))
     opened = admin_client.get(f"/configurations/{saved.id}/edit")
     assert "No file matches erp/*.csv in the application's import folder." in text_of(opened.text)
     assert "/edit/current" not in opened.text
@@ -230,7 +231,7 @@ def test_edit_of_a_folder_configuration_whose_file_went_away_says_so(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "imports").mkdir()
-    configurations.set_source(db, admin, saved.id, FolderSource(path="erp/countries.csv"))
+    sources.set_source(db, admin, saved.id, FolderSource(path="erp/countries.csv"))
     response = admin_client.post(f"/configurations/{saved.id}/edit/current")
     assert response.status_code == 422
     shown = text_of(response.text)
@@ -282,7 +283,7 @@ def test_only_workspace_admins_see_where_the_application_folder_is_on_the_server
     saved: ConfigurationView,
     tmp_path: Path,
 ) -> None:
-    configurations.set_source(db, admin, saved.id, FolderSource(pattern="erp/*.csv"))
+    sources.set_source(db, admin, saved.id, FolderSource(pattern="erp/*.csv"))
     grant(db, admin, model.application.id, member.email, "Admin")
     client.headers["X-CSRF-Token"] = log_in(client, member.email)
 

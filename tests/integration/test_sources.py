@@ -12,18 +12,21 @@ from pathlib import Path
 
 import pytest
 
-from planport import connectors
+from planport import connectors, demo
 from planport.connectors import BlockSource, FetchContext, Fetched, FolderSource, UploadSource
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.errors import Conflict, Invalid
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import CODE, NAME
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME
-from planport.services import applications, blocks, configurations, demo, items, members, runs
-from planport.services.applications import ApplicationView
-from planport.services.configurations import UPLOAD_NOT_SCHEDULABLE, ConfigurationView
+from planport.services import blocks
+from planport.services.blocks import applications, items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import configurations, runs, sources
+from planport.services.imports.configurations import UPLOAD_NOT_SCHEDULABLE, ConfigurationView
+from planport.services.workspace import members
 from planport.settings import Settings
 from planport.store.db import Database
 from tests.integration.builders import column_of, grid
@@ -149,7 +152,7 @@ def test_a_folder_path_is_read_in_place_and_imported(
     file = write_csv(
         root / "erp" / "countries.csv", ["Code", "Name", "Region"], [["JP", "Japan", "APAC"]]
     )
-    configured = configurations.set_source(
+    configured = sources.set_source(
         db, admin, countries.id, FolderSource(path="./erp//countries.csv")
     )
     assert configured.source == FolderSource(path="erp/countries.csv")
@@ -175,11 +178,9 @@ def test_a_pattern_reads_the_most_recent_file_ties_broken_by_the_name_sorting_la
         os.utime(path, (stamp, stamp))
     write_csv(root / "sales" / ".sales_2026-09.csv", ["Code"], [["FR"]])  # hidden: left out
     write_csv(root / "sales" / "notes.txt", ["Code"], [["FR"]])
-    configured = configurations.set_source(
-        db, admin, countries.id, FolderSource(pattern="sales/*.csv")
-    )
+    configured = sources.set_source(db, admin, countries.id, FolderSource(pattern="sales/*.csv"))
     assert fetch(db, admin, settings, configured, tmp_path).name == "sales/sales_2026-03.csv"
-    status = configurations.source_status(db, admin, countries.id, settings, now=1_800_000_000)
+    status = sources.source_status(db, admin, countries.id, settings, now=1_800_000_000)
     assert (status.kind, status.picked, status.problem) == (
         "folder",
         "sales/sales_2026-03.csv",
@@ -193,18 +194,16 @@ def test_no_matching_file_is_a_transient_failure_the_file_may_not_have_arrived(
     db: Database, admin: Actor, settings: Settings, countries: ConfigurationView, tmp_path: Path
 ) -> None:
     folder_of(db, settings, countries)
-    configured = configurations.set_source(
-        db, admin, countries.id, FolderSource(pattern="sales/*.csv")
-    )
+    configured = sources.set_source(db, admin, countries.id, FolderSource(pattern="sales/*.csv"))
     with pytest.raises(connectors.SourceUnavailable) as raised:
         fetch(db, admin, settings, configured, tmp_path)
     assert raised.value.transient
     assert raised.value.message == "No file matches sales/*.csv in the application's import folder."
-    configured = configurations.set_source(db, admin, countries.id, FolderSource(path="a.csv"))
+    configured = sources.set_source(db, admin, countries.id, FolderSource(path="a.csv"))
     with pytest.raises(connectors.SourceUnavailable, match=r"No file a\.csv") as raised:
         fetch(db, admin, settings, configured, tmp_path)
     assert raised.value.transient
-    status = configurations.source_status(db, admin, countries.id, settings)
+    status = sources.source_status(db, admin, countries.id, settings)
     assert status.problem == "No file a.csv in the application's import folder."
 
 
@@ -231,7 +230,7 @@ def test_a_folder_source_outside_the_import_root_or_malformed_is_refused_when_sa
     words: str,
 ) -> None:
     with pytest.raises(Invalid, match=re.escape(words)) as raised:
-        configurations.set_source(db, admin, countries.id, spec)
+        sources.set_source(db, admin, countries.id, spec)
     assert raised.value.field == field_name
     assert configurations.get_configuration(db, admin, countries.id).source == UploadSource()
     # Stored by other means, the connector refuses it just as firmly, and for good.
@@ -253,7 +252,7 @@ def test_a_symbolic_link_leading_outside_the_import_root_is_never_read(
         FolderSource(path="elsewhere/secret.csv"),
         FolderSource(pattern="*.csv"),
     ):
-        configured = configurations.set_source(db, admin, countries.id, spec)
+        configured = sources.set_source(db, admin, countries.id, spec)
         with pytest.raises(
             connectors.SourceUnavailable, match="outside the application's import folder"
         ) as raised:
@@ -262,7 +261,7 @@ def test_a_symbolic_link_leading_outside_the_import_root_is_never_read(
     # A real file beside the link is read, however new the link is.
     inside = write_csv(root / "countries.csv", ["Code"], [["FR"]])
     os.utime(inside, (1_000_000_000, 1_000_000_000))
-    configured = configurations.set_source(db, admin, countries.id, FolderSource(pattern="*.csv"))
+    configured = sources.set_source(db, admin, countries.id, FolderSource(pattern="*.csv"))
     assert fetch(db, admin, settings, configured, tmp_path).path == inside.resolve()
 
 
@@ -273,7 +272,7 @@ def test_a_file_still_settling_is_not_read_yet_and_is_retried(
         data_dir=tmp_path, import_root=settings.import_root, import_settle_seconds=60
     )
     write_csv(folder_of(db, settings, countries) / "now.csv", ["Code"], [["FR"]])
-    configured = configurations.set_source(db, admin, countries.id, FolderSource(path="now.csv"))
+    configured = sources.set_source(db, admin, countries.id, FolderSource(path="now.csv"))
     with pytest.raises(connectors.SourceUnavailable, match="may still be being written") as raised:
         fetch(db, admin, settling, configured, tmp_path)
     assert raised.value.transient
@@ -285,7 +284,7 @@ def test_an_upload_configuration_cannot_be_scheduled_and_says_so(
     assert countries.source == UploadSource()
     assert not countries.schedulable
     assert countries.not_schedulable_reason == UPLOAD_NOT_SCHEDULABLE
-    back = configurations.set_source(db, admin, countries.id, UploadSource())
+    back = sources.set_source(db, admin, countries.id, UploadSource())
     assert not back.schedulable
 
 
@@ -350,7 +349,7 @@ def test_a_metric_of_other_dimensions_or_another_type_is_refused_naming_what_dif
         configurations.create_block_configuration(db, admin, model.revenue, model.revenue, "Me")
     with pytest.raises(Invalid, match="A Metric copies only from a Metric"):
         configurations.create_block_configuration(db, admin, model.revenue, model.country, "L")
-    choices = configurations.source_choices(db, admin, model.forecast)
+    choices = sources.source_choices(db, admin, model.forecast)
     assert [c.name for c in choices] == ["Revenue"]
 
 
@@ -410,7 +409,7 @@ def test_a_list_copies_properties_of_the_same_name_and_type_and_blanks_never_ove
     configuration = configurations.create_block_configuration(
         db, admin, model.country, source, "From ERP"
     )
-    status = configurations.source_status(db, admin, configuration.id, settings)
+    status = sources.source_status(db, admin, configuration.id, settings)
     assert status.copied == ("Region",)
     assert status.not_copied == (
         "Rate (Integer here, Number in 'Country (ERP)')",
@@ -501,7 +500,7 @@ def test_the_demo_has_a_folder_and_a_block_configuration_ready_to_schedule(
         configuration = configurations.get_configuration(db, actor, uuid.UUID(configuration_id))
         assert configuration.schedulable
         assert not configuration.in_error, configuration.error
-        status = configurations.source_status(db, actor, configuration.id, settings)
+        status = sources.source_status(db, actor, configuration.id, settings)
         assert words in status.description
         assert status.problem is None
         done = run_fetched(

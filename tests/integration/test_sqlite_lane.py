@@ -12,12 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, ValueType
 from planport.domain.errors import Conflict
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import VALUE, ClearMode, Mapping, UnknownItems
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import VALUE, ClearMode, Mapping, UnknownItems
-from planport.services import _sqlite_lane, blocks, items, runs
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import items, lane
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import runs
 from planport.settings import Settings
 from planport.store import block_tables, scratch
 from planport.store.db import Database
@@ -34,8 +36,8 @@ def db_url(tmp_path: Path) -> str:
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Move in every change of more than 3 rows, 4 rows per transaction: small files then
     take the path of large ones."""
-    monkeypatch.setattr(_sqlite_lane, "APPLY_ROWS", 3)
-    monkeypatch.setattr(_sqlite_lane, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(lane, "APPLY_ROWS", 3)
+    monkeypatch.setattr(lane, "CHUNK_ROWS", 4)
 
 
 @pytest.fixture

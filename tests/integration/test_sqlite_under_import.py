@@ -18,13 +18,16 @@ from sqlalchemy import func, select, text, update
 from planport.domain.blocks import BlockDef
 from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, ValueType
+from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunStatus
+from planport.domain.mapping import VALUE, Mapping
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import VALUE, Mapping
 from planport.execution import QueueOnly
-from planport.services import blocks, firing, items, runs, schedules
-from planport.services.applications import ApplicationView
+from planport.services import blocks
+from planport.services.blocks import items
+from planport.services.blocks.applications import ApplicationView
+from planport.services.imports import runs
+from planport.services.scheduling import firing, schedules
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ImportRun, MemberSession
@@ -182,8 +185,8 @@ def test_a_configuration_changed_by_its_block_is_read_while_another_process_writ
     import sqlite3
 
     from planport.domain.enums import PropertyType
-    from planport.engine.mapping import CODE, NAME
-    from planport.services import configurations
+    from planport.domain.mapping import CODE, NAME
+    from planport.services.imports import configurations
 
     country = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Country")
     region = blocks.add_property(db, admin, country.id, "Region", PropertyType.TEXT)

@@ -10,10 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from planport.domain.enums import BlockKind, PropertyType, ValueType
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE, FieldMapping, Mapping, SourceColumn
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, FieldMapping, Mapping, SourceColumn
-from planport.services import applications, blocks, configurations, items
+from planport.services import blocks
+from planport.services.blocks import applications, items
+from planport.services.imports import configurations
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app

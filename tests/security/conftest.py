@@ -6,7 +6,7 @@ import pytest
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, settings
 
-from planport.services import members
+from planport.services.workspace import members
 
 # Replayed examples, as the CI profile of tests/conftest.py: the same requests every run, so a
 # submission never fails on a newly drawn example. One world serves every example of a route

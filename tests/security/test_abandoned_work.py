@@ -24,7 +24,9 @@ import httpx2
 import pytest
 
 from planport.domain.enums import AccountType, BlockKind
-from planport.services import applications, blocks, members
+from planport.services import blocks
+from planport.services.blocks import applications
+from planport.services.workspace import members
 from planport.settings import Settings
 from planport.store import migrate
 from planport.store.db import Database

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planport.domain.file_settings import FileSettings
 from planport.domain.work_limits import TimeLimitReached, WorkCalledOff, WorkLimit
-from planport.engine.file_settings import FileSettings
 from planport.engine.reader import (
     PREVIEW_BYTES,
     SAMPLE_SIZE,

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from planport.domain.enums import AccountType
 from planport.domain.members import Actor
-from planport.services import applications, members
+from planport.services.blocks import applications
+from planport.services.workspace import members
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app

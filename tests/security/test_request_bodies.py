@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from planport.domain.enums import BlockKind
 from planport.domain.members import Actor
-from planport.services import applications, blocks
+from planport.services import blocks
+from planport.services.blocks import applications
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.web import create_app

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from planport.domain.enums import AccountType
 from planport.logs import configure_logging
-from planport.services import members
+from planport.services.workspace import members
 from planport.settings import Settings
 from planport.store import migrate
 from planport.store.db import Database

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from planport.services import members
+from planport.services.workspace import members
 from planport.store import migrate
 from planport.store.db import Database
 from tests.conftest import postgres_schema

@@ -15,10 +15,14 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from planport.domain.enums import BlockKind, PropertyType, ValueType
+from planport.domain.file_settings import FileSettings
+from planport.domain.mapping import CODE, NAME
 from planport.domain.members import Actor
-from planport.engine.file_settings import FileSettings
-from planport.engine.mapping import CODE, NAME
-from planport.services import access, applications, blocks, items, members, runs, schedules
+from planport.services import blocks
+from planport.services.blocks import applications, items
+from planport.services.imports import runs
+from planport.services.scheduling import schedules
+from planport.services.workspace import access, members
 from planport.store.db import Database
 from tests.integration.builders import PASSWORD
 from tests.integration.import_builders import field, mapping, write_csv

@@ -10,7 +10,7 @@ import pytest
 from planport.connectors.block import COPY_FILE_SETTINGS, CopyRefused, plan_copy
 from planport.domain.blocks import BlockDef, DimensionDef, PropertyDef
 from planport.domain.enums import BlockKind, PropertyType, ValueType
-from planport.engine.mapping import CODE, NAME, VALUE, TransactionMode, check_mapping
+from planport.domain.mapping import CODE, NAME, VALUE, TransactionMode, check_mapping
 
 APP = uuid.uuid4()
 T = PropertyType

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from planport.domain.blocks import BlockDef, DimensionDef, PropertyDef
 from planport.domain.enums import BlockKind, PropertyType, ValueType
-from planport.engine.mapping import (
+from planport.domain.mapping import (
     CODE,
     NAME,
     VALUE,

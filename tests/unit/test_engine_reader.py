@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from planport.engine.file_settings import FileSettings
+from planport.domain.file_settings import FileSettings
 from planport.engine.reader import (
     FileUnreadable,
     Source,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planport.engine.file_settings import (
+from planport.domain.file_settings import (
     DATE_PATTERNS,
     DEFAULT_FALSE,
     DEFAULT_TRUE,

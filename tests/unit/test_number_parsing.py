@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from planport.engine.file_settings import NumberFormat
+from planport.domain.file_settings import NumberFormat
 from planport.engine.values import parse_integers, parse_numbers
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from planport.engine.file_settings import FileSettings
+from planport.domain.file_settings import FileSettings
 from planport.engine.reader import FileUnreadable, iter_batches, open_source, preview_rows
 
 # Generous: a tiny file takes milliseconds; the read throttle's stall was 10 s.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from planport.domain.imports import RunStatus
-from planport.services._run_rows import RetryPolicy
+from planport.services.imports.runs.run_rows import RetryPolicy
 from planport.settings import Settings
 
 

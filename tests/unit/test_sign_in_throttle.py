@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from planport.services.sign_ins import (
+from planport.services.workspace.sign_ins import (
     Attempt,
     Lock,
     Outcome,

@@ -1,1 +1,4 @@
-"""One module per area of the UI, each with its `router`."""
+"""The pages, grouped by feature as services are; each page module has its `router`.
+
+Pages call services only (never store, engine or connectors), and format with
+`web.templating` and `web.formatting`."""

@@ -1,0 +1,29 @@
+"""The alert outbox (workspace admins): every failure and recovery alert, how it went out, and
+the e-mails kept here because no mail server is configured."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from planport.domain.members import Actor
+from planport.services.imports.runs import alerting
+from planport.store.db import Database
+from planport.web import auth
+from planport.web.formatting import when
+from planport.web.templating import render
+
+router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
+
+
+@router.get("/alerts")
+def alert_outbox(
+    request: Request,
+    actor: Actor = auth.ActorDep,
+    db: Database = auth.DbDep,
+) -> Response:
+    """Newest first; PermissionDenied (403) for members who are not workspace admins."""
+    entries = alerting.outbox(db, actor)
+    smtp = auth.get_settings(request).smtp_host is not None
+    context = {"entries": entries, "smtp_configured": smtp, "when": when(actor)}
+    return render(request, "alerts.html", context)
