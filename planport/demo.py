@@ -18,19 +18,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from planport.connectors import FolderSource
 from planport.domain.enums import AccountType, BlockKind, PropertyType, ValueType
 from planport.domain.errors import Conflict
 from planport.domain.file_settings import FileSettings, Layout
 from planport.domain.mapping import ImportOptions, Mapping, PivotMapping, TransactionMode
 from planport.domain.members import Actor
+from planport.domain.sources import FolderSource
 from planport.scheduling import Repeat
-from planport.services import blocks, imports
+from planport.services import Database, blocks, imports
 from planport.services.blocks import applications, items
 from planport.services.imports import configurations, sources
 from planport.services.scheduling import schedules
 from planport.services.workspace import members
-from planport.store.db import Database
 
 APPLICATION_NAME = "FP&A demo"
 DEFAULT_EMAIL = "demo@planport.local"

@@ -19,11 +19,11 @@ from planport.execution import sweeper as run_sweeper
 from planport.logs import get_logger
 from planport.scheduling.leases import Lease, LeaseHeld
 from planport.scheduling.scheduler import Scheduler, TickResult
+from planport.services import Database
 from planport.services.imports import runs
 from planport.services.imports.runs import alerting
 from planport.services.scheduling import firing, history
 from planport.settings import Settings
-from planport.store.db import Database
 
 log = get_logger(__name__)
 LEASE_TTL = timedelta(seconds=30)  # renewed every tick (at most a second apart)

@@ -38,8 +38,8 @@ ScheduleArg = Annotated[str, typer.Argument(help="The schedule's ID (`planport s
 if TYPE_CHECKING:
     from planport.execution import Executor
     from planport.processes import SchedulerThread
+    from planport.services import Database
     from planport.settings import Settings
-    from planport.store.db import Database
 
 app = typer.Typer(
     help="Planport keeps planning models fresh.",
@@ -76,7 +76,7 @@ def _settings() -> Settings:
 
 
 def _database(settings: Settings) -> Database:
-    from planport.store.db import Database
+    from planport.services import Database
 
     return Database.from_settings(settings)
 
@@ -248,7 +248,7 @@ def _thread_worker(settings: Settings, db: Database, threads: int) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database to the current schema (safe to repeat)."""
-    from planport.store import migrate
+    from planport.services import migrate
 
     db = _database(_settings())
     with _database_errors():
@@ -263,7 +263,7 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and whether it is current; exit 1 when it is not."""
-    from planport.store import migrate
+    from planport.services import migrate
 
     db = _database(_settings())
     _require_current(db)
@@ -334,7 +334,7 @@ def demo(
 ) -> None:
     """Migrate if needed and load the FP&A demo application and sample files (safe to repeat)."""
     from planport import demo as demo_service
-    from planport.store import migrate
+    from planport.services import migrate
 
     settings = _settings()
     db = _database(settings)
@@ -469,7 +469,7 @@ def version() -> None:
 
 
 def _require_current(db: Database) -> None:
-    from planport.store import migrate
+    from planport.services import migrate
 
     try:
         migrate.check_current(db)

@@ -17,7 +17,7 @@ from planport.domain.errors import PlanportError
 
 if TYPE_CHECKING:
     from planport.domain.members import Actor
-    from planport.store.db import Database
+    from planport.services import Database
 
 errors = Console(stderr=True, soft_wrap=True)
 

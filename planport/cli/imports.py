@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from planport.domain.members import Actor
-    from planport.engine.summary import ImportSummary
+    from planport.domain.summary import ImportSummary
+    from planport.services import Database
     from planport.services.imports.runs import RunView
-    from planport.store.db import Database
 
 __all__ = ["AsOption", "import_app", "preview_command", "print_summary", "run_command"]
 

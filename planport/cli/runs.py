@@ -16,9 +16,9 @@ from planport.domain.imports import RunStatus
 # Why lazy: the services pull in SQLAlchemy; `planport --help` must not (see cli/app.py).
 if TYPE_CHECKING:
     from planport.domain.members import Actor
+    from planport.services import Database
     from planport.services.imports.runs import RunView
     from planport.services.scheduling.history import HistoryEntry
-    from planport.store.db import Database
 
 runs_app = typer.Typer(help="Import runs: what ran, how it ended.", no_args_is_help=True)
 console = Console(soft_wrap=True, highlight=False)

@@ -26,8 +26,8 @@ from planport.scheduling import (
 
 # Why lazy: the services pull in SQLAlchemy and argon2; `planport --help` must not (see cli/app.py).
 if TYPE_CHECKING:
+    from planport.services import Database
     from planport.services.scheduling.schedules import ScheduleView
-    from planport.store.db import Database
 
 schedule_app = typer.Typer(help="Schedules: when import configurations run.", no_args_is_help=True)
 errors = Console(stderr=True, soft_wrap=True)

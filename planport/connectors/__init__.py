@@ -12,7 +12,7 @@ from planport.connectors._base import Connector, FetchContext, Fetched, SourceUn
 from planport.connectors.block import BlockConnector
 from planport.connectors.files import GivenFileConnector
 from planport.connectors.folder import FolderConnector
-from planport.connectors.specs import (
+from planport.domain.sources import (
     BlockSource,
     FolderSource,
     GivenFile,

@@ -30,7 +30,6 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
-from planport.connectors.specs import BlockSource
 from planport.domain.blocks import BlockDef, PropertyDef
 from planport.domain.enums import BlockKind, PropertyType
 from planport.domain.errors import NotFound, PermissionDenied
@@ -47,6 +46,7 @@ from planport.domain.mapping import (
     UnknownItems,
 )
 from planport.domain.names import name_key
+from planport.domain.sources import BlockSource
 from planport.domain.values import format_value
 from planport.store import block_tables
 from planport.store.db import Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
-from planport.connectors.specs import GivenFile
+from planport.domain.sources import GivenFile
 
 
 class GivenFileConnector:

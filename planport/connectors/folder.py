@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
-from planport.connectors.specs import FolderSource
 from planport.domain.errors import Invalid
+from planport.domain.sources import FolderSource, has_wildcard
 from planport.store.db import Database
 from planport.store.models import Application
 
 MAX_LENGTH = 1000
-_WILDCARDS = set("*?[")
 ROOT_WORDS = "the import root"
 FOLDER_WORDS = "the application's import folder"
 
@@ -176,10 +175,6 @@ def _unclosed_bracket(part: str) -> bool:
             return True
         index = end + 1
     return False
-
-
-def has_wildcard(pattern: str) -> bool:
-    return bool(_WILDCARDS & set(pattern))
 
 
 def describe(spec: FolderSource) -> str:

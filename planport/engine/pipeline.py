@@ -31,12 +31,12 @@ from planport.domain.mapping import (
     MatchBy,
     UnknownItems,
 )
+from planport.domain.summary import ImportSummary, Reason, RejectedRow, RejectLog
 from planport.engine import unchanged as unchanged_rows
 from planport.engine import values as parsers
 from planport.engine.items import ItemIndex, valid_code_mask
 from planport.engine.reader import Source, iter_batches, physical_lines
 from planport.engine.staging import ROW, SEQ, Staging
-from planport.engine.summary import ImportSummary, Reason, RejectedRow, RejectLog
 from planport.engine.unchanged import NotInKeyOrder, UnchangedFilter
 from planport.engine.writers import (
     DirectLoad,

@@ -24,8 +24,8 @@ from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind
 from planport.domain.imports import RunErrorName
 from planport.domain.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions, TransactionMode
+from planport.domain.summary import ImportSummary, Reason, RejectLog
 from planport.engine.staging import ROW, SEQ, STAGING, Staging
-from planport.engine.summary import ImportSummary, Reason, RejectLog
 from planport.store import block_tables
 from planport.store.db import rowcount
 

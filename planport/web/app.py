@@ -18,9 +18,8 @@ from planport import __version__
 from planport.domain.errors import DatabaseNotReady, PlanportError
 from planport.execution import Executor, InlineExecutor
 from planport.logs import get_logger
-from planport.services import health
+from planport.services import Database, health
 from planport.settings import Settings
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.limits import BodyLimit, WorkLimits

@@ -16,10 +16,10 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from planport.domain.members import Actor
+from planport.services import Database
 from planport.services.workspace import members
 from planport.services.workspace.members import Login
 from planport.settings import Settings
-from planport.store.db import Database
 
 SESSION_COOKIE = "planport_session"
 LOGIN_CSRF_COOKIE = "planport_login_csrf"

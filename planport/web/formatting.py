@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from planport.domain.errors import NotFound
 from planport.domain.members import Actor
-from planport.store.db import Database
+from planport.services import Database
 
 T = TypeVar("T")
 

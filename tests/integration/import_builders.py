@@ -21,7 +21,7 @@ from planport.domain.mapping import (
     UnknownItems,
 )
 from planport.domain.members import Actor
-from planport.engine.summary import RejectGroup
+from planport.domain.summary import RejectGroup
 from planport.services.imports import runs
 from planport.services.imports.runs import RunView
 from planport.store.db import Database

@@ -17,10 +17,10 @@ from planport.domain.file_settings import FileSettings
 from planport.domain.mapping import CODE, NAME, VALUE, FieldMapping, Mapping, SourceColumn
 from planport.domain.members import Actor
 from planport.domain.names import name_key
+from planport.domain.summary import ImportSummary
 from planport.domain.work_limits import WorkLimit
 from planport.engine.pipeline import ImportFailed
 from planport.engine.reader import FileUnreadable, preview_rows
-from planport.engine.summary import ImportSummary
 from planport.engine.writers import MergeRefused
 from planport.services.imports.block_import import (
     FileDoesNotMatch,

@@ -32,7 +32,7 @@ from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunErrorName, RunStatus, Trigger
 from planport.domain.mapping import Mapping
 from planport.domain.schedules import FireOutcome
-from planport.engine.summary import RunError
+from planport.domain.summary import RunError
 from planport.scheduling import due_fires, parsed_times
 from planport.services.imports import configurations, runs
 from planport.services.imports.runs import run_rows

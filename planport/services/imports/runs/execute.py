@@ -42,9 +42,9 @@ from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunErrorName, RunStatus
 from planport.domain.mapping import Mapping, check_mapping
 from planport.domain.members import Actor
+from planport.domain.summary import RunError
 from planport.engine.pipeline import ImportFailed, ImportResult
 from planport.engine.reader import FileUnreadable, Source, file_digest, open_source
-from planport.engine.summary import RunError
 from planport.engine.writers import MergeRefused
 from planport.logs import get_logger
 from planport.services.blocks import lane as sqlite_lane

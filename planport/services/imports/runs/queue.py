@@ -44,7 +44,7 @@ from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunErrorName, RunStatus, Trigger
 from planport.domain.mapping import Mapping
 from planport.domain.members import Actor
-from planport.engine.summary import ImportSummary, RunError
+from planport.domain.summary import ImportSummary, RunError
 from planport.logs import get_logger
 from planport.services.blocks.csv_files import spreadsheet_safe, stream_csv
 from planport.services.blocks.definitions import load_block

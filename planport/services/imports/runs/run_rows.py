@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, 
 from sqlalchemy.orm import Session, aliased
 
 from planport.domain.imports import RunStatus
-from planport.engine.summary import ImportSummary, RejectedRow, RunError
+from planport.domain.summary import ImportSummary, RejectedRow, RunError
 from planport.store.db import rowcount
 from planport.store.models import ImportConfiguration, ImportRun, ImportRunReject, UTCDateTime
 

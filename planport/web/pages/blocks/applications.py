@@ -11,12 +11,11 @@ from starlette.responses import Response
 from planport.domain.enums import Permission
 from planport.domain.errors import PermissionDenied, PlanportError
 from planport.domain.members import Actor
-from planport.services import blocks
+from planport.services import Database, blocks
 from planport.services.blocks import applications
 from planport.services.imports.runs import alerting
 from planport.services.workspace import access
 from planport.settings import Settings
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.templating import redirect, render

@@ -16,10 +16,9 @@ from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, OnReferenced, Permission, PropertyType, ValueType
 from planport.domain.errors import Invalid, PermissionDenied, PlanportError
 from planport.domain.members import Actor
-from planport.services import blocks
+from planport.services import Database, blocks
 from planport.services.blocks import applications, block_data, items
 from planport.settings import Settings
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.templating import redirect, render

@@ -47,7 +47,7 @@ from planport.domain.mapping import (
     TransactionMode,
     UnknownItems,
 )
-from planport.engine.summary import Reason
+from planport.domain.summary import Reason
 from planport.services import imports
 from planport.settings import Settings
 

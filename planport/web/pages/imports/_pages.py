@@ -16,11 +16,10 @@ from planport.domain.cells import cell_text
 from planport.domain.enums import Permission
 from planport.domain.errors import NotFound, PermissionDenied
 from planport.domain.members import Actor
-from planport.services import blocks
+from planport.services import Database, blocks
 from planport.services.blocks import applications
 from planport.services.blocks.applications import ApplicationView
 from planport.services.imports import configurations, sources
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.pages.imports._forms import CHOICES
 from planport.web.templating import render

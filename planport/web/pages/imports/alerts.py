@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from planport.domain.members import Actor
+from planport.services import Database
 from planport.services.imports.runs import alerting
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.formatting import when
 from planport.web.templating import render

@@ -12,16 +12,20 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from planport.connectors import BlockSource, FolderSource, SourceSpec, UploadSource
-from planport.connectors.folder import has_wildcard
 from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
 from planport.domain.names import name_key
-from planport.services import blocks
+from planport.domain.sources import (
+    BlockSource,
+    FolderSource,
+    SourceSpec,
+    UploadSource,
+    has_wildcard,
+)
+from planport.services import Database, blocks
 from planport.services.blocks import applications
 from planport.services.imports import configurations, runs, sources
 from planport.settings import Settings
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.formatting import unless_gone, when

@@ -16,11 +16,11 @@ from planport.domain.errors import Invalid, PlanportError
 from planport.domain.file_settings import FileSettings
 from planport.domain.mapping import Mapping
 from planport.domain.members import Actor
+from planport.services import Database
 from planport.services.blocks import applications
 from planport.services.imports import configurations, runs
 from planport.services.imports.runs import alerting
 from planport.services.imports.runs.again import check_again
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.formatting import size, unless_gone, when

@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from planport.connectors.specs import BlockSource, FolderSource
 from planport.domain.blocks import BlockDef
 from planport.domain.cells import cell_text
 from planport.domain.enums import BlockKind, PropertyType
@@ -28,13 +27,13 @@ from planport.domain.errors import Conflict, Invalid, PlanportError
 from planport.domain.file_settings import FileSettings, Layout
 from planport.domain.mapping import Mapping, check_mapping
 from planport.domain.members import Actor
+from planport.domain.sources import BlockSource, FolderSource
+from planport.domain.summary import Reason
 from planport.domain.work_limits import TimeLimitReached, WorkLimit
-from planport.engine.summary import Reason
-from planport.services import imports
+from planport.services import Database, imports
 from planport.services.blocks.applications import ApplicationView
 from planport.services.imports import configurations, runs, sources
 from planport.settings import Settings
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.formatting import when

@@ -16,11 +16,10 @@ from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.domain.schedules import FireOutcome
 from planport.scheduling import check_zone, parse_instant, wall_to_utc
-from planport.services import blocks
+from planport.services import Database, blocks
 from planport.services.imports import configurations
 from planport.services.scheduling import history
 from planport.services.scheduling.history import HistoryFilter
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.formatting import when
 from planport.web.pages.scheduling.page import application_for_import

@@ -21,12 +21,12 @@ from planport.domain.enums import Permission
 from planport.domain.errors import Invalid, PermissionDenied, PlanportError
 from planport.domain.members import Actor
 from planport.scheduling import check_zone, time_zones, utc_to_wall
+from planport.services import Database
 from planport.services.blocks import applications
 from planport.services.blocks.applications import ApplicationView
 from planport.services.scheduling import overview as scheduling_page
 from planport.services.scheduling import schedules
 from planport.services.scheduling.overview import Overview
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.formatting import when

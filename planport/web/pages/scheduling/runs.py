@@ -13,10 +13,10 @@ from starlette.responses import Response
 from planport.domain.errors import NotFound
 from planport.domain.imports import RunStatus
 from planport.domain.members import Actor
+from planport.services import Database
 from planport.services.blocks import applications
 from planport.services.imports import configurations, runs
 from planport.services.imports.runs.again import check_again
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.formatting import when
 from planport.web.pages.scheduling.page import application_for_import

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
+from planport.services import Database
 from planport.services.workspace import members, sign_ins
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.formatting import when

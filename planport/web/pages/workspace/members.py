@@ -10,8 +10,8 @@ from starlette.responses import Response
 from planport.domain.enums import AccountType
 from planport.domain.errors import PermissionDenied, PlanportError
 from planport.domain.members import Actor
+from planport.services import Database
 from planport.services.workspace import members
-from planport.store.db import Database
 from planport.web import auth
 from planport.web.errors import status_for
 from planport.web.templating import redirect, render

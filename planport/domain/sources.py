@@ -72,3 +72,11 @@ def needs_file(spec: SourceSpec) -> bool:
     """Whether runs need a file given with the trigger (such a configuration cannot be
     scheduled: there is nobody to give the file)."""
     return isinstance(spec, UploadSource)
+
+
+_WILDCARDS = set("*?[")
+
+
+def has_wildcard(pattern: str) -> bool:
+    """Whether a folder source's text is a pattern (the most recent match) or a path."""
+    return bool(_WILDCARDS & set(pattern))
