@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -424,16 +425,11 @@ def test_queueing_inside_a_callers_transaction_commits_with_it(
     from planport.connectors import GivenFile
 
     with db.write() as session:
+        source = GivenFile(path=str(countries), name="countries.csv")
+        recipe = runs.RunRecipe.of(source, FileSettings(), chosen)
+        new = runs.NewRun.into(country, recipe, Trigger.SCHEDULE, admin.id)
         queued = runs.queue_run(
-            session,
-            configuration=None,
-            block=country,
-            source=GivenFile(path=str(countries), name="countries.csv"),
-            trigger=Trigger.SCHEDULE,
-            actor_id=admin.id,
-            file_settings=FileSettings(),
-            mapping=chosen,
-            scheduled_for=datetime(2027, 1, 1, tzinfo=utc_now().tzinfo),
+            session, replace(new, scheduled_for=datetime(2027, 1, 1, tzinfo=utc_now().tzinfo))
         )
         run_id = queued.id
         session.execute(update(ImportRun).where(ImportRun.id == run_id).values(file_name="x"))

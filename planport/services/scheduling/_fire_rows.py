@@ -84,7 +84,7 @@ def claim_due(session: Session, now: datetime, batch: int) -> Sequence[Row[Any]]
 
 
 def insert_runs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert queued runs given as `runs.queued_run_row` values: an executemany of a Core
+    """Insert queued runs given as `runs.NewRun.row` values: an executemany of a Core
     INSERT (no unit of work). Arrays do not pay here: each run carries its recipe's JSON,
     which an array literal would escape and PostgreSQL unescape."""
     session.execute(insert(_RUNS), rows)

@@ -7,11 +7,19 @@ statements on run rows that every process shares, `again` answers whether a run 
 again, `hooks` is what happens after a finish, `alerting` the failure alerts it raises.
 """
 
-from planport.services.imports.runs import again, alerting, execute, hooks, queue, run_rows
+from planport.services.imports.runs import (
+    again,
+    alerting,
+    execute,
+    hooks,
+    new_run,
+    queue,
+    run_rows,
+)
 from planport.services.imports.runs.execute import Progress
+from planport.services.imports.runs.new_run import NewRun, RunRecipe
 from planport.services.imports.runs.queue import (
     Retry,
-    RunRecipe,
     RunView,
     after_finish,
     cancel_run,
@@ -23,13 +31,10 @@ from planport.services.imports.runs.queue import (
     get_run,
     list_runs,
     queue_run,
-    queued_run_row,
-    queued_run_values,
     rejects_csv,
     resend_unclaimed,
     run_again,
     run_import,
-    run_recipe,
     start_configuration_run,
     start_import,
     worker_id,
@@ -37,6 +42,7 @@ from planport.services.imports.runs.queue import (
 from planport.services.imports.runs.run_rows import Outcome, RetryPolicy
 
 __all__ = [
+    "NewRun",
     "Outcome",
     "Progress",
     "Retry",
@@ -56,15 +62,13 @@ __all__ = [
     "get_run",
     "hooks",
     "list_runs",
+    "new_run",
     "queue",
     "queue_run",
-    "queued_run_row",
-    "queued_run_values",
     "rejects_csv",
     "resend_unclaimed",
     "run_again",
     "run_import",
-    "run_recipe",
     "run_rows",
     "start_configuration_run",
     "start_import",

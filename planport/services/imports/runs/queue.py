@@ -23,18 +23,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from planport.connectors import (
-    FolderSource,
     GivenFile,
     SourceSpec,
-    UploadSource,
     parse_source,
-    source_json,
 )
 from planport.domain.blocks import BlockDef
 from planport.domain.clock import Clock, utc_now
@@ -44,6 +40,7 @@ from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunErrorName, RunStatus, Trigger
 from planport.domain.mapping import Mapping
 from planport.domain.members import Actor
+from planport.domain.runnable import Blocker, why_not_runnable
 from planport.domain.summary import ImportSummary, RunError
 from planport.logs import get_logger
 from planport.services.blocks.csv_files import spreadsheet_safe, stream_csv
@@ -51,12 +48,12 @@ from planport.services.blocks.definitions import load_block
 from planport.services.imports.block_import import prepare
 from planport.services.imports.runs import hooks, run_rows
 from planport.services.imports.runs.execute import Progress, cancel_locally, execute, local_progress
+from planport.services.imports.runs.new_run import NewRun, RunRecipe
 from planport.services.imports.runs.run_rows import Outcome, RetryPolicy
 from planport.services.workspace import access
 from planport.settings import Settings, get_settings
 from planport.store.db import Database
 from planport.store.models import (
-    Block,
     ImportConfiguration,
     ImportRun,
     ImportRunReject,
@@ -135,140 +132,25 @@ class RunView:
 
 # ---------------------------------------------------------------- queueing
 
+# Where a member starts a run by hand, the fix for a configuration fed by uploads.
+UPLOAD_FIX = "Use “Run with a new file” and upload one."
+
 
 def queue_run(
-    session: Session,
-    *,
-    configuration: ImportConfiguration | None,
-    block: BlockDef | Block,
-    source: SourceSpec,
-    trigger: Trigger,
-    actor_id: uuid.UUID | None,
-    file_settings: FileSettings,
-    mapping: Mapping,
-    schedule_id: uuid.UUID | None = None,
-    scheduled_for: datetime | None = None,
-    now: datetime | None = None,
-    flush: bool = True,
+    session: Session, new: NewRun, *, now: datetime | None = None, flush: bool = True
 ) -> ImportRun:
-    """Insert a queued run in the caller's transaction (its id is set at once; with `flush`
-    False the INSERT waits for the caller's next flush, so a scheduler tick inserts its runs
-    together).
+    """Insert the queued run `new` in the caller's transaction (its id is set at once; with
+    `flush` False the INSERT waits for the caller's next flush).
 
     No access check here: callers check the actor's rights (the scheduler relies on the
     owner's rights being checked again at execution time). Submit the id to an executor only
     after the transaction committed.
     """
-    run = ImportRun(
-        **queued_run_values(
-            configuration=configuration,
-            block=block,
-            source=source,
-            trigger=trigger,
-            actor_id=actor_id,
-            file_settings=file_settings,
-            mapping=mapping,
-            schedule_id=schedule_id,
-            scheduled_for=scheduled_for,
-            now=now,
-        )
-    )
+    run = ImportRun(**new.row(now))
     session.add(run)
     if flush:
         session.flush()
     return run
-
-
-def queued_run_values(
-    *,
-    configuration: ImportConfiguration | None,
-    block: BlockDef | Block,
-    source: SourceSpec,
-    trigger: Trigger,
-    actor_id: uuid.UUID | None,
-    file_settings: FileSettings,
-    mapping: Mapping,
-    schedule_id: uuid.UUID | None = None,
-    scheduled_for: datetime | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """The column values of a new queued run (its id included), for `queue_run`."""
-    return queued_run_row(
-        recipe=run_recipe(source, file_settings, mapping),
-        application_id=block.application_id,
-        block_id=block.id,
-        block_name=block.name,
-        configuration_id=configuration.id if configuration is not None else None,
-        trigger=trigger,
-        actor_id=actor_id,
-        schedule_id=schedule_id,
-        scheduled_for=scheduled_for,
-        now=now,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecipe:
-    """What a run imports, as its row stores it: the same for every run of one configuration
-    text, so a caller queueing many runs (a scheduler tick) computes it once per text."""
-
-    file_name: str | None
-    file_settings: str
-    mapping: str
-    source: str
-
-
-def run_recipe(source: SourceSpec, file_settings: FileSettings, mapping: Mapping) -> RunRecipe:
-    return RunRecipe(
-        file_name=_file_label(source),
-        file_settings=file_settings.model_dump_json(),
-        mapping=mapping.model_dump_json(),
-        source=source_json(source),
-    )
-
-
-def queued_run_row(
-    *,
-    recipe: RunRecipe,
-    application_id: uuid.UUID,
-    block_id: uuid.UUID | None,
-    block_name: str,
-    configuration_id: uuid.UUID | None,
-    trigger: Trigger,
-    actor_id: uuid.UUID | None,
-    schedule_id: uuid.UUID | None = None,
-    scheduled_for: datetime | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """The column values of a new queued run (its id included), for a caller inserting many
-    runs in one statement (a scheduler tick)."""
-    return {
-        "id": uuid.uuid4(),
-        "application_id": application_id,
-        "block_id": block_id,
-        "block_name": block_name,
-        "configuration_id": configuration_id,
-        "trigger": trigger.value,
-        "actor_id": actor_id,
-        "status": RunStatus.QUEUED.value,
-        "schedule_id": schedule_id,
-        "scheduled_for": scheduled_for,
-        "attempt": 1,
-        "created_at": now or utc_now(),
-        "file_name": recipe.file_name,
-        "file_settings": recipe.file_settings,
-        "mapping": recipe.mapping,
-        "source": recipe.source,
-    }
-
-
-def _file_label(source: SourceSpec) -> str | None:
-    """What the history shows as the run's file before the executor fetched it."""
-    if isinstance(source, GivenFile):
-        return source.name[:500]
-    if isinstance(source, FolderSource):
-        return (source.path or source.pattern or "")[:500] or None
-    return None
 
 
 def start_import(
@@ -306,19 +188,17 @@ def start_configuration_run(
         configuration = _configuration_row(session, configuration_id)
         assert configuration is not None
         access.require(session, actor, Permission.IMPORT_DATA, configuration.application_id)
-        if configuration.error is not None:
-            raise Conflict(
-                f"Import configuration {configuration.name!r} is in error and cannot run: "
-                f"{configuration.error}"
-            )
+        not_runnable = why_not_runnable(
+            block_name=configuration.block_name,
+            has_block=configuration.block_id is not None,
+            error=configuration.error,
+            source=configuration.source,
+        )
+        if not_runnable is not None:
+            fix = UPLOAD_FIX if not_runnable.blocker is Blocker.UPLOAD else None
+            raise Conflict(not_runnable.message(configuration.name, fix))
+        assert configuration.block_id is not None
         source = parse_source(configuration.source)
-        if isinstance(source, UploadSource):
-            raise Conflict(
-                f"Import configuration {configuration.name!r} imports a file given with each "
-                "run; use “Run with a new file” and upload one."
-            )
-        if configuration.block_id is None:
-            raise Conflict(f"The block {configuration.block_name!r} was deleted.")
         file_settings = FileSettings.model_validate_json(configuration.file_settings)
         mapping = Mapping.model_validate_json(configuration.mapping)
     block = prepare(db, actor, configuration.block_id, mapping).block
@@ -338,18 +218,17 @@ def _queue_committed(
     mapping: Mapping,
 ) -> uuid.UUID:
     """Queue a run as `actor` in a transaction of its own; returns its id (to submit)."""
+    recipe = RunRecipe.of(source, file_settings, mapping)
     with db.write() as session:
-        run = queue_run(
-            session,
-            configuration=_configuration_row(session, configuration_id),
-            block=block,
-            source=source,
-            trigger=trigger,
-            actor_id=actor.id,
-            file_settings=file_settings,
-            mapping=mapping,
+        configuration = _configuration_row(session, configuration_id)
+        new = NewRun.into(
+            block,
+            recipe,
+            trigger,
+            actor.id,
+            configuration_id=configuration.id if configuration is not None else None,
         )
-        return run.id
+        return queue_run(session, new).id
 
 
 def _configuration_row(
@@ -392,17 +271,14 @@ def run_again(db: Database, actor: Actor, run_id: uuid.UUID) -> uuid.UUID:
         )
     block = prepare(db, actor, run.block_id, mapping).block
     with db.write() as session:
-        again = queue_run(
-            session,
-            configuration=configuration,
-            block=block,
-            source=source,
-            trigger=Trigger.RUN_AGAIN,
-            actor_id=actor.id,
-            file_settings=settings,
-            mapping=mapping,
+        new = NewRun.into(
+            block,
+            RunRecipe.of(source, settings, mapping),
+            Trigger.RUN_AGAIN,
+            actor.id,
+            configuration_id=configuration.id if configuration is not None else None,
         )
-        return again.id
+        return queue_run(session, new).id
 
 
 # ---------------------------------------------------------------- claiming and executing

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 
 from planport.domain.imports import RunStatus
 from planport.domain.summary import ImportSummary, RejectedRow, RunError
+from planport.services.imports.runs.new_run import NewRun
 from planport.store.db import rowcount
 from planport.store.models import ImportConfiguration, ImportRun, ImportRunReject, UTCDateTime
 
@@ -280,25 +281,7 @@ def queue_retry(
     delay = policy.delay(run.attempt)
     if delay is None:
         return None
-    retry = ImportRun(
-        application_id=run.application_id,
-        block_id=run.block_id,
-        block_name=run.block_name,
-        configuration_id=run.configuration_id,
-        trigger=run.trigger,
-        actor_id=run.actor_id,
-        status=RunStatus.QUEUED.value,
-        schedule_id=run.schedule_id,
-        scheduled_for=run.scheduled_for,
-        attempt=run.attempt + 1,
-        retry_of=run.id,
-        not_before=now + delay,
-        created_at=now,
-        file_name=run.file_name,
-        file_settings=run.file_settings,
-        mapping=run.mapping,
-        source=run.source,
-    )
+    retry = ImportRun(**NewRun.retry(run, not_before=now + delay).row(now))
     session.add(retry)
     session.flush()
     return retry
