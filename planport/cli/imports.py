@@ -95,14 +95,14 @@ def _run_own_source(database: Database, actor: Actor, configuration_id: uuid.UUI
     """Queue a run of the configuration's own source, as "Start an import right now" and the
     scheduler do, and execute it in this process (the command is its own executor)."""
     from planport.domain.imports import Trigger
+    from planport.domain.runnable import Blocker
     from planport.services.imports import configurations, runs
 
     found = configurations.get_configuration(database, actor, configuration_id)
-    if not found.schedulable:
-        fail(
-            f"Import configuration {found.name!r} imports a file given with each run; pass "
-            f"the file: planport import run {configuration_id} FILE"
-        )
+    not_runnable = found.not_runnable()
+    if not_runnable is not None and not_runnable.blocker is Blocker.UPLOAD:
+        fix = f"Pass the file: planport import run {configuration_id} FILE"
+        fail(not_runnable.message(found.name, fix))
     run_id = runs.start_configuration_run(
         database, actor, configuration_id, trigger=Trigger.COMMAND_LINE
     )

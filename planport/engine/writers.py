@@ -25,6 +25,7 @@ from planport.domain.enums import BlockKind
 from planport.domain.imports import RunErrorName
 from planport.domain.mapping import CODE, NAME, VALUE, ClearMode, ImportOptions, TransactionMode
 from planport.domain.summary import ImportSummary, Reason, RejectLog
+from planport.engine.mapper import PIVOT_VALUE
 from planport.engine.staging import ROW, SEQ, STAGING, Staging
 from planport.store import block_tables
 from planport.store.db import rowcount
@@ -81,14 +82,14 @@ def plan_for(
     block: BlockDef, targets: dict[str, str], pivot: tuple[str, str] | None, options: ImportOptions
 ) -> Plan:
     """`targets` maps staging column -> mapping target ("code", a property id…); `pivot` is
-    (staging item column, pivoted dimension id) plus the staging value column "pivot_value"."""
+    (staging item column, pivoted dimension id) plus the staging value column PIVOT_VALUE."""
     columns: dict[str, str] = {}
     for staging_column, target in targets.items():
         columns[staging_column] = _block_column(block, target)
     if pivot is not None:
         item_column, dimension = pivot
         columns[item_column] = block.dimension(uuid.UUID(dimension)).column_name
-        columns["pivot_value"] = VALUE
+        columns[PIVOT_VALUE] = VALUE
     inverse = {v: k for k, v in columns.items()}
     if block.kind is BlockKind.DIMENSION_LIST:
         key = [inverse["code"]]

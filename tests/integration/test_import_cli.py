@@ -258,8 +258,8 @@ def test_import_run_without_a_file_of_an_upload_configuration_says_to_pass_one(
     result = demo.run("import", "run", configuration)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "Error: Import configuration 'Countries' imports a file given with each run; pass the "
-        f"file: planport import run {configuration} FILE"
+        "Error: Import configuration 'Countries' imports a file uploaded with each run, so it "
+        f"cannot run by itself. Pass the file: planport import run {configuration} FILE"
     ]
     assert demo.runs() == 0
 

@@ -25,6 +25,7 @@ from planport.domain.file_settings import FileSettings
 from planport.domain.mapping import Mapping, check_mapping
 from planport.domain.members import Actor
 from planport.domain.names import name_key
+from planport.domain.runnable import Blocker, NotRunnable, why_not_runnable
 from planport.services.blocks.definitions import load_block, to_def
 from planport.services.imports.block_import import run_permissions
 from planport.services.workspace import access
@@ -55,6 +56,16 @@ class ConfigurationView:
     def in_error(self) -> bool:
         return self.error is not None
 
+    def not_runnable(self, *, file_given: bool = False) -> NotRunnable | None:
+        """Why it cannot run (by itself, unless `file_given`), or None when it can."""
+        return why_not_runnable(
+            block_name=self.block_name,
+            has_block=self.block_id is not None,
+            error=self.error,
+            source=self.source,
+            file_given=file_given,
+        )
+
     @property
     def schedulable(self) -> bool:
         """Whether it can run by itself (a schedule): its source needs no file given at run
@@ -67,10 +78,7 @@ class ConfigurationView:
         return None if self.schedulable else UPLOAD_NOT_SCHEDULABLE
 
 
-UPLOAD_NOT_SCHEDULABLE = (
-    "This configuration imports a file given with each run (an upload); it cannot run by "
-    "itself. Change its source to a server folder or another block to schedule it."
-)
+UPLOAD_NOT_SCHEDULABLE = NotRunnable(Blocker.UPLOAD).said_of("This configuration")
 
 
 SOURCE_BLOCK_DELETED = "The source block of this configuration was deleted; choose another source."

@@ -319,12 +319,10 @@ def preview_configuration(
 
 
 def _refuse_in_error(configuration: ConfigurationView) -> None:
-    if configuration.error is not None:
-        raise Conflict(
-            f"Import configuration {configuration.name!r} is in error and cannot run: "
-            f"{configuration.error} Use Edit on its page to fit it to its block again; it "
-            "keeps its ID."
-        )
+    """Refuse (Conflict) a run with a given file of a configuration that cannot run."""
+    not_runnable = configuration.not_runnable(file_given=True)
+    if not_runnable is not None:
+        raise Conflict(not_runnable.message(configuration.name))
 
 
 def _free_copy_name(session: Session, block_id: uuid.UUID, name: str) -> str:

@@ -19,6 +19,7 @@ from planport.domain.members import Actor
 from planport.domain.names import name_key
 from planport.domain.summary import ImportSummary
 from planport.domain.work_limits import WorkLimit
+from planport.engine.mapper import PIVOT_ITEM, PIVOT_VALUE, target_column
 from planport.engine.pipeline import ImportFailed
 from planport.engine.reader import FileUnreadable, preview_rows
 from planport.engine.writers import MergeRefused
@@ -148,9 +149,9 @@ def _with_codes(
     for position, field_mapping in enumerate(mapping.fields):
         list_id = _list_of_target(block, field_mapping.target)
         if list_id is not None:
-            dimension_columns[f"t{position}"] = lists[list_id]
+            dimension_columns[target_column(position)] = lists[list_id]
     if mapping.pivot:
-        dimension_columns["pivot_item"] = lists[uuid.UUID(mapping.pivot.dimension)]
+        dimension_columns[PIVOT_ITEM] = lists[uuid.UUID(mapping.pivot.dimension)]
     for column, dimension_list in dimension_columns.items():
         table = block_tables.build_table(dimension_list)
         ids = {row[column] for row in rows if row.get(column) is not None}
@@ -179,14 +180,14 @@ def _labelled(
     for position, field_mapping in enumerate(mapping.fields):
         target = field_mapping.target
         if target in (CODE, NAME):
-            labels[f"t{position}"] = target.title()
+            labels[target_column(position)] = target.title()
         elif target == VALUE:
-            labels[f"t{position}"] = block.name
+            labels[target_column(position)] = block.name
         elif block.kind is BlockKind.METRIC:
-            labels[f"t{position}"] = block.dimension(uuid.UUID(target)).list_name
+            labels[target_column(position)] = block.dimension(uuid.UUID(target)).list_name
         else:
-            labels[f"t{position}"] = block.property(uuid.UUID(target)).name
+            labels[target_column(position)] = block.property(uuid.UUID(target)).name
     if mapping.pivot:
-        labels["pivot_item"] = block.dimension(uuid.UUID(mapping.pivot.dimension)).list_name
-        labels["pivot_value"] = block.name
+        labels[PIVOT_ITEM] = block.dimension(uuid.UUID(mapping.pivot.dimension)).list_name
+        labels[PIVOT_VALUE] = block.name
     return [{labels[k]: v for k, v in row.items() if k in labels} for row in rows]

@@ -9,9 +9,10 @@ Imports from: services.imports, services.blocks, services.workspace, scheduling 
 recurrence core), store, domain.
 """
 
+from planport.domain.runnable import Blocker
 from planport.services.scheduling import firing, history, overview, schedules
 from planport.services.scheduling.history import HistoryEntry, HistoryFilter
-from planport.services.scheduling.overview import Blocker, Overview
+from planport.services.scheduling.overview import Overview
 from planport.services.scheduling.schedules import SameMinute, ScheduleInput, ScheduleView
 
 __all__ = [

@@ -25,12 +25,13 @@ from pydantic import ValidationError
 from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
-from planport.connectors import SourceSpec, UploadSource, needs_file, parse_source
+from planport.connectors import SourceSpec, UploadSource, parse_source
 from planport.domain.clock import utc_now
 from planport.domain.errors import Invalid
 from planport.domain.file_settings import FileSettings
 from planport.domain.imports import RunErrorName, RunStatus, Trigger
 from planport.domain.mapping import Mapping
+from planport.domain.runnable import Blocker, why_not_runnable
 from planport.domain.schedules import FireOutcome
 from planport.domain.summary import RunError
 from planport.scheduling import due_fires, parsed_times
@@ -234,9 +235,9 @@ def _recipe(file_settings: str, mapping: str, source: str) -> _Recipe:
     except ValidationError as error:
         problem = f"Its stored file settings or mapping cannot be read: {_first_problem(error)}"
         # The failed run stores readable defaults: its page must still open.
-        kept = runs.run_recipe(spec, FileSettings(), Mapping(fields=[]))
+        kept = runs.RunRecipe.of(spec, FileSettings(), Mapping(fields=[]))
         return _Recipe(spec, unreadable or problem, kept)
-    return _Recipe(spec, unreadable, runs.run_recipe(spec, settings, chosen))
+    return _Recipe(spec, unreadable, runs.RunRecipe.of(spec, settings, chosen))
 
 
 def _first_problem(error: ValidationError) -> str:
@@ -247,18 +248,16 @@ def _first_problem(error: ValidationError) -> str:
 
 def _run_values(fire: _Fire, recipe: _Recipe, now: datetime) -> dict[str, Any]:
     row = fire.schedule
-    return runs.queued_run_row(
+    new = runs.NewRun(
         recipe=recipe.columns,
         application_id=row.application_id,
         block_id=row.block_id,
         block_name=row.block_name,
-        configuration_id=row.configuration_id,
         trigger=Trigger.SCHEDULE,
         actor_id=row.owner_id,
-        schedule_id=row.id,
-        scheduled_for=fire.instant,
-        now=now,
+        configuration_id=row.configuration_id,
     )
+    return new.fired(row.id, fire.instant).row(now)
 
 
 def _cannot_run(
@@ -277,19 +276,17 @@ def _cannot_run(
         configuration = session.get(ImportConfiguration, row.configuration_id)
         assert configuration is not None  # deleting it deletes the schedule the claim locked
         error = configurations.revalidate(session, configuration).error
-    if error is not None:
-        return (
-            RunErrorName.CONFIGURATION_IN_ERROR,
-            f"Import configuration {row.configuration_name!r} is in error: {error}",
-        )
-    if needs_file(recipe.spec):
-        return (
-            RunErrorName.NO_FILE_TO_IMPORT,
-            f"Import configuration {row.configuration_name!r} imports a file uploaded with "
-            "each run; a schedule has no file to give it. Change its source to a server "
-            "folder or another block.",
-        )
-    return None
+    not_runnable = why_not_runnable(
+        block_name=row.block_name, has_block=True, error=error, source=recipe.spec
+    )
+    if not_runnable is None:
+        return None
+    name = (
+        RunErrorName.NO_FILE_TO_IMPORT
+        if not_runnable.blocker is Blocker.UPLOAD
+        else RunErrorName.CONFIGURATION_IN_ERROR
+    )
+    return name, not_runnable.message(row.configuration_name)
 
 
 def _record(session: Session, fires: list[_Fire]) -> set[tuple[uuid.UUID, datetime]]:

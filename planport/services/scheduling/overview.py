@@ -14,17 +14,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from planport.connectors import needs_file, parse_source
 from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
-from planport.domain.errors import Invalid
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
+from planport.domain.runnable import Blocker, why_not_runnable
 from planport.services.imports.runs.execute import local_progress
 from planport.services.scheduling import history, schedules
 from planport.services.scheduling.schedules import SameMinute, ScheduleView
@@ -33,15 +31,6 @@ from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun
 
 _ACTIVE = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
-
-
-class Blocker(StrEnum):
-    """Why a configuration cannot be scheduled; each has its own fix."""
-
-    DELETED_BLOCK = "deleted_block"
-    IN_ERROR = "in_error"
-    UPLOAD = "upload"
-    BAD_SOURCE = "bad_source"
 
 
 # (what the configurations do, singular and plural; the fix, singular and plural)
@@ -235,20 +224,15 @@ def not_schedulable(configuration: ImportConfiguration) -> str | None:
 def blocker(configuration: ImportConfiguration) -> tuple[Blocker, str] | None:
     """The kind of reason the configuration cannot run by itself and the reason in words,
     or None when it can."""
-    if configuration.block_id is None:
-        return Blocker.DELETED_BLOCK, f"Its block {configuration.block_name!r} was deleted."
-    if configuration.error is not None:
-        return Blocker.IN_ERROR, f"It is in error: {configuration.error}"
-    try:
-        spec = parse_source(configuration.source)
-    except Invalid as error:
-        return Blocker.BAD_SOURCE, error.message
-    if needs_file(spec):
-        return Blocker.UPLOAD, (
-            "It imports a file uploaded with each run, so it cannot run by itself. Change its "
-            "source to a server folder or another block to schedule it."
-        )
-    return None
+    not_runnable = why_not_runnable(
+        block_name=configuration.block_name,
+        has_block=configuration.block_id is not None,
+        error=configuration.error,
+        source=configuration.source,
+    )
+    if not_runnable is None:
+        return None
+    return not_runnable.blocker, not_runnable.said_of("It")
 
 
 def folded_line(blockers: Sequence[Blocker]) -> str | None:

@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from planport.connectors import needs_file, parse_source
 from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
 from planport.domain.members import Actor
+from planport.domain.runnable import why_not_runnable
 from planport.scheduling import (
     Repeat,
     ScheduleTimes,
@@ -339,19 +339,15 @@ def clean_recipients(given: Sequence[str]) -> tuple[str, ...]:
 
 
 def _refuse_unschedulable(configuration: ImportConfiguration) -> None:
-    if configuration.error is not None:
-        raise Invalid(
-            f"Import configuration {configuration.name!r} is in error and cannot be scheduled: "
-            f"{configuration.error}",
-            field="configuration",
-        )
-    if needs_file(parse_source(configuration.source)):
-        raise Invalid(
-            f"Import configuration {configuration.name!r} imports a file uploaded with each run, "
-            "so it cannot run by itself. Change its source to a server folder or another block "
-            "to schedule it.",
-            field="configuration",
-        )
+    """Refuse (Invalid, field `configuration`) to schedule what cannot run by itself."""
+    not_runnable = why_not_runnable(
+        block_name=configuration.block_name,
+        has_block=configuration.block_id is not None,
+        error=configuration.error,
+        source=configuration.source,
+    )
+    if not_runnable is not None:
+        raise Invalid(not_runnable.message(configuration.name), field="configuration")
 
 
 def _refuse_fifth(session: Session, configuration: ImportConfiguration) -> None:
