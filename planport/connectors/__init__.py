@@ -1,16 +1,18 @@
 """Sources an import reads from, behind one small interface.
 
-A connector turns a source spec into a local file the engine reads (`fetch`). Each source kind
+A connector turns a source spec into a local file the engine reads (`fetch`), and answers for
+its kind everywhere else (`label`, `describe`, `checked`: see `Connector`). Each source kind
 has its own module (files, folder, block; later SFTP, S3, SQL, HTTP) registered in
-`CONNECTORS`. Connectors never write a block and never hold a database transaction across a
-download: they only produce a file in the run's work folder.
+`CONNECTORS` by its spec's `kind`; callers use the functions below. Connectors never write a
+block and never hold a database transaction across a download: they only produce a file in
+the run's work folder.
 """
 
 from __future__ import annotations
 
 from planport.connectors._base import Connector, FetchContext, Fetched, SourceUnavailable
 from planport.connectors.block import BlockConnector
-from planport.connectors.files import GivenFileConnector
+from planport.connectors.files import GivenFileConnector, UploadConnector
 from planport.connectors.folder import FolderConnector
 from planport.domain.sources import (
     BlockSource,
@@ -24,10 +26,16 @@ from planport.domain.sources import (
 )
 
 CONNECTORS: dict[str, Connector] = {
+    "upload": UploadConnector(),
     "file": GivenFileConnector(),
     "folder": FolderConnector(),
     "block": BlockConnector(),
 }
+
+
+def connector_of(spec: SourceSpec) -> Connector:
+    """The connector of the spec's kind (every kind a spec can parse to is registered)."""
+    return CONNECTORS[spec.kind]
 
 
 def fetch(spec: SourceSpec, context: FetchContext) -> Fetched:
@@ -38,6 +46,22 @@ def fetch(spec: SourceSpec, context: FetchContext) -> Fetched:
             f"Planport cannot read sources of kind {spec.kind!r} here.", transient=False
         )
     return connector.fetch(spec, context)
+
+
+def label(spec: SourceSpec) -> str | None:
+    """What a run's history shows as its file before the executor fetched it."""
+    return connector_of(spec).label(spec)
+
+
+def describe(spec: SourceSpec) -> str:
+    """The source in words, for pages and messages."""
+    return connector_of(spec).describe(spec)
+
+
+def checked(spec: SourceSpec) -> SourceSpec:
+    """The spec as a configuration may store it. Raises Invalid (a field of the source form)."""
+    checked_spec: SourceSpec = connector_of(spec).checked(spec)
+    return checked_spec
 
 
 __all__ = [
@@ -51,7 +75,11 @@ __all__ = [
     "SourceSpec",
     "SourceUnavailable",
     "UploadSource",
+    "checked",
+    "connector_of",
+    "describe",
     "fetch",
+    "label",
     "needs_file",
     "parse_source",
     "source_json",

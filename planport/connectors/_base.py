@@ -51,6 +51,27 @@ class FetchContext:
 
 
 class Connector(Protocol):
+    """One source kind, registered in `connectors.CONNECTORS` under its spec's `kind`.
+
+    Everything Planport asks of a kind goes through here, so a new kind is one module and one
+    entry (plus its spec in `domain.sources`, which says whether it needs a file given with
+    each run): how it is labelled and described, what a configuration may store, and how a
+    run gets its file.
+    """
+
+    def label(self, spec: Any) -> str | None:
+        """What a run's history shows as its file before the executor fetched it."""
+        ...
+
+    def describe(self, spec: Any) -> str:
+        """The source in words, for pages and messages."""
+        ...
+
+    def checked(self, spec: Any) -> Any:
+        """The spec as a configuration may store it (normalised). Raises Invalid, with the
+        field of the source form, for one it may not."""
+        ...
+
     def fetch(self, spec: Any, context: FetchContext) -> Fetched:
         """Return the file; raise SourceUnavailable when it cannot be had."""
         ...

@@ -292,6 +292,18 @@ def _export_query(copy: BlockCopy) -> Select[Any]:
 
 
 class BlockConnector:
+    """Another block of the application, exported to CSV with a generated mapping (`plan_copy`:
+    whether it fits the target needs both definitions, so services check it on save)."""
+
+    def label(self, spec: BlockSource) -> str | None:
+        return None
+
+    def describe(self, spec: BlockSource) -> str:
+        return "Another block"
+
+    def checked(self, spec: BlockSource) -> BlockSource:
+        return spec
+
     def fetch(self, spec: BlockSource, context: FetchContext) -> Fetched:
         """The source block's data as a CSV file in the work folder, with its own file settings
         and a mapping for the target. Raises SourceUnavailable (not transient) when the block

@@ -1,14 +1,50 @@
-"""A file given with the run's trigger (wizard upload, command line, later the push API)."""
+"""A file given with the run's trigger (wizard upload, command line, later the push API), and
+the configuration source that says one is given with each run (`upload`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
-from planport.domain.sources import GivenFile
+from planport.domain.errors import Invalid
+from planport.domain.sources import GivenFile, UploadSource
+
+
+class UploadConnector:
+    """A configuration fed by uploads: its runs carry their own file (a `GivenFile`)."""
+
+    def label(self, spec: UploadSource) -> str | None:
+        return None
+
+    def describe(self, spec: UploadSource) -> str:
+        return "A file given with each run (upload)"
+
+    def checked(self, spec: UploadSource) -> UploadSource:
+        return spec
+
+    def fetch(self, spec: UploadSource, context: FetchContext) -> Fetched:
+        raise SourceUnavailable(
+            "This run was given no file: a configuration fed by uploads runs with a new file.",
+            transient=False,
+        )
 
 
 class GivenFileConnector:
+    """The file one run was given; never a configuration's source."""
+
+    def label(self, spec: GivenFile) -> str | None:
+        return spec.name[:500]
+
+    def describe(self, spec: GivenFile) -> str:
+        return f"the file {spec.name}"
+
+    def checked(self, spec: GivenFile) -> GivenFile:
+        raise Invalid(
+            "A configuration reads from an upload, a server folder or another block; a "
+            "given file belongs to one run.",
+            field="source",
+        )
+
     def fetch(self, spec: GivenFile, context: FetchContext) -> Fetched:
         path = Path(spec.path)
         if not path.is_file():

@@ -290,6 +290,15 @@ class FolderConnector:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
 
+    def label(self, spec: FolderSource) -> str | None:
+        return (spec.path or spec.pattern or "")[:500] or None
+
+    def describe(self, spec: FolderSource) -> str:
+        return f"Server folder: {describe(spec)}"
+
+    def checked(self, spec: FolderSource) -> FolderSource:
+        return check_folder_source(spec)
+
     def fetch(self, spec: FolderSource, context: FetchContext) -> Fetched:
         # Looked up at each run, not stored with it: a folder a workspace admin moved applies
         # to the next run, and a run can never name another application's folder.

@@ -7,7 +7,7 @@ stores the source it actually reads, so any executor on any machine can run it f
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -17,10 +17,14 @@ from planport.domain.errors import Invalid
 class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    #: Whether runs need a file given with their trigger (see `needs_file`).
+    gives_no_file: ClassVar[bool] = False
+
 
 class UploadSource(_Spec):
     """A configuration fed by a file given at run time (wizard, command line, push API)."""
 
+    gives_no_file: ClassVar[bool] = True
     kind: Literal["upload"] = "upload"
 
 
@@ -71,7 +75,7 @@ def source_json(spec: SourceSpec) -> str:
 def needs_file(spec: SourceSpec) -> bool:
     """Whether runs need a file given with the trigger (such a configuration cannot be
     scheduled: there is nobody to give the file)."""
-    return isinstance(spec, UploadSource)
+    return spec.gives_no_file
 
 
 _WILDCARDS = set("*?[")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from planport.connectors import Fetched, SourceUnavailable
+from planport.connectors.folder import FolderConnector
 from planport.domain.blocks import BlockDef
 from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, PropertyType
@@ -463,12 +465,10 @@ def test_sweepers_running_at_once_fail_a_lost_run_once_and_retry_it_once(
     assert len(retries) == 1
 
 
-class _NotThereYet:
+class _NotThereYet(FolderConnector):
     """A source whose file has not arrived yet (what a folder or SFTP connector reports)."""
 
-    def fetch(self, spec: object, context: object) -> object:
-        from planport.connectors import SourceUnavailable
-
+    def fetch(self, spec: object, context: object) -> Fetched:
         raise SourceUnavailable("sales.csv is not there yet.", transient=True)
 
 
@@ -482,7 +482,7 @@ def test_a_source_unavailable_for_now_is_retried_and_one_that_needs_a_file_is_re
 ) -> None:
     from planport import connectors
 
-    monkeypatch.setitem(connectors.CONNECTORS, "folder", _NotThereYet())  # type: ignore[arg-type]
+    monkeypatch.setitem(connectors.CONNECTORS, "folder", _NotThereYet())
     configuration_id = save_configuration(db, admin, country, chosen)
     with db.write() as session:
         session.execute(

@@ -15,10 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from planport import connectors
 from planport.connectors import (
     BlockSource,
     FolderSource,
-    GivenFile,
     SourceSpec,
     SourceUnavailable,
     source_json,
@@ -27,7 +27,6 @@ from planport.connectors.block import COPY_FILE_SETTINGS, CopyRefused, plan_copy
 from planport.connectors.folder import (
     application_root,
     check_folder_source,
-    describe,
     locate,
     where,
 )
@@ -98,15 +97,8 @@ def set_source(
         configuration = _stored.load(session, actor, configuration_id, Permission.IMPORT_DATA)
         block = _stored.block_of(session, configuration)
         mapping = _stored.mapping_of(configuration)
-        if isinstance(spec, GivenFile):
-            raise Invalid(
-                "A configuration reads from an upload, a server folder or another block; a "
-                "given file belongs to one run.",
-                field="source",
-            )
-        if isinstance(spec, FolderSource):
-            spec = check_folder_source(spec)
-        if isinstance(spec, BlockSource):
+        spec = connectors.checked(spec)
+        if isinstance(spec, BlockSource):  # a copy brings its own file settings and mapping
             copy = _stored.block_copy(session, actor, block, spec.block_id)
             mapping = copy.mapping
             configuration.file_settings = COPY_FILE_SETTINGS.model_dump_json()
@@ -142,7 +134,7 @@ def source_status(
     if isinstance(spec, BlockSource):
         with db.read() as session:
             return _block_status(session, view, spec)
-    return SourceStatus("upload", "A file given with each run (upload)")
+    return SourceStatus(spec.kind, connectors.describe(spec))
 
 
 def preview_folder_source(
@@ -230,7 +222,7 @@ def _folder_status(
     # Created on demand: a new application's folder exists once someone looks for files in it.
     applications.create_folder(settings, folder.folder)
     root = application_root(settings.effective_import_root, folder.folder)
-    description = f"Server folder: {describe(spec)}"
+    description = connectors.describe(spec)
     try:
         found = locate(
             spec,
@@ -254,7 +246,7 @@ def _block_status(session: Session, view: ConfigurationView, spec: BlockSource) 
         return SourceStatus(
             "block", "Another block (deleted)", problem=view.error or SOURCE_BLOCK_DELETED
         )
-    description = f"Another block: {source.name}"
+    description = f"{connectors.describe(spec)}: {source.name}"
     try:
         copy = plan_copy(to_def(source), to_def(target))
     except CopyRefused as error:

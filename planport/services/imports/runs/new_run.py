@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from planport.connectors import FolderSource, GivenFile, SourceSpec, source_json
+from planport import connectors
+from planport.connectors import SourceSpec, source_json
 from planport.domain.blocks import BlockDef
 from planport.domain.clock import utc_now
 from planport.domain.file_settings import FileSettings
@@ -34,20 +35,11 @@ class RunRecipe:
     @classmethod
     def of(cls, source: SourceSpec, file_settings: FileSettings, mapping: Mapping) -> RunRecipe:
         return cls(
-            file_name=_file_label(source),
+            file_name=connectors.label(source),
             file_settings=file_settings.model_dump_json(),
             mapping=mapping.model_dump_json(),
             source=source_json(source),
         )
-
-
-def _file_label(source: SourceSpec) -> str | None:
-    """What the history shows as the run's file before the executor fetched it."""
-    if isinstance(source, GivenFile):
-        return source.name[:500]
-    if isinstance(source, FolderSource):
-        return (source.path or source.pattern or "")[:500] or None
-    return None
 
 
 @dataclass(frozen=True, slots=True)
