@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
@@ -168,3 +169,21 @@ def login_url(next_path: str) -> str:
 
 DbDep = Depends(get_db)
 ActorDep = Depends(current_actor)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, in which request, of which database and settings: what a page handler and
+    its helpers pass along as one value instead of four parameters."""
+
+    request: Request
+    actor: Actor
+    db: Database
+    settings: Settings
+
+
+def current_caller(request: Request, actor: Actor = ActorDep, db: Database = DbDep) -> Caller:
+    return Caller(request, actor, db, get_settings(request))
+
+
+CallerDep = Depends(current_caller)

@@ -18,8 +18,8 @@ from planport.domain.errors import Invalid, PermissionDenied, PlanportError
 from planport.domain.members import Actor
 from planport.services import Database, blocks
 from planport.services.blocks import applications, block_data, items
-from planport.settings import Settings
 from planport.web import auth
+from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.templating import redirect, render
 
@@ -38,32 +38,28 @@ def _block_url(block_id: uuid.UUID) -> str:
 
 @router.get("/applications/{application_id}/blocks/new")
 def new_block(
-    request: Request,
     application_id: uuid.UUID,
     kind: BlockKind = BlockKind.DIMENSION_LIST,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    return _new_block_page(request, db, actor, application_id, kind, {}, None)
+    return _new_block_page(caller, application_id, kind, {}, None)
 
 
 def _new_block_page(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     application_id: uuid.UUID,
     kind: BlockKind,
     values: Mapping[str, Any],
     error: str | None,
     status: int = 200,
 ) -> Response:
-    application = applications.get_application(db, actor, application_id)
+    application = applications.get_application(caller.db, caller.actor, application_id)
     if not application.can(Permission.CONFIGURE_BLOCKS):
         raise PermissionDenied(
             f"You need the {Permission.CONFIGURE_BLOCKS.label} permission in application "
             f"{application.name!r} to add blocks."
         )
-    lists = blocks.list_dimension_lists(db, actor, application_id)
+    lists = blocks.list_dimension_lists(caller.db, caller.actor, application_id)
     context = {
         "application": application,
         "kind": kind,
@@ -72,29 +68,35 @@ def _new_block_page(
         "error": error,
         "dimension_slots": max(3, min(len(lists), blocks.MAX_METRIC_DIMENSIONS)),
     }
-    return render(request, "block_form.html", context, status=status)
+    return render(caller.request, "block_form.html", context, status=status)
 
 
 @router.post("/applications/{application_id}/blocks")
 def create_block(
-    request: Request,
     application_id: uuid.UUID,
     kind: BlockKind = Form(...),
     name: str = Form(""),
     description: str = Form(""),
     value_type: ValueType = Form(ValueType.NUMBER),
     dimension: list[str] = Form([]),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     try:
         if kind is BlockKind.METRIC:
             dimension_ids = [_uuid(d, "dimension") for d in dimension if d]
             created = blocks.create_metric(
-                db, actor, application_id, name, value_type, dimension_ids, description
+                caller.db,
+                caller.actor,
+                application_id,
+                name,
+                value_type,
+                dimension_ids,
+                description,
             )
         else:
-            created = blocks.create_list(db, actor, application_id, kind, name, description)
+            created = blocks.create_list(
+                caller.db, caller.actor, application_id, kind, name, description
+            )
     except PlanportError as error:
         values = {
             "name": name,
@@ -103,10 +105,10 @@ def create_block(
             "dimension": dimension,
         }
         return _new_block_page(
-            request, db, actor, application_id, kind, values, error.message, status_for(error)
+            caller, application_id, kind, values, error.message, status_for(error)
         )
     return redirect(
-        request, _block_url(created.id), flash=f"{kind.label} {created.name!r} created."
+        caller.request, _block_url(created.id), flash=f"{kind.label} {created.name!r} created."
     )
 
 
@@ -131,21 +133,18 @@ def _filters(request: Request) -> dict[str, list[str]]:
 
 
 def _grid(
-    request: Request,
-    db: Database,
-    actor: Actor,
-    settings: Settings,
+    caller: Caller,
     block_id: uuid.UUID,
     page: int,
     q: str,
 ) -> block_data.GridPage:
     return block_data.read_page(
-        db,
-        actor,
+        caller.db,
+        caller.actor,
         block_id,
         page=max(page, 1),
-        page_size=settings.page_size,
-        filters=_filters(request),
+        page_size=caller.settings.page_size,
+        filters=_filters(caller.request),
         search=q,
     )
 
@@ -160,22 +159,16 @@ def _grid_query(grid: block_data.GridPage, page: int) -> str:
 
 @router.get("/blocks/{block_id}")
 def block_page(
-    request: Request,
     block_id: uuid.UUID,
     page: int = 1,
     q: str = "",
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    return _block_page(request, db, actor, settings, block_id, page=page, q=q)
+    return _block_page(caller, block_id, page=page, q=q)
 
 
 def _block_page(
-    request: Request,
-    db: Database,
-    actor: Actor,
-    settings: Settings,
+    caller: Caller,
     block_id: uuid.UUID,
     *,
     page: int = 1,
@@ -184,24 +177,24 @@ def _block_page(
     values: Mapping[str, Any] | None = None,
     status: int = 200,
 ) -> Response:
-    block = blocks.get_block(db, actor, block_id)
-    application = applications.get_application(db, actor, block.application_id)
-    grid = _grid(request, db, actor, settings, block_id, page, q)
+    block = blocks.get_block(caller.db, caller.actor, block_id)
+    application = applications.get_application(caller.db, caller.actor, block.application_id)
+    grid = _grid(caller, block_id, page, q)
     context = {
         "block": block,
         "application": application,
         "grid": grid,
         "grid_query": lambda p: _grid_query(grid, p),
-        "choices": _choices(db, actor, grid.columns),
-        "lists": blocks.list_dimension_lists(db, actor, block.application_id),
+        "choices": _choices(caller.db, caller.actor, grid.columns),
+        "lists": blocks.list_dimension_lists(caller.db, caller.actor, block.application_id),
         "errors": errors or {},
         "values": values or {},
         "filter_prefix": FILTER_PREFIX,
         "property_types": list(PropertyType),
         "value_types": list(ValueType),
-        "mapped": blocks.mapped_targets(db, actor, block_id),
+        "mapped": blocks.mapped_targets(caller.db, caller.actor, block_id),
     }
-    return render(request, "block.html", context, status=status)
+    return render(caller.request, "block.html", context, status=status)
 
 
 def _choices(
@@ -217,24 +210,24 @@ def _choices(
 
 @router.get("/blocks/{block_id}/grid")
 def grid_fragment(
-    request: Request,
     block_id: uuid.UUID,
     page: int = 1,
     q: str = "",
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    grid = _grid(request, db, actor, settings, block_id, page, q)
+    grid = _grid(caller, block_id, page, q)
     context = {"block": grid.block, "grid": grid, "grid_query": lambda p: _grid_query(grid, p)}
-    return render(request, "_grid.html", context)
+    return render(caller.request, "_grid.html", context)
 
 
 @router.get("/blocks/{block_id}/export.csv")
 def export_block(
-    request: Request, block_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+    block_id: uuid.UUID,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    block, chunks = block_data.export_csv(db, actor, block_id, filters=_filters(request))
+    block, chunks = block_data.export_csv(
+        caller.db, caller.actor, block_id, filters=_filters(caller.request)
+    )
     filename = quote(f"{block.name}.csv")
     return StreamingResponse(
         chunks,
@@ -247,10 +240,7 @@ def export_block(
 
 
 def _act(
-    request: Request,
-    db: Database,
-    actor: Actor,
-    settings: Settings,
+    caller: Caller,
     block_id: uuid.UUID,
     form: str,
     action: Any,
@@ -263,36 +253,27 @@ def _act(
         action()
     except PlanportError as error:
         return _block_page(
-            request,
-            db,
-            actor,
-            settings,
+            caller,
             block_id,
             errors={form: error.message},
             values={"form": form, **(values or {})},
             status=status_for(error),
         )
-    return redirect(request, _block_url(block_id), flash=done)
+    return redirect(caller.request, _block_url(block_id), flash=done)
 
 
 @router.post("/blocks/{block_id}/rename")
 def rename_block(
-    request: Request,
     block_id: uuid.UUID,
     name: str = Form(""),
     description: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     return _act(
-        request,
-        db,
-        actor,
-        settings,
+        caller,
         block_id,
         "rename",
-        lambda: blocks.rename_block(db, actor, block_id, name, description),
+        lambda: blocks.rename_block(caller.db, caller.actor, block_id, name, description),
         "Saved.",
         {"name": name, "description": description},
     )
@@ -300,52 +281,42 @@ def rename_block(
 
 @router.post("/blocks/{block_id}/delete")
 def delete_block(
-    request: Request,
     block_id: uuid.UUID,
     confirm_name: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    block = blocks.get_block(db, actor, block_id)
+    block = blocks.get_block(caller.db, caller.actor, block_id)
     try:
-        blocks.delete_block(db, actor, block_id, confirm_name=confirm_name)
+        blocks.delete_block(caller.db, caller.actor, block_id, confirm_name=confirm_name)
     except PlanportError as error:
         return _block_page(
-            request,
-            db,
-            actor,
-            settings,
+            caller,
             block_id,
             errors={"delete": error.message},
             status=status_for(error),
         )
     return redirect(
-        request, f"/applications/{block.application_id}", flash=f"{block.name!r} deleted."
+        caller.request, f"/applications/{block.application_id}", flash=f"{block.name!r} deleted."
     )
 
 
 @router.post("/blocks/{block_id}/properties")
 def add_property(
-    request: Request,
     block_id: uuid.UUID,
     name: str = Form(""),
     type: PropertyType = Form(PropertyType.TEXT),
     referenced_list: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def action() -> BlockDef:
         reference = _uuid(referenced_list, "referenced_list") if referenced_list else None
-        return blocks.add_property(db, actor, block_id, name, type, referenced_list_id=reference)
+        return blocks.add_property(
+            caller.db, caller.actor, block_id, name, type, referenced_list_id=reference
+        )
 
     values = {"name": name, "type": type.value, "referenced_list": referenced_list}
     return _act(
-        request,
-        db,
-        actor,
-        settings,
+        caller,
         block_id,
         "add_property",
         action,
@@ -356,22 +327,19 @@ def add_property(
 
 @router.post("/blocks/{block_id}/properties/{property_id}")
 def edit_property(
-    request: Request,
     block_id: uuid.UUID,
     property_id: uuid.UUID,
     name: str = Form(""),
     type: PropertyType = Form(...),
     referenced_list: str = Form(""),
     confirm_mapped: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def action() -> None:
         reference = _uuid(referenced_list, "referenced_list") if referenced_list else None
         blocks.change_property_type(
-            db,
-            actor,
+            caller.db,
+            caller.actor,
             block_id,
             property_id,
             type,
@@ -380,30 +348,22 @@ def edit_property(
             confirmed=bool(confirm_mapped),
         )
 
-    return _act(
-        request, db, actor, settings, block_id, f"property_{property_id}", action, "Property saved."
-    )
+    return _act(caller, block_id, f"property_{property_id}", action, "Property saved.")
 
 
 @router.post("/blocks/{block_id}/properties/{property_id}/delete")
 def remove_property(
-    request: Request,
     block_id: uuid.UUID,
     property_id: uuid.UUID,
     confirm_mapped: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     return _act(
-        request,
-        db,
-        actor,
-        settings,
+        caller,
         block_id,
         f"property_{property_id}",
         lambda: blocks.remove_property(
-            db, actor, block_id, property_id, confirmed=bool(confirm_mapped)
+            caller.db, caller.actor, block_id, property_id, confirmed=bool(confirm_mapped)
         ),
         "Property removed.",
     )
@@ -411,62 +371,53 @@ def remove_property(
 
 @router.post("/blocks/{block_id}/unique")
 def set_unique(
-    request: Request,
     block_id: uuid.UUID,
     property_id: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def action() -> BlockDef:
         chosen = _uuid(property_id, "property_id") if property_id else None
-        return blocks.set_unique_property(db, actor, block_id, chosen)
+        return blocks.set_unique_property(caller.db, caller.actor, block_id, chosen)
 
-    return _act(request, db, actor, settings, block_id, "unique", action, "Unique property saved.")
+    return _act(caller, block_id, "unique", action, "Unique property saved.")
 
 
 @router.post("/blocks/{block_id}/dimensions")
 def add_dimension(
-    request: Request,
     block_id: uuid.UUID,
     list_id: str = Form(""),
     item: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def action() -> BlockDef:
         chosen = _uuid(list_id, "list_id")
         return blocks.add_metric_dimension(
-            db, actor, block_id, chosen, existing_cells_item=item or None
+            caller.db, caller.actor, block_id, chosen, existing_cells_item=item or None
         )
 
     values = {"list_id": list_id, "item": item}
-    return _act(
-        request, db, actor, settings, block_id, "add_dimension", action, "Dimension added.", values
-    )
+    return _act(caller, block_id, "add_dimension", action, "Dimension added.", values)
 
 
 @router.post("/blocks/{block_id}/dimensions/{list_id}/delete")
 def remove_dimension(
-    request: Request,
     block_id: uuid.UUID,
     list_id: uuid.UUID,
     item: str = Form(""),
     confirm_mapped: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     return _act(
-        request,
-        db,
-        actor,
-        settings,
+        caller,
         block_id,
         f"dimension_{list_id}",
         lambda: blocks.remove_metric_dimension(
-            db, actor, block_id, list_id, keep_item=item or None, confirmed=bool(confirm_mapped)
+            caller.db,
+            caller.actor,
+            block_id,
+            list_id,
+            keep_item=item or None,
+            confirmed=bool(confirm_mapped),
         ),
         "Dimension removed.",
     )
@@ -474,21 +425,15 @@ def remove_dimension(
 
 @router.post("/blocks/{block_id}/value-type")
 def change_value_type(
-    request: Request,
     block_id: uuid.UUID,
     value_type: ValueType = Form(...),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     return _act(
-        request,
-        db,
-        actor,
-        settings,
+        caller,
         block_id,
         "value_type",
-        lambda: blocks.change_metric_value_type(db, actor, block_id, value_type),
+        lambda: blocks.change_metric_value_type(caller.db, caller.actor, block_id, value_type),
         "Value type changed.",
     )
 
@@ -498,39 +443,30 @@ def change_value_type(
 
 @router.post("/blocks/{block_id}/data")
 async def write_data(
-    request: Request,
     block_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    form = await request.form()
+    form = await caller.request.form()
     row = {str(k)[2:]: str(v) for k, v in form.multi_items() if str(k).startswith("v:")}
-    return await run_in_threadpool(_write_row, request, db, actor, settings, block_id, row)
+    return await run_in_threadpool(_write_row, caller, block_id, row)
 
 
 def _write_row(
-    request: Request,
-    db: Database,
-    actor: Actor,
-    settings: Settings,
+    caller: Caller,
     block_id: uuid.UUID,
     row: dict[str, str],
 ) -> Response:
-    block = blocks.get_block(db, actor, block_id)
+    block = blocks.get_block(caller.db, caller.actor, block_id)
     writer = {
         BlockKind.DIMENSION_LIST: items.write_items,
         BlockKind.TRANSACTION_LIST: items.append_rows,
         BlockKind.METRIC: items.set_cells,
     }[block.kind]
     return _act(
-        request,
-        db,
-        actor,
-        settings,
+        caller,
         block_id,
         "data",
-        lambda: writer(db, actor, block_id, [row]),
+        lambda: writer(caller.db, caller.actor, block_id, [row]),
         "Saved.",
         {"row": row},
     )
@@ -538,13 +474,10 @@ def _write_row(
 
 @router.post("/blocks/{block_id}/items/delete")
 def delete_items(
-    request: Request,
     block_id: uuid.UUID,
     codes: str = Form(""),
     cascade: bool = Form(False),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     # Unknown codes are refused whole, so once repeats are dropped every code is one deletion.
     chosen = list(
@@ -555,13 +488,10 @@ def delete_items(
     def action() -> None:
         if not chosen:
             raise Invalid("Give the codes of the items to delete.", field="codes")
-        items.delete_items(db, actor, block_id, chosen, on_referenced=rule)
+        items.delete_items(caller.db, caller.actor, block_id, chosen, on_referenced=rule)
 
     return _act(
-        request,
-        db,
-        actor,
-        settings,
+        caller,
         block_id,
         "delete_items",
         action,

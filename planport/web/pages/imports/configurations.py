@@ -8,12 +8,11 @@ import shutil
 import uuid
 from collections.abc import Callable
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from planport.domain.errors import Invalid, PlanportError
-from planport.domain.members import Actor
 from planport.domain.names import name_key
 from planport.domain.sources import (
     BlockSource,
@@ -22,11 +21,11 @@ from planport.domain.sources import (
     UploadSource,
     has_wildcard,
 )
-from planport.services import Database, blocks
+from planport.services import blocks
 from planport.services.blocks import applications
 from planport.services.imports import configurations, runs, sources
-from planport.settings import Settings
 from planport.web import auth
+from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.formatting import unless_gone, when
 from planport.web.pages.imports._forms import (
@@ -36,7 +35,7 @@ from planport.web.pages.imports._forms import (
     save_upload,
     targets_of,
 )
-from planport.web.pages.imports._pages import SettingsDep, configured, render_upload
+from planport.web.pages.imports._pages import configured, render_upload
 from planport.web.templating import redirect, render
 
 router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
@@ -46,21 +45,17 @@ RECENT_RUNS = 10
 
 @router.get("/blocks/{block_id}/imports")
 def block_imports(
-    request: Request,
     block_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """The block's import configurations and recent runs: a fragment the block page loads, or
     a page of its own without htmx."""
-    fragment = bool(request.headers.get("hx-request"))
-    return _block_imports(request, db, actor, block_id, fragment=fragment)
+    fragment = bool(caller.request.headers.get("hx-request"))
+    return _block_imports(caller, block_id, fragment=fragment)
 
 
 def _block_imports(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     block_id: uuid.UUID,
     *,
     fragment: bool = False,
@@ -68,52 +63,48 @@ def _block_imports(
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    block = blocks.get_block(db, actor, block_id)
-    application = applications.get_application(db, actor, block.application_id)
+    block = blocks.get_block(caller.db, caller.actor, block_id)
+    application = applications.get_application(caller.db, caller.actor, block.application_id)
     context = {
         "block": block,
         "application": application,
-        "configurations": configurations.list_configurations(db, actor, block_id),
-        "runs": runs.list_runs(db, actor, block_id, limit=RECENT_RUNS),
-        "copy_choices": sources.source_choices(db, actor, block_id),
+        "configurations": configurations.list_configurations(caller.db, caller.actor, block_id),
+        "runs": runs.list_runs(caller.db, caller.actor, block_id, limit=RECENT_RUNS),
+        "copy_choices": sources.source_choices(caller.db, caller.actor, block_id),
         "errors": errors or {},
         "values": values or {},
-        "when": when(actor),
+        "when": when(caller.actor),
     }
     template = "_import_configurations.html" if fragment else "import_block.html"
-    return render(request, template, context, status=status)
+    return render(caller.request, template, context, status=status)
 
 
 @router.post("/blocks/{block_id}/imports/copy")
 def create_block_copy(
-    request: Request,
     block_id: uuid.UUID,
     name: str = Form(""),
     description: str = Form(""),
     source_block_id: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """ "New copy from another block": a configuration whose source is another block."""
     try:
         source_id = _block_id(source_block_id)
         created = configurations.create_block_configuration(
-            db, actor, block_id, source_id, name, description
+            caller.db, caller.actor, block_id, source_id, name, description
         )
     except PlanportError as error:
         values = {"name": name, "description": description, "source_block_id": source_block_id}
         return _block_imports(
-            request,
-            db,
-            actor,
+            caller,
             block_id,
-            fragment=bool(request.headers.get("hx-request")),
+            fragment=bool(caller.request.headers.get("hx-request")),
             errors={"block_copy": error.message},
             values=values,
             status=status_for(error),
         )
     flash = f"Import configuration {created.name!r} created (ID {created.id})."
-    return redirect(request, f"/configurations/{created.id}", flash=flash)
+    return redirect(caller.request, f"/configurations/{created.id}", flash=flash)
 
 
 def _block_id(text: str) -> uuid.UUID:
@@ -125,90 +116,88 @@ def _block_id(text: str) -> uuid.UUID:
 
 
 def _configuration_page(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     configuration_id: uuid.UUID,
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    configuration = configurations.get_configuration(db, actor, configuration_id)
-    application = applications.get_application(db, actor, configuration.application_id)
-    block = unless_gone(blocks.get_block, db, actor, configuration.block_id)
-    settings = auth.get_settings(request)
+    configuration = configurations.get_configuration(caller.db, caller.actor, configuration_id)
+    application = applications.get_application(
+        caller.db, caller.actor, configuration.application_id
+    )
+    block = unless_gone(blocks.get_block, caller.db, caller.actor, configuration.block_id)
     context = {
         "configuration": configuration,
         "application": application,
         "block": block,
         "targets": {t.key: t.label for t in targets_of(block)} if block else {},
-        "source_status": sources.source_status(db, actor, configuration_id, settings),
-        "source_choices": sources.source_choices(db, actor, block.id) if block else [],
+        "source_status": sources.source_status(
+            caller.db, caller.actor, configuration_id, caller.settings
+        ),
+        "source_choices": sources.source_choices(caller.db, caller.actor, block.id)
+        if block
+        else [],
         "import_folder": applications.import_folder(
-            db, actor, configuration.application_id, settings
+            caller.db, caller.actor, configuration.application_id, caller.settings
         ),
         "errors": errors or {},
         "values": values or {},
-        "when": when(actor),
+        "when": when(caller.actor),
         **CHOICES,
     }
-    return render(request, "import_configuration.html", context, status=status)
+    return render(caller.request, "import_configuration.html", context, status=status)
 
 
 @router.get("/configurations/{configuration_id}")
 def configuration_page(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    return _configuration_page(request, db, actor, configuration_id)
+    return _configuration_page(caller, configuration_id)
 
 
 @router.post("/configurations/{configuration_id}/source")
 def change_source(
-    request: Request,
     configuration_id: uuid.UUID,
     kind: str = Form(""),
     location: str = Form(""),
     source_block_id: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Set the configuration's source from the Source form; back to its page."""
     values = {"kind": kind, "location": location, "source_block_id": source_block_id}
     try:
         spec = _spec_of(kind, location, source_block_id)
-        changed = sources.set_source(db, actor, configuration_id, spec)
+        changed = sources.set_source(caller.db, caller.actor, configuration_id, spec)
     except PlanportError as error:
         return _configuration_page(
-            request,
-            db,
-            actor,
+            caller,
             configuration_id,
             errors={"source": error.message},
             values=values,
             status=status_for(error),
         )
     flash = f"Source of {changed.name!r} changed."
-    return redirect(request, f"/configurations/{configuration_id}", flash=flash)
+    return redirect(caller.request, f"/configurations/{configuration_id}", flash=flash)
 
 
 @router.get("/configurations/{configuration_id}/source/check")
 def check_folder(
-    request: Request,
     configuration_id: uuid.UUID,
     location: str = "",
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """The file a folder path or pattern would read now (an htmx fragment of the form). It
     lists the application's folder, so it needs Import Data, as saving the source does."""
     spec = _folder_spec(location)
-    status = sources.preview_folder_source(db, actor, configuration_id, settings, spec)
-    return render(request, "_source_folder_check.html", {"status": status, "when": when(actor)})
+    status = sources.preview_folder_source(
+        caller.db, caller.actor, configuration_id, caller.settings, spec
+    )
+    return render(
+        caller.request, "_source_folder_check.html", {"status": status, "when": when(caller.actor)}
+    )
 
 
 def _spec_of(kind: str, location: str, source_block_id: str) -> SourceSpec:
@@ -235,42 +224,39 @@ def _folder_spec(location: str) -> FolderSource:
 
 @router.get("/configurations/{configuration_id}/run")
 def configuration_upload_page(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    configuration, block, application = configured(db, actor, configuration_id)
-    return render_upload(request, block, application, None, configuration=configuration)
+    configuration, block, application = configured(caller.db, caller.actor, configuration_id)
+    return render_upload(caller.request, block, application, None, configuration=configuration)
 
 
 @router.post("/configurations/{configuration_id}/run")
 async def run_configuration(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Run a saved configuration on a newly uploaded file; the upload is removed afterwards."""
-    async with form_of(request) as form:
+    async with form_of(caller.request) as form:
         configuration, block, application = await run_in_threadpool(
-            configured, db, actor, configuration_id
+            configured, caller.db, caller.actor, configuration_id
         )
         path = None
         try:
-            _upload_id, path = await save_upload(form, settings, UploadOwner(actor.id, block.id))
+            _upload_id, path = await save_upload(
+                form, caller.settings, UploadOwner(caller.actor.id, block.id)
+            )
             finished = await run_in_threadpool(
                 configurations.run_configuration,
-                db,
-                actor,
+                caller.db,
+                caller.actor,
                 configuration_id,
                 path,
                 file_name=path.name,
             )
         except PlanportError as error:
             return render_upload(
-                request,
+                caller.request,
                 block,
                 application,
                 error.message,
@@ -280,13 +266,11 @@ async def run_configuration(
         finally:
             if path is not None:
                 shutil.rmtree(path.parent, ignore_errors=True)
-    return redirect(request, f"/runs/{finished.id}")
+    return redirect(caller.request, f"/runs/{finished.id}")
 
 
 def _configuration_action(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     configuration_id: uuid.UUID,
     form: str,
     action: Callable[[], str],
@@ -294,72 +278,64 @@ def _configuration_action(
 ) -> Response:
     """Run `action` (it returns the flash message); back to the block, or the configuration's
     page with the error next to `form`."""
-    configuration = configurations.get_configuration(db, actor, configuration_id)
+    configuration = configurations.get_configuration(caller.db, caller.actor, configuration_id)
     try:
         done = action()
     except PlanportError as error:
         return _configuration_page(
-            request,
-            db,
-            actor,
+            caller,
             configuration_id,
             errors={form: error.message},
             values=values,
             status=status_for(error),
         )
     back = f"/blocks/{configuration.block_id}#imports" if configuration.block_id else "/"
-    return redirect(request, back, flash=done)
+    return redirect(caller.request, back, flash=done)
 
 
 @router.post("/configurations/{configuration_id}/rename")
 def rename_configuration(
-    request: Request,
     configuration_id: uuid.UUID,
     name: str = Form(""),
     description: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def action() -> str:
         renamed = configurations.rename_configuration(
-            db, actor, configuration_id, name, description
+            caller.db, caller.actor, configuration_id, name, description
         )
         return f"Import configuration renamed to {renamed.name!r}."
 
     values = {"name": name, "description": description}
-    return _configuration_action(request, db, actor, configuration_id, "rename", action, values)
+    return _configuration_action(caller, configuration_id, "rename", action, values)
 
 
 @router.post("/configurations/{configuration_id}/duplicate")
 def duplicate_configuration(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def action() -> str:
-        copy = configurations.duplicate_configuration(db, actor, configuration_id)
+        copy = configurations.duplicate_configuration(caller.db, caller.actor, configuration_id)
         return f"Import configuration {copy.name!r} created (ID {copy.id})."
 
-    return _configuration_action(request, db, actor, configuration_id, "duplicate", action)
+    return _configuration_action(caller, configuration_id, "duplicate", action)
 
 
 @router.post("/configurations/{configuration_id}/delete")
 def delete_configuration(
-    request: Request,
     configuration_id: uuid.UUID,
     confirm_name: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def action() -> str:
-        configuration = configurations.get_configuration(db, actor, configuration_id)
+        configuration = configurations.get_configuration(caller.db, caller.actor, configuration_id)
         if name_key(confirm_name) != name_key(configuration.name):
             raise Invalid(
                 f"Type the configuration's name, {configuration.name!r}, to delete it.",
                 field="confirm_name",
             )
-        configurations.delete_configuration(db, actor, configuration_id)
+        configurations.delete_configuration(caller.db, caller.actor, configuration_id)
         return f"Import configuration {configuration.name!r} deleted."
 
-    return _configuration_action(request, db, actor, configuration_id, "delete", action)
+    return _configuration_action(caller, configuration_id, "delete", action)

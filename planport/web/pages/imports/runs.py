@@ -8,20 +8,19 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form
 from pydantic import ValidationError
 from starlette.responses import Response, StreamingResponse
 
 from planport.domain.errors import Invalid, PlanportError
 from planport.domain.file_settings import FileSettings
 from planport.domain.mapping import Mapping
-from planport.domain.members import Actor
-from planport.services import Database
 from planport.services.blocks import applications
 from planport.services.imports import configurations, runs
 from planport.services.imports.runs import alerting
 from planport.services.imports.runs.again import check_again
 from planport.web import auth
+from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.formatting import size, unless_gone, when
 from planport.web.pages.imports._forms import CHOICES, explain
@@ -32,20 +31,16 @@ router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
 
 @router.get("/runs/{run_id}")
 def run_page(
-    request: Request,
     run_id: uuid.UUID,
     file_settings: str = "",
     mapping: str = "",
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    return _run_page(request, db, actor, run_id, file_settings, mapping)
+    return _run_page(caller, run_id, file_settings, mapping)
 
 
 def _run_page(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     run_id: uuid.UUID,
     file_settings: str,
     mapping: str,
@@ -55,95 +50,103 @@ def _run_page(
     status: int = 200,
     action_error: str | None = None,
 ) -> Response:
-    found = runs.get_run(db, actor, run_id)
-    application = applications.get_application(db, actor, found.application_id)
-    configuration = unless_gone(configurations.get_configuration, db, actor, found.configuration_id)
+    found = runs.get_run(caller.db, caller.actor, run_id)
+    application = applications.get_application(caller.db, caller.actor, found.application_id)
+    configuration = unless_gone(
+        configurations.get_configuration, caller.db, caller.actor, found.configuration_id
+    )
     context = {
         "run": found,
         "application": application,
         "configuration": configuration,
         "recipe": _recipe(file_settings, mapping) or _stored_recipe(found),
-        "when": when(actor),
+        "when": when(caller.actor),
         "size": size,
         "error": error,
         "action_error": action_error,
         "can_cancel": application.can("import_data"),
-        "alerts": alerting.alerts_of_run(db, run_id),
+        "alerts": alerting.alerts_of_run(caller.db, run_id),
         "values": values or {},
         "step": 3,
         **CHOICES,
     }
-    return render(request, "import_run.html", context, status=status)
+    return render(caller.request, "import_run.html", context, status=status)
 
 
 @router.get("/runs/{run_id}/progress")
 def progress(
-    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+    run_id: uuid.UUID,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """The progress fragment; once the run finished, tells htmx to reload the whole page (its
     address keeps the recipe the summary's "Save as import configuration" needs)."""
-    found = runs.get_run(db, actor, run_id)
+    found = runs.get_run(caller.db, caller.actor, run_id)
     if found.finished:
         return Response(status_code=200, headers={"HX-Refresh": "true"})
-    application = applications.get_application(db, actor, found.application_id)
-    context = {"run": found, "when": when(actor), "can_cancel": application.can("import_data")}
-    return render(request, "_run_progress.html", context)
+    application = applications.get_application(caller.db, caller.actor, found.application_id)
+    context = {
+        "run": found,
+        "when": when(caller.actor),
+        "can_cancel": application.can("import_data"),
+    }
+    return render(caller.request, "_run_progress.html", context)
 
 
 @router.post("/runs/{run_id}/cancel")
 def cancel(
-    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+    run_id: uuid.UUID,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Cancel a queued run, or ask a running one to stop; back to the run's page."""
     try:
-        runs.cancel_run(db, actor, run_id)
+        runs.cancel_run(caller.db, caller.actor, run_id)
     except PlanportError as error:
         return _run_page(
-            request, db, actor, run_id, "", "", action_error=error.message, status=status_for(error)
+            caller, run_id, "", "", action_error=error.message, status=status_for(error)
         )
-    return redirect(request, f"/runs/{run_id}", flash="Cancel requested.")
+    return redirect(caller.request, f"/runs/{run_id}", flash="Cancel requested.")
 
 
 @router.get("/runs/{run_id}/again")
 def confirm_again(
-    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+    run_id: uuid.UUID,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Run again's confirmation: which file it imports and when that file came, and whether
     newer imports into the block would be overwritten. Its form posts to the same address."""
-    check = check_again(db, actor, run_id)
-    found = runs.get_run(db, actor, run_id)
-    application = applications.get_application(db, actor, found.application_id)
-    context = {"run": found, "application": application, "check": check, "when": when(actor)}
-    return render(request, "import_run_again.html", context)
+    check = check_again(caller.db, caller.actor, run_id)
+    found = runs.get_run(caller.db, caller.actor, run_id)
+    application = applications.get_application(caller.db, caller.actor, found.application_id)
+    context = {"run": found, "application": application, "check": check, "when": when(caller.actor)}
+    return render(caller.request, "import_run_again.html", context)
 
 
 @router.post("/runs/{run_id}/again")
 def again(
-    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+    run_id: uuid.UUID,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """A new run with the same configuration, source, settings and mapping; its page."""
     try:
-        new_id = runs.run_again(db, actor, run_id)
+        new_id = runs.run_again(caller.db, caller.actor, run_id)
     except PlanportError as error:
         return _run_page(
-            request, db, actor, run_id, "", "", action_error=error.message, status=status_for(error)
+            caller, run_id, "", "", action_error=error.message, status=status_for(error)
         )
-    request.app.state.executor.submit(new_id)  # after run_again's commit
-    return redirect(request, f"/runs/{new_id}")
+    caller.request.app.state.executor.submit(new_id)  # after run_again's commit
+    return redirect(caller.request, f"/runs/{new_id}")
 
 
 @router.post("/configurations/{configuration_id}/start")
 def start_now(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """ "Start an import right now" for a configuration whose source needs no file; the new
     run's page. (Its button belongs on the configuration's and the scheduling pages.)"""
-    run_id = runs.start_configuration_run(db, actor, configuration_id)
-    request.app.state.executor.submit(run_id)  # after start_configuration_run's commit
-    return redirect(request, f"/runs/{run_id}")
+    run_id = runs.start_configuration_run(caller.db, caller.actor, configuration_id)
+    caller.request.app.state.executor.submit(run_id)  # after start_configuration_run's commit
+    return redirect(caller.request, f"/runs/{run_id}")
 
 
 def _recipe(file_settings: str, mapping: str) -> dict[str, str] | None:
@@ -170,10 +173,11 @@ def _stored_recipe(run: runs.RunView) -> dict[str, str] | None:
 
 @router.get("/runs/{run_id}/rejects.csv")
 def rejects(
-    request: Request, run_id: uuid.UUID, actor: Actor = auth.ActorDep, db: Database = auth.DbDep
+    run_id: uuid.UUID,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    found = runs.get_run(db, actor, run_id)
-    chunks = runs.rejects_csv(db, actor, run_id)
+    found = runs.get_run(caller.db, caller.actor, run_id)
+    chunks = runs.rejects_csv(caller.db, caller.actor, run_id)
     stem = Path(found.file_name or "import").stem
     filename = quote(f"{stem} rejected rows.csv")
     return StreamingResponse(
@@ -185,24 +189,22 @@ def rejects(
 
 @router.post("/runs/{run_id}/configuration")
 def save_configuration(
-    request: Request,
     run_id: uuid.UUID,
     name: str = Form(""),
     description: str = Form(""),
     file_settings: str = Form(""),
     mapping: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Save the run's settings and mapping as an import configuration of its block."""
-    found = runs.get_run(db, actor, run_id)
+    found = runs.get_run(caller.db, caller.actor, run_id)
     try:
         if found.block_id is None:
             raise Invalid(f"The block {found.block_name!r} of this run was deleted.")
         try:
             saved = configurations.save_configuration(
-                db,
-                actor,
+                caller.db,
+                caller.actor,
                 found.block_id,
                 name,
                 FileSettings.model_validate_json(file_settings or "{}"),
@@ -214,9 +216,7 @@ def save_configuration(
     except PlanportError as error:
         values = {"name": name, "description": description}
         return _run_page(
-            request,
-            db,
-            actor,
+            caller,
             run_id,
             file_settings,
             mapping,
@@ -225,7 +225,7 @@ def save_configuration(
             status=status_for(error),
         )
     return redirect(
-        request,
+        caller.request,
         f"/blocks/{found.block_id}#imports",
         flash=f"Import configuration {saved.name!r} saved. Its ID is {saved.id}.",
     )

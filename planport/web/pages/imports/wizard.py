@@ -35,6 +35,7 @@ from planport.services.blocks.applications import ApplicationView
 from planport.services.imports import configurations, runs, sources
 from planport.settings import Settings
 from planport.web import auth
+from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.formatting import when
 from planport.web.limits import while_connected
@@ -55,7 +56,6 @@ from planport.web.pages.imports._forms import (
     uploaded_file,
 )
 from planport.web.pages.imports._pages import (
-    SettingsDep,
     configured,
     importable,
     page_context,
@@ -77,32 +77,29 @@ def _wizard_url(block_id: uuid.UUID, upload_id: uuid.UUID) -> str:
 
 @router.get("/blocks/{block_id}/import")
 def upload_page(
-    request: Request,
     block_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    block, application = importable(db, actor, block_id)
-    return render_upload(request, block, application, None)
+    block, application = importable(caller.db, caller.actor, block_id)
+    return render_upload(caller.request, block, application, None)
 
 
 @router.post("/blocks/{block_id}/import")
 async def upload(
-    request: Request,
     block_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    async with form_of(request) as form:
-        block, application = await run_in_threadpool(importable, db, actor, block_id)
+    async with form_of(caller.request) as form:
+        block, application = await run_in_threadpool(importable, caller.db, caller.actor, block_id)
         try:
-            upload_id, _path = await save_upload(form, settings, UploadOwner(actor.id, block.id))
+            upload_id, _path = await save_upload(
+                form, caller.settings, UploadOwner(caller.actor.id, block.id)
+            )
         except PlanportError as error:
             return render_upload(
-                request, block, application, error.message, status=status_for(error)
+                caller.request, block, application, error.message, status=status_for(error)
             )
-    return redirect(request, _wizard_url(block_id, upload_id))
+    return redirect(caller.request, _wizard_url(block_id, upload_id))
 
 
 # ---------------------------------------------------------------- editing a configuration
@@ -110,65 +107,60 @@ async def upload(
 
 @router.get("/configurations/{configuration_id}/edit")
 def edit_configuration_page(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Edit: the wizard opens on the configuration's settings and mapping, with a sample file
     uploaded here or, for a server-folder source, the file a run would read now; it saves back
     into the same ID. A block copy's mapping follows both blocks: its Edit is its Source."""
-    configuration, block, application = configured(db, actor, configuration_id)
+    configuration, block, application = configured(caller.db, caller.actor, configuration_id)
     if isinstance(configuration.source, BlockSource):
-        return redirect(request, f"/configurations/{configuration.id}#source-title")
-    return _render_edit(request, db, actor, settings, configuration, block, application, None)
+        return redirect(caller.request, f"/configurations/{configuration.id}#source-title")
+    return _render_edit(caller, configuration, block, application, None)
 
 
 @router.post("/configurations/{configuration_id}/edit")
 async def edit_configuration(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    async with form_of(request) as form:
+    async with form_of(caller.request) as form:
         configuration, block, application = await run_in_threadpool(
-            _editable, db, actor, configuration_id
+            _editable, caller.db, caller.actor, configuration_id
         )
         try:
-            upload_id, _path = await save_upload(form, settings, UploadOwner(actor.id, block.id))
+            upload_id, _path = await save_upload(
+                form, caller.settings, UploadOwner(caller.actor.id, block.id)
+            )
         except PlanportError as error:
             return await run_in_threadpool(
-                _render_edit, request, db, actor, settings, configuration, block, application, error
+                _render_edit, caller, configuration, block, application, error
             )
-    return redirect(request, _edit_url(block.id, upload_id, configuration))
+    return redirect(caller.request, _edit_url(block.id, upload_id, configuration))
 
 
 @router.post("/configurations/{configuration_id}/edit/current")
 async def edit_on_current_file(
-    request: Request,
     configuration_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Edit a server-folder configuration on the file its run would read now (copied as the
     wizard's sample, so the steps agree even if the folder changes meanwhile)."""
     configuration, block, application = await run_in_threadpool(
-        _editable, db, actor, configuration_id
+        _editable, caller.db, caller.actor, configuration_id
     )
     try:
         current = await run_in_threadpool(
-            sources.current_folder_file, db, actor, configuration_id, settings
+            sources.current_folder_file, caller.db, caller.actor, configuration_id, caller.settings
         )
-        upload_id, _path = await save_copy(current, settings, UploadOwner(actor.id, block.id))
+        upload_id, _path = await save_copy(
+            current, caller.settings, UploadOwner(caller.actor.id, block.id)
+        )
     except PlanportError as error:
         return await run_in_threadpool(
-            _render_edit, request, db, actor, settings, configuration, block, application, error
+            _render_edit, caller, configuration, block, application, error
         )
-    return redirect(request, _edit_url(block.id, upload_id, configuration))
+    return redirect(caller.request, _edit_url(block.id, upload_id, configuration))
 
 
 def _edit_url(
@@ -179,10 +171,7 @@ def _edit_url(
 
 
 def _render_edit(
-    request: Request,
-    db: Database,
-    actor: Actor,
-    settings: Settings,
+    caller: Caller,
     configuration: configurations.ConfigurationView,
     block: BlockDef,
     application: ApplicationView,
@@ -191,19 +180,19 @@ def _render_edit(
     """Edit's first step; a folder source also offers the file a run would read now."""
     current = None
     if isinstance(configuration.source, FolderSource):
-        current = sources.source_status(db, actor, configuration.id, settings)
+        current = sources.source_status(caller.db, caller.actor, configuration.id, caller.settings)
     message = None if error is None else error.message
     if current is not None and current.problem == message:
         message = None  # the folder's card says it already
     return render_upload(
-        request,
+        caller.request,
         block,
         application,
         message,
         configuration=configuration,
         editing=True,
         current=current,
-        shown_when=when(actor),
+        shown_when=when(caller.actor),
         status=200 if error is None else status_for(error),
     )
 
@@ -239,20 +228,21 @@ class _Sample:
 
 @router.get("/blocks/{block_id}/import/{upload_id}")
 async def settings_page(
-    request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def page(limit: WorkLimit) -> Response:
-        block, application = importable(db, actor, block_id)
-        path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
-        editing = _editing(db, actor, block, request.query_params.get("editing", ""))
-        return _settings_page(request, _Sample(block, application, upload_id, path, limit, editing))
+        block, application = importable(caller.db, caller.actor, block_id)
+        path = uploaded_file(caller.settings, upload_id, UploadOwner(caller.actor.id, block_id))
+        editing = _editing(
+            caller.db, caller.actor, block, caller.request.query_params.get("editing", "")
+        )
+        return _settings_page(
+            caller.request, _Sample(block, application, upload_id, path, limit, editing)
+        )
 
-    return await while_connected(request, page)
+    return await while_connected(caller.request, page)
 
 
 def _settings_page(request: Request, sample: _Sample, error: str | None = None) -> Response:
@@ -286,22 +276,21 @@ def _preview_context(request: Request, path: Path, limit: WorkLimit) -> tuple[di
 
 @router.get("/blocks/{block_id}/import/{upload_id}/preview")
 async def file_preview(
-    request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Step 1's live preview (an htmx fragment), re-read with the settings in the query."""
 
     def fragment(limit: WorkLimit) -> Response:
-        importable(db, actor, block_id)
-        path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
-        context, status = _preview_context(request, path, limit)
-        return render(request, "_import_file_preview.html", {**CHOICES, **context}, status=status)
+        importable(caller.db, caller.actor, block_id)
+        path = uploaded_file(caller.settings, upload_id, UploadOwner(caller.actor.id, block_id))
+        context, status = _preview_context(caller.request, path, limit)
+        return render(
+            caller.request, "_import_file_preview.html", {**CHOICES, **context}, status=status
+        )
 
-    return await while_connected(request, fragment)
+    return await while_connected(caller.request, fragment)
 
 
 # ---------------------------------------------------------------- step 2: mapping and options
@@ -327,21 +316,20 @@ class _Wizard:
 
 @router.get("/blocks/{block_id}/import/{upload_id}/mapping")
 async def mapping_page(
-    request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     def page(limit: WorkLimit) -> Response:
-        block, application = importable(db, actor, block_id)
-        path = uploaded_file(settings, upload_id, UploadOwner(actor.id, block_id))
-        editing = _editing(db, actor, block, request.query_params.get("editing", ""))
+        block, application = importable(caller.db, caller.actor, block_id)
+        path = uploaded_file(caller.settings, upload_id, UploadOwner(caller.actor.id, block_id))
+        editing = _editing(
+            caller.db, caller.actor, block, caller.request.query_params.get("editing", "")
+        )
         sample = _Sample(block, application, upload_id, path, limit, editing)
-        return _mapping_step(request, sample)
+        return _mapping_step(caller.request, sample)
 
-    return await while_connected(request, page)
+    return await while_connected(caller.request, page)
 
 
 def _mapping_step(request: Request, sample: _Sample) -> Response:
@@ -470,33 +458,32 @@ def _unique_name(block: BlockDef) -> str | None:
 
 # What a posted step does with the wizard and mapping its form carries, and what it shows when
 # that fails: both get the request, the wizard, the mapping and the form.
-_Step = Callable[[Request, Database, Actor, _Wizard, Mapping, FormData], Response]
+_Step = Callable[[Caller, _Wizard, Mapping, FormData], Response]
 _Failed = Callable[[Request, _Wizard, Mapping, FormData, PlanportError], Response]
 
 
 async def _posted_step(
-    request: Request,
-    db: Database,
-    actor: Actor,
-    settings: Settings,
+    caller: Caller,
     ids: tuple[uuid.UUID, uuid.UUID],
     step: _Step,
     failed: _Failed,
 ) -> Response:
     """Read step 2's form and hand it to `step`, off the event loop (it reads the file) and
     called off if the client leaves."""
-    async with form_of(request) as form:
+    async with form_of(caller.request) as form:
 
         def take(limit: WorkLimit) -> Response:
-            wizard, mapping, problem = _posted_wizard(db, actor, settings, ids, form, limit)
+            wizard, mapping, problem = _posted_wizard(
+                caller.db, caller.actor, caller.settings, ids, form, limit
+            )
             try:
                 if problem:
                     raise Invalid(problem, field="options")
-                return step(request, db, actor, wizard, mapping, form)
+                return step(caller, wizard, mapping, form)
             except PlanportError as error:
-                return failed(request, wizard, mapping, form, error)
+                return failed(caller.request, wizard, mapping, form, error)
 
-        return await while_connected(request, take)
+        return await while_connected(caller.request, take)
 
 
 def _posted_wizard(
@@ -545,29 +532,24 @@ def _check_context(
 
 @router.post("/blocks/{block_id}/import/{upload_id}/check")
 async def check(
-    request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Run the first rows through the whole import and roll it back: the "Check" button."""
     ids = (block_id, upload_id)
-    return await _posted_step(request, db, actor, settings, ids, _check, _check_failed)
+    return await _posted_step(caller, ids, _check, _check_failed)
 
 
 def _check(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     wizard: _Wizard,
     mapping: Mapping,
     form: FormData,
 ) -> Response:
     preview = imports.preview_import(
-        db,
-        actor,
+        caller.db,
+        caller.actor,
         wizard.block.id,
         wizard.path,
         wizard.file_settings,
@@ -576,12 +558,12 @@ def _check(
         limit=wizard.limit,
     )
     result = _check_context(wizard.block, mapping, preview)
-    if request.headers.get("hx-request"):
+    if caller.request.headers.get("hx-request"):
         return render(
-            request, "_import_check.html", {"check": result, "cell": cell_text, **CHOICES}
+            caller.request, "_import_check.html", {"check": result, "cell": cell_text, **CHOICES}
         )
     values = {"reject_threshold": form_text(form, "reject_threshold")}
-    return _mapping_page(request, wizard, mapping, check=result, values=values)
+    return _mapping_page(caller.request, wizard, mapping, check=result, values=values)
 
 
 def _check_failed(
@@ -596,28 +578,23 @@ def _check_failed(
 
 @router.post("/blocks/{block_id}/import/{upload_id}/run")
 async def run(
-    request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     ids = (block_id, upload_id)
-    return await _posted_step(request, db, actor, settings, ids, _run, _mapping_error)
+    return await _posted_step(caller, ids, _run, _mapping_error)
 
 
 def _run(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     wizard: _Wizard,
     mapping: Mapping,
     form: FormData,
 ) -> Response:
     run_id = runs.start_import(
-        db,
-        actor,
+        caller.db,
+        caller.actor,
         wizard.block.id,
         wizard.path,
         wizard.file_settings,
@@ -625,32 +602,27 @@ def _run(
         file_name=wizard.path.name,
     )
     # After the commit (start_import's transaction has ended): the executor may start it now.
-    request.app.state.executor.submit(run_id)
+    caller.request.app.state.executor.submit(run_id)
     # RunView does not carry the run's settings and mapping, so the summary's address does:
     # "Save as import configuration" sends them back.
     recipe = {"file_settings": compact(wizard.file_settings), "mapping": compact(mapping)}
-    return redirect(request, f"/runs/{run_id}?{urlencode(recipe)}")
+    return redirect(caller.request, f"/runs/{run_id}?{urlencode(recipe)}")
 
 
 @router.post("/blocks/{block_id}/import/{upload_id}/save")
 async def save_into_configuration(
-    request: Request,
     block_id: uuid.UUID,
     upload_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
-    settings: Settings = SettingsDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Save the wizard's settings and mapping into the configuration being edited: its ID,
     name, schedules and source stay; a configuration in error can run again."""
     ids = (block_id, upload_id)
-    return await _posted_step(request, db, actor, settings, ids, _save_into, _mapping_error)
+    return await _posted_step(caller, ids, _save_into, _mapping_error)
 
 
 def _save_into(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     wizard: _Wizard,
     mapping: Mapping,
     form: FormData,
@@ -660,7 +632,7 @@ def _save_into(
             "Choose the configuration to save into (open it and use Edit).", field="editing"
         )
     saved = configurations.update_configuration(
-        db, actor, wizard.editing.id, wizard.file_settings, mapping
+        caller.db, caller.actor, wizard.editing.id, wizard.file_settings, mapping
     )
     flash = f"Saved {saved.name!r}: its ID, schedules and source are unchanged."
-    return redirect(request, f"/configurations/{saved.id}", flash=flash)
+    return redirect(caller.request, f"/configurations/{saved.id}", flash=flash)

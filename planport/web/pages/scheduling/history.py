@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from planport.domain.errors import Invalid
@@ -16,11 +16,12 @@ from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.domain.schedules import FireOutcome
 from planport.scheduling import check_zone, parse_instant, wall_to_utc
-from planport.services import Database, blocks
+from planport.services import blocks
 from planport.services.imports import configurations
 from planport.services.scheduling import history
 from planport.services.scheduling.history import HistoryFilter
 from planport.web import auth
+from planport.web.auth import Caller
 from planport.web.formatting import when
 from planport.web.pages.scheduling.page import application_for_import
 from planport.web.templating import render
@@ -37,7 +38,6 @@ LAST_DAY = date(2199, 12, 31)
 
 @router.get("/applications/{application_id}/history")
 def history_page(
-    request: Request,
     application_id: uuid.UUID,
     status: str = "",
     block: str = "",
@@ -46,11 +46,10 @@ def history_page(
     since: str = "",
     until: str = "",
     before: str = "",
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Up to one page of entries; "Older" pages on with `before` (the last entry's instant)."""
-    application = application_for_import(db, actor, application_id)
+    application = application_for_import(caller.db, caller.actor, application_id)
     values = {
         "status": status,
         "block": block,
@@ -59,7 +58,7 @@ def history_page(
         "since": since,
         "until": until,
     }
-    zone = _zone(actor)
+    zone = _zone(caller.actor)
     given = HistoryFilter(
         configuration_id=_id(configuration, "configuration"),
         block_id=_id(block, "block"),
@@ -71,23 +70,23 @@ def history_page(
     if given.since and given.until and given.since >= given.until:
         raise Invalid("The start of the period is after its end.", field="since")
     cursor = parse_instant(before, field="before") if before else None
-    entries = history.list_history(db, actor, application_id, given, before=cursor)
+    entries = history.list_history(caller.db, caller.actor, application_id, given, before=cursor)
     context = {
         "application": application,
         "entries": entries,
         "values": values,
         "statuses": STATUSES,
         "triggers": TRIGGERS,
-        "blocks": blocks.list_blocks(db, actor, application_id),
+        "blocks": blocks.list_blocks(caller.db, caller.actor, application_id),
         "configuration_name": (
-            configurations.get_configuration(db, actor, given.configuration_id).name
+            configurations.get_configuration(caller.db, caller.actor, given.configuration_id).name
             if given.configuration_id
             else None
         ),
         "older": entries[-1].when if len(entries) >= history.PAGE else None,
-        "when": when(actor),
+        "when": when(caller.actor),
     }
-    return render(request, "history.html", context)
+    return render(caller.request, "history.html", context)
 
 
 def _zone(actor: Actor) -> ZoneInfo:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form
 from starlette.responses import Response
 
 from planport.domain.clock import utc_now
@@ -28,6 +28,7 @@ from planport.services.scheduling import overview as scheduling_page
 from planport.services.scheduling import schedules
 from planport.services.scheduling.overview import Overview
 from planport.web import auth
+from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.formatting import when
 from planport.web.pages.scheduling.forms import (
@@ -88,37 +89,33 @@ def in_zone(instant: datetime | None, zone: str) -> str:
 
 @router.get("/applications/{application_id}/scheduling")
 def scheduling(
-    request: Request,
     application_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    application = application_for_import(db, actor, application_id)
-    overview = scheduling_page.scheduling_overview(db, actor, application_id)
-    return render(request, "scheduling.html", _page_context(actor, application, overview))
+    application = application_for_import(caller.db, caller.actor, application_id)
+    overview = scheduling_page.scheduling_overview(caller.db, caller.actor, application_id)
+    return render(
+        caller.request, "scheduling.html", _page_context(caller.actor, application, overview)
+    )
 
 
 @router.get("/applications/{application_id}/scheduling/sections")
 def scheduling_sections(
-    request: Request,
     application_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """The live part of the page (polled every second while a run is queued or running)."""
-    application = application_for_import(db, actor, application_id)
-    overview = scheduling_page.scheduling_overview(db, actor, application_id)
-    context = _page_context(actor, application, overview)
-    return render(request, "_scheduling_sections.html", context)
+    application = application_for_import(caller.db, caller.actor, application_id)
+    overview = scheduling_page.scheduling_overview(caller.db, caller.actor, application_id)
+    context = _page_context(caller.actor, application, overview)
+    return render(caller.request, "_scheduling_sections.html", context)
 
 
 # ---------------------------------------------------------------- the form
 
 
 def _form_page(
-    request: Request,
-    db: Database,
-    actor: Actor,
+    caller: Caller,
     application: ApplicationView,
     values: FormValues,
     *,
@@ -126,21 +123,21 @@ def _form_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    overview = scheduling_page.scheduling_overview(db, actor, application.id)
+    overview = scheduling_page.scheduling_overview(caller.db, caller.actor, application.id)
     context = {
         "application": application,
         "overview": overview,
         "schedule": schedule,
         "values": values,
         "errors": errors or {},
-        "preview": _preview(actor, values),
+        "preview": _preview(caller.actor, values),
         "zones": time_zones(),
         "repeats": REPEATS,
         "days": DAYS,
         "month_days": MONTH_DAYS,
-        "when": when(actor),
+        "when": when(caller.actor),
     }
-    return render(request, "schedule_form.html", context, status=status)
+    return render(caller.request, "schedule_form.html", context, status=status)
 
 
 def _default_start(actor: Actor) -> str:
@@ -152,48 +149,42 @@ def _default_start(actor: Actor) -> str:
 
 @router.get("/applications/{application_id}/scheduling/new")
 def new_schedule(
-    request: Request,
     application_id: uuid.UUID,
     configuration: str = "",
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    application = application_for_import(db, actor, application_id)
-    values = default_values(actor.time_zone, configuration, _default_start(actor))
-    return _form_page(request, db, actor, application, values)
+    application = application_for_import(caller.db, caller.actor, application_id)
+    values = default_values(caller.actor.time_zone, configuration, _default_start(caller.actor))
+    return _form_page(caller, application, values)
 
 
 @router.post("/applications/{application_id}/scheduling/new")
 async def create_schedule(
-    request: Request,
     application_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    form = await request.form()
+    form = await caller.request.form()
     values = values_of(form, [d for d in form.getlist("days") if isinstance(d, str)])
-    return _create(request, db, actor, application_id, values)
+    return _create(caller, application_id, values)
 
 
-def _create(
-    request: Request, db: Database, actor: Actor, application_id: uuid.UUID, values: FormValues
-) -> Response:
-    application = application_for_import(db, actor, application_id)
+def _create(caller: Caller, application_id: uuid.UUID, values: FormValues) -> Response:
+    application = application_for_import(caller.db, caller.actor, application_id)
     try:
         configuration_id = _configuration_id(values.configuration)
-        created = schedules.create_schedule(db, actor, configuration_id, schedule_input(values))
+        created = schedules.create_schedule(
+            caller.db, caller.actor, configuration_id, schedule_input(values)
+        )
     except PlanportError as error:
         return _form_page(
-            request,
-            db,
-            actor,
+            caller,
             application,
             values,
             errors=all_errors(values, error),
             status=status_for(error),
         )
     return redirect(
-        request,
+        caller.request,
         f"/applications/{application_id}/scheduling",
         flash=f"Schedule added to {created.configuration_name!r}: {created.description}.",
     )
@@ -210,36 +201,32 @@ def _configuration_id(text: str) -> uuid.UUID:
 
 @router.get("/schedules/{schedule_id}/edit")
 def edit_schedule(
-    request: Request,
     schedule_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    schedule = schedules.get_schedule(db, actor, schedule_id)
-    application = application_for_import(db, actor, schedule.application_id)
+    schedule = schedules.get_schedule(caller.db, caller.actor, schedule_id)
+    application = application_for_import(caller.db, caller.actor, schedule.application_id)
     values = values_from(schedule.input, str(schedule.configuration_id))
-    return _form_page(request, db, actor, application, values, schedule=schedule)
+    return _form_page(caller, application, values, schedule=schedule)
 
 
 @router.post("/schedules/{schedule_id}/edit")
 async def update_schedule(
-    request: Request,
     schedule_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    form = await request.form()
-    schedule = schedules.get_schedule(db, actor, schedule_id)
-    application = application_for_import(db, actor, schedule.application_id)
+    form = await caller.request.form()
+    schedule = schedules.get_schedule(caller.db, caller.actor, schedule_id)
+    application = application_for_import(caller.db, caller.actor, schedule.application_id)
     values = values_of(form, [d for d in form.getlist("days") if isinstance(d, str)])
     values = FormValues(**{**_fields(values), "configuration": str(schedule.configuration_id)})
     try:
-        updated = schedules.update_schedule(db, actor, schedule_id, schedule_input(values))
+        updated = schedules.update_schedule(
+            caller.db, caller.actor, schedule_id, schedule_input(values)
+        )
     except PlanportError as error:
         return _form_page(
-            request,
-            db,
-            actor,
+            caller,
             application,
             values,
             schedule=schedule,
@@ -247,7 +234,7 @@ async def update_schedule(
             status=status_for(error),
         )
     return redirect(
-        request,
+        caller.request,
         f"/applications/{application.id}/scheduling",
         flash=f"Schedule of {updated.configuration_name!r} saved: {updated.description}.",
     )
@@ -259,19 +246,17 @@ def _fields(values: FormValues) -> dict[str, Any]:
 
 @router.get("/applications/{application_id}/scheduling/preview")
 def preview(
-    request: Request,
     application_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """The next fires of the form's current values (htmx), or why they cannot be computed
     (422, swapped in all the same)."""
-    application_for_import(db, actor, application_id)
-    query = request.query_params
+    application_for_import(caller.db, caller.actor, application_id)
+    query = caller.request.query_params
     values = values_of(query, query.getlist("days"))
-    shown = _preview(actor, values)
+    shown = _preview(caller.actor, values)
     status = 422 if shown["error"] else 200
-    return render(request, "_schedule_preview.html", {"preview": shown}, status=status)
+    return render(caller.request, "_schedule_preview.html", {"preview": shown}, status=status)
 
 
 def _preview(actor: Actor, values: FormValues) -> dict[str, Any]:
@@ -291,49 +276,47 @@ def _preview(actor: Actor, values: FormValues) -> dict[str, Any]:
 
 @router.post("/schedules/{schedule_id}/enabled")
 def set_enabled(
-    request: Request,
     schedule_id: uuid.UUID,
     enabled: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """The toggle: htmx swaps the schedule's row; without JavaScript, back to the page."""
-    current = schedules.get_schedule(db, actor, schedule_id)
-    application = application_for_import(db, actor, current.application_id)
+    current = schedules.get_schedule(caller.db, caller.actor, schedule_id)
+    application = application_for_import(caller.db, caller.actor, current.application_id)
     turn_on = enabled in {"true", "on", "1"}
     error = None
     try:
-        schedule = schedules.set_enabled(db, actor, schedule_id, turn_on)
+        schedule = schedules.set_enabled(caller.db, caller.actor, schedule_id, turn_on)
     except PlanportError as refused:
         schedule, error = current, refused
     back = f"/applications/{application.id}/scheduling"
-    if not request.headers.get("hx-request"):
+    if not caller.request.headers.get("hx-request"):
         if error is not None:
             raise error
         state = "on" if schedule.enabled else "off"
-        return redirect(request, back, flash=f"Schedule turned {state}: {schedule.description}.")
+        return redirect(
+            caller.request, back, flash=f"Schedule turned {state}: {schedule.description}."
+        )
     context = {
         "application": application,
         "s": schedule,
         "row_error": error.message if error else None,
-        "when": when(actor),
+        "when": when(caller.actor),
         "in_zone": in_zone,
     }
     status = status_for(error) if error else 200
-    return render(request, "_schedule_row.html", context, status=status)
+    return render(caller.request, "_schedule_row.html", context, status=status)
 
 
 @router.post("/schedules/{schedule_id}/delete")
 def delete_schedule(
-    request: Request,
     schedule_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
-    schedule = schedules.get_schedule(db, actor, schedule_id)
-    schedules.delete_schedule(db, actor, schedule_id)
+    schedule = schedules.get_schedule(caller.db, caller.actor, schedule_id)
+    schedules.delete_schedule(caller.db, caller.actor, schedule_id)
     return redirect(
-        request,
+        caller.request,
         f"/applications/{schedule.application_id}/scheduling",
         flash=f"Schedule of {schedule.configuration_name!r} deleted: {schedule.description}.",
     )
@@ -341,22 +324,20 @@ def delete_schedule(
 
 @router.post("/applications/{application_id}/scheduling/stagger")
 async def stagger(
-    request: Request,
     application_id: uuid.UUID,
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     """Move the schedules that start in the same minute 0, N, 2N… minutes apart."""
-    application_for_import(db, actor, application_id)
-    form = await request.form()
-    overview = scheduling_page.scheduling_overview(db, actor, application_id)
+    application_for_import(caller.db, caller.actor, application_id)
+    form = await caller.request.form()
+    overview = scheduling_page.scheduling_overview(caller.db, caller.actor, application_id)
     ids = [_listed(overview, str(v)) for v in form.getlist("schedule_id")]
     minutes = str(form.get("stagger_minutes", "5"))
     if len(ids) < 2:
         raise Invalid("Choose two or more schedules to stagger.", field="schedule_id")
-    moved = schedules.stagger(db, actor, ids, minutes=_stagger_minutes(minutes))
+    moved = schedules.stagger(caller.db, caller.actor, ids, minutes=_stagger_minutes(minutes))
     return redirect(
-        request,
+        caller.request,
         f"/applications/{application_id}/scheduling",
         flash=f"{len(moved)} schedules staggered {int(minutes)} minutes apart.",
     )

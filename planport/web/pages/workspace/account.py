@@ -9,9 +9,9 @@ from starlette.responses import Response
 
 from planport.domain.errors import Invalid, PlanportError
 from planport.domain.members import Actor
-from planport.services import Database
 from planport.services.workspace import members, sign_ins
 from planport.web import auth
+from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.formatting import when
 from planport.web.templating import redirect, render
@@ -38,32 +38,30 @@ def account(request: Request, actor: Actor = auth.ActorDep) -> Response:
 
 @router.post("/account/password")
 def change_password(
-    request: Request,
     current: str = Form(""),
     new: str = Form(""),
     confirm: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     try:
         if new != confirm:
             raise Invalid("The new password and its confirmation differ.", field="confirm")
-        token = request.cookies.get(auth.SESSION_COOKIE)
-        members.change_own_password(db, actor, current, new, keep_token=token)
+        token = caller.request.cookies.get(auth.SESSION_COOKIE)
+        members.change_own_password(caller.db, caller.actor, current, new, keep_token=token)
     except PlanportError as error:
-        return _page(request, {"password": error.message}, status_for(error))
-    return redirect(request, "/account", flash="Password changed; your other sessions have ended.")
+        return _page(caller.request, {"password": error.message}, status_for(error))
+    return redirect(
+        caller.request, "/account", flash="Password changed; your other sessions have ended."
+    )
 
 
 @router.post("/account/time-zone")
 def change_time_zone(
-    request: Request,
     time_zone: str = Form(""),
-    actor: Actor = auth.ActorDep,
-    db: Database = auth.DbDep,
+    caller: Caller = auth.CallerDep,
 ) -> Response:
     try:
-        members.set_time_zone(db, actor, time_zone)
+        members.set_time_zone(caller.db, caller.actor, time_zone)
     except PlanportError as error:
-        return _page(request, {"time_zone": error.message}, status_for(error))
-    return redirect(request, "/account", flash=f"Time zone set to {time_zone}.")
+        return _page(caller.request, {"time_zone": error.message}, status_for(error))
+    return redirect(caller.request, "/account", flash=f"Time zone set to {time_zone}.")
