@@ -24,76 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import clevercsv
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from planport.domain.file_settings import FileSettings
 from planport.domain.work_limits import WorkLimit
+from planport.engine.detection import BLOCK_SIZE as BLOCK_SIZE
+from planport.engine.detection import Dialect as Dialect
+from planport.engine.detection import FileUnreadable as FileUnreadable
+from planport.engine.detection import detect
 
-BLOCK_SIZE = 16 << 20  # bytes per parsed block; also the longest row Planport reads
-SAMPLE_SIZE = 256 << 10  # bytes read to detect encoding, dialect and header
-DETECT_LINES = 200
-# Detection's cost grows with its sample (CleverCSV scores every candidate dialect over all of
-# it): 16 KB keeps the worst input measured near 0.15 s, where 256 KB of one unclosed quote
-# took ~2 s per wizard step. 200 lines of a typical export fit in it.
-DETECT_BYTES = 16 << 10
 PREVIEW_BYTES = 16 << 20  # the most a preview reads, whatever the file holds
 MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
 CHECK_EVERY = 4096  # records of a Python pass over the file between two checks of its limit
-
-# (byte-order mark, the encoding `auto` detects, the codec that reads what follows the mark)
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8", "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"),
-)
-# The chosen encodings a byte-order mark belongs to: any other choice contradicts the mark.
-_BOM_FITS = {
-    "utf-8": {"utf-8"},
-    "utf-16-le": {"utf-16", "utf-16-le"},
-    "utf-16-be": {"utf-16", "utf-16-be"},
-}
-_BOM_NAMES = {"utf-8": "UTF-8", "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE"}
-
-
-_ZIP = "a ZIP archive"
-# What a file's first bytes say it is: formats sometimes uploaded where a CSV file belongs.
-_BINARY_KINDS = (
-    (b"PK\x03\x04", _ZIP),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (xls) or another Office file"),
-    (b"%PDF-", "a PDF document"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF87a", "a GIF image"),
-    (b"GIF89a", "a GIF image"),
-    (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"PAR1", "a Parquet file"),
-)
-
-
-_BINARY_CONTROLS = [*range(0, 9), *range(14, 32)]  # not tab, line breaks, form feed
-
-
-class FileUnreadable(Exception):
-    """The file cannot be read at all; the message says why and where."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    encoding: str  # as chosen or detected ("utf-16" for either byte order)
-    separator: str
-    quote: str
-    bom: int = 0  # bytes of byte-order mark the file starts with; never part of the data
-    codec: str = ""  # the Python codec that reads the bytes after the mark ("" = encoding)
-
-    @property
-    def text_codec(self) -> str:
-        return self.codec or self.encoding
 
 
 @dataclass(slots=True)
@@ -139,22 +82,7 @@ def open_source(path: Path, settings: FileSettings, *, limit: WorkLimit | None =
     """
     if limit is not None:
         limit.check()
-    sample = _read_sample(path)
-    if not sample:
-        raise FileUnreadable("The file is empty.")
-    _refuse_binary_kind(sample)
-    encoding, bom, codec = _encoding(sample, settings.encoding)
-    text = _decode_sample(sample[bom:], encoding, codec)
-    _refuse_binary(text)
-    dialect = Dialect(encoding, _separator(text, settings), settings.quote, bom, codec)
-    records, first_record = _sample_records(text, dialect, settings.skip_rows)
-    if not records:
-        raise FileUnreadable(
-            f"The file has no rows after the {settings.skip_rows} skipped row(s)."
-            if settings.skip_rows
-            else "The file has no rows."
-        )
-    columns = _column_names(records[0], settings.header)
+    dialect, columns, first_record = detect(path, settings)
     # Blank lines before the header are passed over like skipped rows; pyarrow counts them.
     rows_before_data = first_record + (1 if settings.header else 0)
     source = Source(
@@ -486,158 +414,6 @@ def preview_rows(source: Source, limit: int) -> list[list[str]]:
 
 
 # ---------------------------------------------------------------- detection
-
-
-def _read_sample(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(SAMPLE_SIZE)
-
-
-def _encoding(sample: bytes, chosen: str) -> tuple[str, int, str]:
-    """(encoding, length of the byte-order mark, codec for what follows it).
-
-    A byte-order mark is never data, whatever encoding was chosen: a first header name that
-    kept it matched no column. Raises FileUnreadable when the mark contradicts the choice.
-    """
-    for bom, detected, codec in _BOMS:
-        if sample.startswith(bom):
-            if chosen == "auto" or chosen in _BOM_FITS[codec]:
-                return (detected if chosen == "auto" else chosen), len(bom), codec
-            raise FileUnreadable(
-                f"The file starts with a {_BOM_NAMES[codec]} byte-order mark, but its "
-                f"encoding is set to {chosen}. Choose {_BOM_NAMES[codec]} (or Detect) "
-                "in the file settings."
-            )
-    if chosen == "utf-16":
-        # Python's utf-16 codec reads the byte order from the mark; without one it raises a
-        # plain UnicodeError, not a decoding error.
-        raise FileUnreadable(
-            "The encoding is set to UTF-16 with a byte-order mark, but the file has none. "
-            "Choose UTF-16 LE or UTF-16 BE (or Detect) in the file settings."
-        )
-    if chosen != "auto":
-        return chosen, 0, ""
-    try:
-        # A multi-byte character may be cut at the end of the sample: ignore only that.
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-    except UnicodeDecodeError:
-        return "cp1252", 0, ""
-    return "utf-8", 0, ""
-
-
-def _decode_sample(sample: bytes, encoding: str, codec: str) -> str:
-    decoder = codecs.getincrementaldecoder(codec or encoding)()
-    try:
-        return decoder.decode(sample, final=False)
-    except UnicodeDecodeError as error:
-        if _looks_binary(sample):
-            raise FileUnreadable(
-                "This looks like a binary file, not a CSV file: it is full of control "
-                "characters. Export the data as CSV or another delimited text file and "
-                "import that file."
-            ) from None
-        line = sample[: error.start].count(b"\n") + 1
-        raise FileUnreadable(
-            f"Line {line} has bytes that are not {encoding} text (byte {error.start + 1}). "
-            "Choose the file's encoding in the file settings."
-        ) from None
-
-
-def _refuse_binary_kind(sample: bytes) -> None:
-    """Refuse a file whose first bytes say what binary format it is: decoding one as text
-    would only report odd bytes in an encoding."""
-    for magic, kind in _BINARY_KINDS:
-        if sample.startswith(magic):
-            if kind == _ZIP and b"xl/" in sample:
-                kind = "an Excel workbook (xlsx)"
-            raise FileUnreadable(
-                f"This looks like a binary file ({kind}), not a CSV file. Export the data "
-                "as CSV or another delimited text file (in Excel: Save As, CSV UTF-8) and "
-                "import that file."
-            )
-
-
-def _looks_binary(sample: bytes) -> bool:
-    """Whether over 1 % of the bytes are control characters no text file holds."""
-    controls = sum(sample.count(bytes([code])) for code in _BINARY_CONTROLS)
-    return controls * 100 > len(sample)
-
-
-def _refuse_binary(text: str) -> None:
-    position = text.find("\x00")
-    if position >= 0:
-        line = text.count("\n", 0, position) + 1
-        raise FileUnreadable(
-            f"This does not look like a CSV file: line {line} contains binary data (NUL bytes)."
-        )
-
-
-def _separator(text: str, settings: FileSettings) -> str:
-    if settings.separator != "auto":
-        return settings.separator
-    lines = text.splitlines()[settings.skip_rows : settings.skip_rows + DETECT_LINES]
-    sample = _detection_sample(lines)
-    try:
-        detected = clevercsv.Detector().detect(sample, delimiters=[",", ";", "\t", "|"])
-    except Exception:  # clevercsv raises assorted errors on odd input; fall back below
-        detected = None
-    if detected is not None and detected.delimiter in {",", ";", "\t", "|"}:
-        return str(detected.delimiter)
-    first = lines[0] if lines else ""
-    counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] else ","
-
-
-def _detection_sample(lines: list[str]) -> str:
-    """The lines that fit in DETECT_BYTES characters; the first line cut there if it alone
-    is longer (a line that opens a quote and never closes it can fill the whole sample)."""
-    kept: list[str] = []
-    size = 0
-    for line in lines:
-        size += len(line) + 1
-        if size > DETECT_BYTES:
-            break
-        kept.append(line)
-    return "\n".join(kept) if kept else (lines[0][:DETECT_BYTES] if lines else "")
-
-
-def _sample_records(text: str, dialect: Dialect, skip_rows: int) -> tuple[list[list[str]], int]:
-    """The first two non-blank records after `skip_rows` lines, and the 0-based line index of
-    the first of them."""
-    csv.field_size_limit(BLOCK_SIZE)
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=dialect.separator, quotechar=dialect.quote
-    )
-    records: list[list[str]] = []
-    first = 0
-    try:
-        for number, record in enumerate(reader):
-            if number < skip_rows or not any(cell.strip() for cell in record):
-                continue
-            if not records:
-                first = number
-            records.append(record)
-            if len(records) >= 2:
-                break
-    except csv.Error as error:
-        raise FileUnreadable(
-            f"The file cannot be read as CSV near line {reader.line_num}: {error}."
-        ) from None
-    return records, first
-
-
-def _column_names(first: list[str], header: bool) -> list[str]:
-    if not header:
-        return [f"Column {i}" for i in range(1, len(first) + 1)]
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for position, raw in enumerate(first, start=1):
-        name = raw.strip() or f"Column {position}"
-        key = name.casefold()
-        seen[key] = seen.get(key, 0) + 1
-        names.append(name if seen[key] == 1 else f"{name} ({seen[key]})")
-    return names
 
 
 # ---------------------------------------------------------------- explaining failures

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from planport.domain.file_settings import FileSettings
 from planport.domain.work_limits import TimeLimitReached, WorkCalledOff, WorkLimit
+from planport.engine.detection import SAMPLE_SIZE
 from planport.engine.reader import (
     PREVIEW_BYTES,
-    SAMPLE_SIZE,
     FileUnreadable,
     iter_batches,
     open_source,
