@@ -13,15 +13,12 @@ except the block write, which is one transaction that also finishes the run.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -41,93 +38,22 @@ from planport.domain.imports import RunErrorName, RunStatus, Trigger
 from planport.domain.mapping import Mapping
 from planport.domain.members import Actor
 from planport.domain.runnable import Blocker, why_not_runnable
-from planport.domain.summary import ImportSummary, RunError
+from planport.domain.summary import RunError
 from planport.logs import get_logger
-from planport.services.blocks.csv_files import spreadsheet_safe, stream_csv
-from planport.services.blocks.definitions import load_block
 from planport.services.imports.block_import import prepare
-from planport.services.imports.runs import hooks, run_rows
-from planport.services.imports.runs.execute import Progress, cancel_locally, execute, local_progress
-from planport.services.imports.runs.new_run import NewRun, RunRecipe
-from planport.services.imports.runs.run_rows import Outcome, RetryPolicy
+from planport.services.imports.runs import hooks, run_rows, views
+from planport.services.imports.runs.execute import Progress, cancel_locally, execute
+from planport.services.imports.runs.run_rows import NewRun, Outcome, RetryPolicy, RunRecipe
+from planport.services.imports.runs.views import RunView
 from planport.services.workspace import access
 from planport.settings import Settings, get_settings
 from planport.store.db import Database
 from planport.store.models import (
     ImportConfiguration,
     ImportRun,
-    ImportRunReject,
-    Member,
 )
 
 log = get_logger("planport.runs")
-
-__all__ = [
-    "Progress",
-    "Retry",
-    "RunView",
-    "cancel_run",
-    "claim_next",
-    "claim_run",
-    "execute_run",
-    "fail_lost_runs",
-    "follow_ups",
-    "get_run",
-    "list_runs",
-    "queue_run",
-    "rejects_csv",
-    "resend_unclaimed",
-    "run_again",
-    "run_import",
-    "start_configuration_run",
-    "start_import",
-    "worker_id",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class RunView:
-    id: uuid.UUID
-    application_id: uuid.UUID
-    block_id: uuid.UUID | None
-    block_name: str
-    configuration_id: uuid.UUID | None
-    trigger: Trigger
-    actor_email: str | None
-    status: RunStatus
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    file_name: str | None
-    file_size: int | None
-    file_sha256: str | None
-    rows_read: int
-    inserted: int
-    updated: int
-    deleted: int
-    skipped: int
-    summary: ImportSummary | None
-    errors: list[RunError] = field(default_factory=list)
-    # What the run used, so a run from the history can be saved as a configuration.
-    file_settings: FileSettings | None = None
-    mapping: Mapping | None = None
-    # The queue's side: progress while running, retries, cancellation.
-    rows_done: int = 0
-    attempt: int = 1
-    retry_of: uuid.UUID | None = None
-    not_before: datetime | None = None
-    cancel_requested: bool = False
-    worker: str | None = None
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-    @property
-    def finished(self) -> bool:
-        return self.status.finished
 
 
 # ---------------------------------------------------------------- queueing
@@ -334,7 +260,7 @@ def execute_run(
     status = execute(db, run_id, worker_id, settings, on_progress, clock=clock)
     if status is not None:
         after_finish(db, run_id, settings)
-    return _view_of(db, run_id)
+    return views.view_of(db, run_id)
 
 
 def after_finish(db: Database, run_id: uuid.UUID, settings: Settings | None = None) -> None:
@@ -394,7 +320,7 @@ def _execute_here(
     while True:
         if claim_run(db, run_id, worker):
             return execute_run(db, run_id, worker, on_progress, settings=app_settings)
-        view = _view_of(db, run_id)
+        view = views.view_of(db, run_id)
         if view.finished:
             return view  # another executor (or a cancel) got there first
         time.sleep(poll_seconds)  # why: waiting for the configuration's running run to end
@@ -437,206 +363,10 @@ def cancel_run(db: Database, actor: Actor, run_id: uuid.UUID) -> RunView:
             )
     if finished_now:
         after_finish(db, run_id)
-    return _view_of(db, run_id)
+    return views.view_of(db, run_id)
 
 
 # ---------------------------------------------------------------- for executors and the sweeper
 
 
-def follow_ups(db: Database, run_id: uuid.UUID) -> list[tuple[uuid.UUID, datetime | None]]:
-    """Queued runs that finishing `run_id` may have unblocked: its retry, and the runs of its
-    configuration waiting behind it. (id, not_before) each, for executors fed by messages."""
-    with db.read() as session:
-        run = session.get(ImportRun, run_id)
-        if run is None:
-            return []
-        behind = ImportRun.configuration_id == run.configuration_id
-        if run.configuration_id is None:
-            behind = ImportRun.retry_of == run_id
-        rows = session.execute(
-            select(ImportRun.id, ImportRun.not_before)
-            .where(
-                ImportRun.status == RunStatus.QUEUED.value, behind | (ImportRun.retry_of == run_id)
-            )
-            .order_by(ImportRun.created_at)
-        )
-        return [(row[0], row[1]) for row in rows]
-
-
-def fail_lost_runs(
-    db: Database, *, now: datetime, settings: Settings
-) -> list[tuple[uuid.UUID, Retry | None]]:
-    """Fail running runs whose heartbeat stopped (WorkerLost) and queue their retries.
-
-    Returns (failed run, its retry or None) for each run this call failed; runs another
-    sweeper failed first, or whose heartbeat came back, are left alone (conditional updates).
-    The finish hook is called for each.
-    """
-    cutoff = now - timedelta(seconds=settings.worker_lost_after_seconds)
-    policy = RetryPolicy(settings.run_retries, settings.retry_backoff_seconds)
-    with db.read() as session:
-        stale = run_rows.stale_running(session, cutoff)
-    failed = []
-    for run in stale:
-        if _fail_lost(db, run, cutoff, now, policy):
-            failed.append((run.id, _retry_of(db, run.id)))
-            after_finish(db, run.id, settings)
-    return failed
-
-
-def _fail_lost(
-    db: Database, run: ImportRun, cutoff: datetime, now: datetime, policy: RetryPolicy
-) -> bool:
-    since = run.heartbeat_at or run.started_at
-    when = f"since {since:%Y-%m-%d %H:%M:%S} UTC" if since else "ever"
-    if run.cancel_requested:
-        # Asked to stop, and stopped: a cancel, not a loss to retry.
-        outcome = Outcome(
-            RunStatus.CANCELLED, errors=[RunError(RunErrorName.CANCELLED, "Cancelled.")]
-        )
-    else:
-        message = (
-            f"The worker running this import stopped (no heartbeat from {run.worker or '?'} "
-            f"{when}). Nothing was written to {run.block_name}."
-        )
-        outcome = Outcome(
-            RunStatus.FAILED, errors=[RunError(RunErrorName.WORKER_LOST, message)], transient=True
-        )
-    with db.write() as session:
-        return run_rows.finish(
-            session,
-            run.id,
-            run.worker,
-            outcome,
-            now,
-            policy,
-            extra=run_rows.stale_condition(cutoff),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """A retry queued for a failed run: its id and when it is due."""
-
-    id: uuid.UUID
-    not_before: datetime | None
-
-
-def _retry_of(db: Database, run_id: uuid.UUID) -> Retry | None:
-    with db.read() as session:
-        row = session.execute(
-            select(ImportRun.id, ImportRun.not_before).where(ImportRun.retry_of == run_id)
-        ).first()
-    return Retry(row[0], row[1]) if row else None
-
-
-def resend_unclaimed(db: Database, *, now: datetime, after_seconds: float) -> list[uuid.UUID]:
-    """Due queued runs nobody claimed for `after_seconds`: marked re-sent now, for a
-    message-fed executor to send again. Each run is returned by one sweeper only."""
-    cutoff = now - timedelta(seconds=after_seconds)
-    with db.read() as session:
-        waiting = run_rows.unclaimed(session, cutoff, now)
-    resent = []
-    for run_id in waiting:
-        with db.write() as session:
-            if run_rows.mark_resent(session, run_id, cutoff, now):
-                resent.append(run_id)
-    return resent
-
-
 # ---------------------------------------------------------------- reading runs
-
-
-def get_run(db: Database, actor: Actor, run_id: uuid.UUID) -> RunView:
-    """Raises NotFound, or PermissionDenied without Read in the run's application."""
-    with db.read() as session:
-        run = session.get(ImportRun, run_id)
-        if run is None:
-            raise NotFound("This import run does not exist.")
-        access.require(session, actor, Permission.READ, run.application_id)
-        return _run_view(session, run)
-
-
-def list_runs(db: Database, actor: Actor, block_id: uuid.UUID, *, limit: int = 20) -> list[RunView]:
-    """The block's latest runs, newest first."""
-    with db.read() as session:
-        load_block(session, actor, block_id, Permission.READ)
-        runs = session.scalars(
-            select(ImportRun)
-            .where(ImportRun.block_id == block_id)
-            .order_by(ImportRun.created_at.desc())
-            .limit(limit)
-        )
-        return [_run_view(session, r) for r in runs]
-
-
-def rejects_csv(db: Database, actor: Actor, run_id: uuid.UUID) -> Iterator[str]:
-    """The run's rejected rows as CSV (line, reason, column, value, description)."""
-    get_run(db, actor, run_id)  # access check now, not when iteration starts
-    return _stream_rejects(db, run_id)
-
-
-def _stream_rejects(db: Database, run_id: uuid.UUID) -> Iterator[str]:
-    header = ["Line", "Reason", "Column", "Value", "Description", "Row"]
-    statement = (
-        select(
-            ImportRunReject.line,
-            ImportRunReject.reason,
-            ImportRunReject.column_name,
-            ImportRunReject.value,
-            ImportRunReject.description,
-            ImportRunReject.row_text,
-        )
-        .where(ImportRunReject.run_id == run_id)
-        .order_by(ImportRunReject.position)
-    )
-    return stream_csv(db, header, statement, lambda row: [spreadsheet_safe(str(c)) for c in row])
-
-
-def _view_of(db: Database, run_id: uuid.UUID) -> RunView:
-    with db.read() as session:
-        run = session.get(ImportRun, run_id)
-        if run is None:
-            raise NotFound("This import run does not exist.")
-        return _run_view(session, run)
-
-
-def _run_view(session: Session, run: ImportRun) -> RunView:
-    actor = session.get(Member, run.actor_id) if run.actor_id else None
-    summary = ImportSummary.from_json(json.loads(run.summary)) if run.summary else None
-    errors = [RunError(**e) for e in json.loads(run.errors)] if run.errors else []
-    rows_done = run.rows_done
-    if run.status == RunStatus.RUNNING.value:
-        # SQLite cannot take progress writes during the block write; this process knows.
-        rows_done = max(rows_done, local_progress(run.id) or 0)
-    return RunView(
-        id=run.id,
-        application_id=run.application_id,
-        block_id=run.block_id,
-        block_name=run.block_name,
-        configuration_id=run.configuration_id,
-        trigger=Trigger(run.trigger),
-        actor_email=actor.email if actor else None,
-        status=RunStatus(run.status),
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        file_name=run.file_name,
-        file_size=run.file_size,
-        file_sha256=run.file_sha256,
-        rows_read=run.rows_read,
-        inserted=run.inserted,
-        updated=run.updated,
-        deleted=run.deleted,
-        skipped=run.skipped,
-        summary=summary,
-        errors=errors,
-        file_settings=FileSettings.model_validate_json(run.file_settings),
-        mapping=Mapping.model_validate_json(run.mapping),
-        rows_done=rows_done,
-        attempt=run.attempt,
-        retry_of=run.retry_of,
-        not_before=run.not_before,
-        cancel_requested=run.cancel_requested,
-        worker=run.worker,
-    )

@@ -18,7 +18,7 @@ from planport.domain.mapping import Mapping
 from planport.services.blocks import applications
 from planport.services.imports import configurations, runs
 from planport.services.imports.runs import alerting
-from planport.services.imports.runs.again import check_again
+from planport.services.imports.runs.views import check_again
 from planport.web import auth
 from planport.web.auth import Caller
 from planport.web.errors import status_for

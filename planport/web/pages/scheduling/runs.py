@@ -16,7 +16,7 @@ from planport.domain.members import Actor
 from planport.services import Database
 from planport.services.blocks import applications
 from planport.services.imports import configurations, runs
-from planport.services.imports.runs.again import check_again
+from planport.services.imports.runs.views import check_again
 from planport.web import auth
 from planport.web.auth import Caller
 from planport.web.formatting import when
