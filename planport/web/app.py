@@ -53,6 +53,7 @@ def create_app(
         blocks.applications,
         blocks.blocks,
         imports.wizard,
+        imports.editing,
         imports.runs,
         imports.configurations,
         scheduling.page,

@@ -21,12 +21,11 @@ from planport.services.blocks import (
     lane,
 )
 from planport.services.blocks.applications import ApplicationView, ImportFolderView
-from planport.services.blocks.definitions import load_block, to_def
+from planport.services.blocks.definitions import MappedTarget, load_block, mapped_targets, to_def
 from planport.services.blocks.structure import (
     MAX_METRIC_DIMENSIONS,
     MAX_PROPERTIES,
     BlockSummary,
-    MappedTarget,
     add_metric_dimension,
     add_property,
     change_metric_value_type,
@@ -37,7 +36,6 @@ from planport.services.blocks.structure import (
     get_block,
     list_blocks,
     list_dimension_lists,
-    mapped_targets,
     remove_metric_dimension,
     remove_property,
     rename_block,

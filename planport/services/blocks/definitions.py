@@ -5,6 +5,7 @@ Shared by the block, item and data services; no transactions are opened here.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -18,7 +19,8 @@ from planport.domain.errors import Conflict, NotFound
 from planport.domain.members import Actor
 from planport.services.workspace import access
 from planport.store import block_tables
-from planport.store.models import Block, BlockProperty, MetricDimension
+from planport.store.db import Database
+from planport.store.models import Block, BlockProperty, ImportConfiguration, MetricDimension
 
 
 def to_def(block: Block) -> BlockDef:
@@ -134,3 +136,62 @@ def touch(block: Block) -> None:
     """Record a change of definition (dependants re-validate on the new version)."""
     block.definition_version += 1
     block.updated_at = utc_now()
+
+
+# ---------------------------------------------------------------- what import configurations map
+
+
+class MappedTarget(Conflict):
+    """A change to a target (property or dimension) that import configurations map, refused
+    until confirmed: the change puts them in error until their mapping is edited."""
+
+
+def mapped_targets(db: Database, actor: Actor, block_id: uuid.UUID) -> dict[str, list[str]]:
+    """The names of the block's import configurations that map each target, by target key
+    (a property or dimension list id), for the warnings of the block page."""
+    with db.read() as session:
+        block = load_block(session, actor, block_id, Permission.READ)
+        return _configurations_by_target(session, block.id)
+
+
+def _configurations_by_target(session: Session, block_id: uuid.UUID) -> dict[str, list[str]]:
+    rows = session.execute(
+        select(ImportConfiguration.name, ImportConfiguration.mapping)
+        .where(ImportConfiguration.block_id == block_id)
+        .order_by(ImportConfiguration.name_key)
+    ).all()
+    found: dict[str, list[str]] = {}
+    for name, stored in rows:
+        for target in _mapped(stored):
+            found.setdefault(target, []).append(name)
+    return found
+
+
+def _mapped(stored: str) -> set[str]:
+    """The targets a stored mapping fills (a mapping that does not parse maps nothing)."""
+    try:
+        parsed = json.loads(stored)
+        targets = {str(f["target"]) for f in parsed.get("fields", [])}
+        if parsed.get("pivot"):
+            targets.add(str(parsed["pivot"]["dimension"]))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return set()
+    return targets
+
+
+def refuse_if_mapped(
+    session: Session, block: Block, target: str, what: str, confirmed: bool
+) -> None:
+    if confirmed:
+        return
+    names = _configurations_by_target(session, block.id).get(target)
+    if names:
+        listed = ", ".join(repr(n) for n in names)
+        one = len(names) == 1
+        noun, them, their = (
+            ("configuration", "it", "its") if one else ("configurations", "them", "their")
+        )
+        raise MappedTarget(
+            f"The {what} is mapped by the import {noun} {listed}: this change puts {them} in "
+            f"error until {their} mapping is edited. Confirm to go ahead."
+        )

@@ -7,7 +7,6 @@ take is refused with the values that block it, and nothing changes.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from planport.services.blocks.definitions import (
     allocate_column,
     dimension_list_in,
     load_block,
+    refuse_if_mapped,
     row_count,
     to_def,
     touch,
@@ -37,7 +37,7 @@ from planport.services.blocks.definitions import (
 from planport.services.workspace import access
 from planport.store import block_tables
 from planport.store.db import Database
-from planport.store.models import Block, BlockProperty, ImportConfiguration, MetricDimension
+from planport.store.models import Block, BlockProperty, MetricDimension
 
 MAX_METRIC_DIMENSIONS = 12
 MAX_PROPERTIES = 500
@@ -304,7 +304,7 @@ def remove_property(
     with db.write() as session:
         block = _load_list(session, actor, block_id)
         prop = _property(block, property_id)
-        _refuse_if_mapped(session, block, str(prop.id), f"property {prop.name!r}", confirmed)
+        refuse_if_mapped(session, block, str(prop.id), f"property {prop.name!r}", confirmed)
         if block.unique_property_id == prop.id:
             block.unique_property_id = None
         block_tables.drop_column(session.connection(), block.table_name, prop.column_name)
@@ -346,7 +346,7 @@ def change_property_type(
                 touch(block)
                 session.flush()
             return to_def(block)
-        _refuse_if_mapped(session, block, str(prop.id), f"property {prop.name!r}", confirmed)
+        refuse_if_mapped(session, block, str(prop.id), f"property {prop.name!r}", confirmed)
         new_column = allocate_column(block, "p")
         convert_column(
             session,
@@ -509,7 +509,7 @@ def remove_metric_dimension(
         if len(block.dimensions) == 1:
             raise Conflict("A metric needs at least one dimension; this is its last one.")
         what = f"dimension {dimension.dimension_list.name!r}"
-        _refuse_if_mapped(session, block, str(list_id), what, confirmed)
+        refuse_if_mapped(session, block, str(list_id), what, confirmed)
         old = to_def(block)
         block.dimensions.remove(dimension)
         for position, dim in enumerate(block.dimensions):
@@ -563,62 +563,3 @@ def _load_metric(session: Session, actor: Actor, metric_id: uuid.UUID) -> Block:
 def row_count_of(db: Database, actor: Actor, block_id: uuid.UUID) -> int:
     with db.read() as session:
         return row_count(session, load_block(session, actor, block_id, Permission.READ))
-
-
-# ---------------------------------------------------------------- what import configurations map
-
-
-class MappedTarget(Conflict):
-    """A change to a target (property or dimension) that import configurations map, refused
-    until confirmed: the change puts them in error until their mapping is edited."""
-
-
-def mapped_targets(db: Database, actor: Actor, block_id: uuid.UUID) -> dict[str, list[str]]:
-    """The names of the block's import configurations that map each target, by target key
-    (a property or dimension list id), for the warnings of the block page."""
-    with db.read() as session:
-        block = load_block(session, actor, block_id, Permission.READ)
-        return _configurations_by_target(session, block.id)
-
-
-def _configurations_by_target(session: Session, block_id: uuid.UUID) -> dict[str, list[str]]:
-    rows = session.execute(
-        select(ImportConfiguration.name, ImportConfiguration.mapping)
-        .where(ImportConfiguration.block_id == block_id)
-        .order_by(ImportConfiguration.name_key)
-    ).all()
-    found: dict[str, list[str]] = {}
-    for name, stored in rows:
-        for target in _mapped(stored):
-            found.setdefault(target, []).append(name)
-    return found
-
-
-def _mapped(stored: str) -> set[str]:
-    """The targets a stored mapping fills (a mapping that does not parse maps nothing)."""
-    try:
-        parsed = json.loads(stored)
-        targets = {str(f["target"]) for f in parsed.get("fields", [])}
-        if parsed.get("pivot"):
-            targets.add(str(parsed["pivot"]["dimension"]))
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return set()
-    return targets
-
-
-def _refuse_if_mapped(
-    session: Session, block: Block, target: str, what: str, confirmed: bool
-) -> None:
-    if confirmed:
-        return
-    names = _configurations_by_target(session, block.id).get(target)
-    if names:
-        listed = ", ".join(repr(n) for n in names)
-        one = len(names) == 1
-        noun, them, their = (
-            ("configuration", "it", "its") if one else ("configurations", "them", "their")
-        )
-        raise MappedTarget(
-            f"The {what} is mapped by the import {noun} {listed}: this change puts {them} in "
-            f"error until {their} mapping is edited. Confirm to go ahead."
-        )

@@ -23,7 +23,7 @@ from planport.domain.enums import Permission
 from planport.domain.imports import RunStatus, Trigger
 from planport.domain.members import Actor
 from planport.domain.runnable import Blocker, why_not_runnable
-from planport.services.imports.runs.execute import local_progress
+from planport.services.imports.runs.progress import local_progress
 from planport.services.scheduling import history, schedules
 from planport.services.scheduling.schedules import SameMinute, ScheduleView
 from planport.services.workspace import access

@@ -3,7 +3,7 @@ sweep lost ones, and what happens after it finishes.
 
 The run use cases are re-exported here, so `runs.start_import(...)` and `runs.get_run(...)`
 read as before. By module: `queue` (start, claim, execute here, cancel), `execute` (one
-claimed run to its end), `run_rows` (a new run's row and the conditional transitions every
+claimed run to its end), `progress` (runs executing here: progress, local cancel, heartbeat), `run_rows` (a new run's row and the conditional transitions every
 process shares), `views` (reading runs back; what Run again would do), `sweep` (lost and
 unclaimed runs, retries), `hooks` (what happens after a finish) and `alerting` (the failure
 alerts it raises).
@@ -13,6 +13,7 @@ from planport.services.imports.runs import (
     alerting,
     execute,
     hooks,
+    progress,
     queue,
     run_rows,
     sweep,
@@ -60,6 +61,7 @@ __all__ = [
     "follow_ups",
     "get_run",
     "hooks",
+    "progress",
     "list_runs",
     "queue",
     "queue_run",

@@ -42,7 +42,8 @@ from planport.domain.summary import RunError
 from planport.logs import get_logger
 from planport.services.imports.block_import import prepare
 from planport.services.imports.runs import hooks, run_rows, views
-from planport.services.imports.runs.execute import Progress, cancel_locally, execute
+from planport.services.imports.runs.execute import Progress, execute
+from planport.services.imports.runs.progress import cancel_locally
 from planport.services.imports.runs.run_rows import NewRun, Outcome, RetryPolicy, RunRecipe
 from planport.services.imports.runs.views import RunView
 from planport.services.workspace import access

@@ -28,7 +28,7 @@ from planport.domain.members import Actor
 from planport.domain.summary import ImportSummary, RunError
 from planport.services.blocks.csv_files import spreadsheet_safe, stream_csv
 from planport.services.blocks.definitions import load_block
-from planport.services.imports.runs.execute import local_progress
+from planport.services.imports.runs.progress import local_progress
 from planport.services.workspace import access
 from planport.store.db import Database
 from planport.store.models import (

@@ -88,3 +88,7 @@ def render_upload(
         step=0,
     )
     return render(request, "import_upload.html", context, status=status)
+
+
+def wizard_url(block_id: uuid.UUID, upload_id: uuid.UUID) -> str:
+    return f"/blocks/{block_id}/import/{upload_id}"

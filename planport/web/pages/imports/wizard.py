@@ -23,21 +23,19 @@ from starlette.responses import Response
 from planport.domain.blocks import BlockDef
 from planport.domain.cells import cell_text
 from planport.domain.enums import BlockKind, PropertyType
-from planport.domain.errors import Conflict, Invalid, PlanportError
+from planport.domain.errors import Invalid, PlanportError
 from planport.domain.file_settings import FileSettings, Layout
 from planport.domain.mapping import Mapping, check_mapping
 from planport.domain.members import Actor
-from planport.domain.sources import BlockSource, FolderSource
 from planport.domain.summary import Reason
 from planport.domain.work_limits import TimeLimitReached, WorkLimit
 from planport.services import Database, imports
 from planport.services.blocks.applications import ApplicationView
-from planport.services.imports import configurations, runs, sources
+from planport.services.imports import configurations, runs
 from planport.settings import Settings
 from planport.web import auth
 from planport.web.auth import Caller
 from planport.web.errors import status_for
-from planport.web.formatting import when
 from planport.web.limits import while_connected
 from planport.web.pages.imports._forms import (
     CHOICES,
@@ -47,7 +45,6 @@ from planport.web.pages.imports._forms import (
     form_text,
     pivoted,
     read_mapping,
-    save_copy,
     save_upload,
     settings_from_json,
     settings_from_query,
@@ -56,20 +53,16 @@ from planport.web.pages.imports._forms import (
     uploaded_file,
 )
 from planport.web.pages.imports._pages import (
-    configured,
     importable,
     page_context,
     render_upload,
+    wizard_url,
 )
 from planport.web.templating import redirect, render
 
 router = APIRouter(dependencies=[Depends(auth.csrf_protect)])
 
 CHECK_ROWS = 1000
-
-
-def _wizard_url(block_id: uuid.UUID, upload_id: uuid.UUID) -> str:
-    return f"/blocks/{block_id}/import/{upload_id}"
 
 
 # ---------------------------------------------------------------- step 0: upload
@@ -99,116 +92,7 @@ async def upload(
             return render_upload(
                 caller.request, block, application, error.message, status=status_for(error)
             )
-    return redirect(caller.request, _wizard_url(block_id, upload_id))
-
-
-# ---------------------------------------------------------------- editing a configuration
-
-
-@router.get("/configurations/{configuration_id}/edit")
-def edit_configuration_page(
-    configuration_id: uuid.UUID,
-    caller: Caller = auth.CallerDep,
-) -> Response:
-    """Edit: the wizard opens on the configuration's settings and mapping, with a sample file
-    uploaded here or, for a server-folder source, the file a run would read now; it saves back
-    into the same ID. A block copy's mapping follows both blocks: its Edit is its Source."""
-    configuration, block, application = configured(caller.db, caller.actor, configuration_id)
-    if isinstance(configuration.source, BlockSource):
-        return redirect(caller.request, f"/configurations/{configuration.id}#source-title")
-    return _render_edit(caller, configuration, block, application, None)
-
-
-@router.post("/configurations/{configuration_id}/edit")
-async def edit_configuration(
-    configuration_id: uuid.UUID,
-    caller: Caller = auth.CallerDep,
-) -> Response:
-    async with form_of(caller.request) as form:
-        configuration, block, application = await run_in_threadpool(
-            _editable, caller.db, caller.actor, configuration_id
-        )
-        try:
-            upload_id, _path = await save_upload(
-                form, caller.settings, UploadOwner(caller.actor.id, block.id)
-            )
-        except PlanportError as error:
-            return await run_in_threadpool(
-                _render_edit, caller, configuration, block, application, error
-            )
-    return redirect(caller.request, _edit_url(block.id, upload_id, configuration))
-
-
-@router.post("/configurations/{configuration_id}/edit/current")
-async def edit_on_current_file(
-    configuration_id: uuid.UUID,
-    caller: Caller = auth.CallerDep,
-) -> Response:
-    """Edit a server-folder configuration on the file its run would read now (copied as the
-    wizard's sample, so the steps agree even if the folder changes meanwhile)."""
-    configuration, block, application = await run_in_threadpool(
-        _editable, caller.db, caller.actor, configuration_id
-    )
-    try:
-        current = await run_in_threadpool(
-            sources.current_folder_file, caller.db, caller.actor, configuration_id, caller.settings
-        )
-        upload_id, _path = await save_copy(
-            current, caller.settings, UploadOwner(caller.actor.id, block.id)
-        )
-    except PlanportError as error:
-        return await run_in_threadpool(
-            _render_edit, caller, configuration, block, application, error
-        )
-    return redirect(caller.request, _edit_url(block.id, upload_id, configuration))
-
-
-def _edit_url(
-    block_id: uuid.UUID, upload_id: uuid.UUID, configuration: configurations.ConfigurationView
-) -> str:
-    query = {"file_settings": compact(configuration.file_settings), "editing": configuration.id}
-    return f"{_wizard_url(block_id, upload_id)}?{urlencode(query)}"
-
-
-def _render_edit(
-    caller: Caller,
-    configuration: configurations.ConfigurationView,
-    block: BlockDef,
-    application: ApplicationView,
-    error: PlanportError | None,
-) -> Response:
-    """Edit's first step; a folder source also offers the file a run would read now."""
-    current = None
-    if isinstance(configuration.source, FolderSource):
-        current = sources.source_status(caller.db, caller.actor, configuration.id, caller.settings)
-    message = None if error is None else error.message
-    if current is not None and current.problem == message:
-        message = None  # the folder's card says it already
-    return render_upload(
-        caller.request,
-        block,
-        application,
-        message,
-        configuration=configuration,
-        editing=True,
-        current=current,
-        shown_when=when(caller.actor),
-        status=200 if error is None else status_for(error),
-    )
-
-
-def _editable(
-    db: Database, actor: Actor, configuration_id: uuid.UUID
-) -> tuple[configurations.ConfigurationView, BlockDef, ApplicationView]:
-    """`configured`, for an Edit: a block copy's mapping is generated from both blocks, so
-    there is nothing to edit."""
-    configuration, block, application = configured(db, actor, configuration_id)
-    if isinstance(configuration.source, BlockSource):
-        raise Conflict(
-            "This configuration copies another block: its mapping follows both blocks. "
-            "Change its source block instead."
-        )
-    return configuration, block, application
+    return redirect(caller.request, wizard_url(block_id, upload_id))
 
 
 # ---------------------------------------------------------------- step 1: file settings
@@ -253,7 +137,7 @@ def _settings_page(request: Request, sample: _Sample, error: str | None = None) 
         **context,
         upload_id=sample.upload_id,
         file_name=sample.path.name,
-        wizard=_wizard_url(sample.block.id, sample.upload_id),
+        wizard=wizard_url(sample.block.id, sample.upload_id),
         editing=sample.editing,
         step=1,
     )
@@ -311,7 +195,7 @@ class _Wizard:
 
     @property
     def url(self) -> str:
-        return _wizard_url(self.block.id, self.upload_id)
+        return wizard_url(self.block.id, self.upload_id)
 
 
 @router.get("/blocks/{block_id}/import/{upload_id}/mapping")
