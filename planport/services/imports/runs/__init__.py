@@ -2,11 +2,15 @@
 sweep lost ones, and what happens after it finishes.
 
 The run use cases are re-exported here, so `runs.start_import(...)` and `runs.get_run(...)`
-read as before. By module: `queue` (start, claim, execute here, cancel), `execute` (one
-claimed run to its end), `progress` (runs executing here: progress, local cancel, heartbeat), `run_rows` (a new run's row and the conditional transitions every
-process shares), `views` (reading runs back; what Run again would do), `sweep` (lost and
-unclaimed runs, retries), `hooks` (what happens after a finish) and `alerting` (the failure
-alerts it raises).
+read as before. By module:
+
+- `queue`: start a run (wizard, configuration, run again), claim, execute here, cancel;
+- `execute`: one claimed run to its end;
+- `progress`: runs executing in this process (live progress, local cancel, heartbeat);
+- `run_rows`: a new run's row, and the conditional transitions every process shares;
+- `views`: reading runs back, and what Run again would do;
+- `sweep`: lost and unclaimed runs, retries;
+- `hooks`: what happens after a finish; `alerting`: the failure alerts it raises.
 """
 
 from planport.services.imports.runs import (
@@ -61,8 +65,8 @@ __all__ = [
     "follow_ups",
     "get_run",
     "hooks",
-    "progress",
     "list_runs",
+    "progress",
     "queue",
     "queue_run",
     "rejects_csv",
