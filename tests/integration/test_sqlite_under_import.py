@@ -67,11 +67,16 @@ def create_app_for(settings: Settings, db: Database) -> object:
 
 
 def big_metric(
-    db: Database, admin: Actor, app: ApplicationView, tmp_path: Path
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    tmp_path: Path,
+    *,
+    accounts: int = ACCOUNTS,
 ) -> tuple[BlockDef, Path, Mapping]:
     account = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Account")
     period = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Period")
-    items.write_items(db, admin, account.id, [{"Code": f"A{a:04d}"} for a in range(ACCOUNTS)])
+    items.write_items(db, admin, account.id, [{"Code": f"A{a:05d}"} for a in range(accounts)])
     items.write_items(db, admin, period.id, [{"Code": f"P{p:03d}"} for p in range(PERIODS)])
     metric = blocks.create_metric(
         db, admin, app.id, "Amount", ValueType.NUMBER, [account.id, period.id]
@@ -79,8 +84,8 @@ def big_metric(
     path = tmp_path / "amounts.csv"
     with path.open("w") as out:
         out.write("Account,Period,Amount\n")
-        for a in range(ACCOUNTS):
-            out.writelines(f"A{a:04d},P{p:03d},{a}.{p}\n" for p in range(PERIODS))
+        for a in range(accounts):
+            out.writelines(f"A{a:05d},P{p:03d},{a}.{p}\n" for p in range(PERIODS))
     chosen = mapping(
         field(account.id, "Account"), field(period.id, "Period"), field(VALUE, "Amount")
     )
@@ -209,3 +214,70 @@ def test_a_configuration_changed_by_its_block_is_read_while_another_process_writ
     assert found.error is not None
     assert "was deleted from 'Country'" in found.error
     assert [c.error for c in listed] == [found.error]
+
+
+def test_a_configuration_page_and_the_command_line_answer_while_an_import_runs(
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    settings: Settings,
+    client: TestClient,
+    tmp_path: Path,
+) -> None:
+    """Reads do not write: opening a configuration's page waits for no import, and
+    `planport import run` into another block lands while a long import is under way."""
+    from planport.domain.mapping import CODE, NAME
+    from planport.services.imports import configurations
+    from tests.integration.test_cli import planport
+
+    # 2,000,000 cells: long enough on SQLite to outlast the command line's start.
+    metric, path, chosen = big_metric(db, admin, app, tmp_path, accounts=5 * ACCOUNTS)
+    country = blocks.create_list(db, admin, app.id, BlockKind.DIMENSION_LIST, "Country")
+    countries = configurations.save_configuration(
+        db,
+        admin,
+        country.id,
+        "Countries",
+        FileSettings(),
+        mapping(field(CODE, "Code"), field(NAME, "Name")),
+    )
+    small = tmp_path / "countries.csv"
+    small.write_text("Code,Name\nFR,France\nDE,Germany\n")
+    big = runs.start_import(db, admin, metric.id, path, FileSettings(), chosen)
+    assert runs.claim_run(db, big, "worker-1")
+    importing = threading.Thread(
+        target=runs.execute_run, args=(db, big, "worker-1"), kwargs={"settings": settings}
+    )
+    importing.start()
+    try:
+        while status_of(db, big)[1] == 0 and importing.is_alive():
+            importing.join(0.02)
+        page = client.get(f"/configurations/{countries.id}")
+        cli = planport(
+            "import",
+            "run",
+            str(countries.id),
+            str(small),
+            "--as",
+            admin.email,
+            data_dir=tmp_path,
+            env={"PLANPORT_DATABASE_URL": db.url},
+            timeout=120,
+        )
+    finally:
+        importing.join(300)
+    assert page.status_code == 200
+    assert "Countries" in page.text
+    assert cli.returncode == 0, cli.stderr
+    with db.read() as session:
+        theirs = session.scalars(
+            select(ImportRun).where(ImportRun.configuration_id == countries.id)
+        ).one()
+        long_one = session.get(ImportRun, big)
+        assert long_one is not None
+        assert long_one.finished_at is not None
+        assert theirs.finished_at is not None
+        assert theirs.finished_at < long_one.finished_at, "it waited for the long import"
+        landed = session.scalar(select(func.count()).select_from(text(country.table_name)))
+    assert landed == 2
+    assert status_of(db, big)[0] == RunStatus.COMPLETED.value
