@@ -260,6 +260,31 @@ def test_removing_a_mapped_property_puts_the_configuration_in_error_saying_why(
     assert runs.list_runs(db, admin, country.id) == []
 
 
+def test_reading_a_configuration_shows_its_new_error_and_stores_nothing(
+    db: Database, admin: Actor, country: BlockDef, saved: ConfigurationView
+) -> None:
+    """Reads write nothing: the re-check is shown by a page and stored by an edit or the
+    scheduler's tick, never by opening a page (on SQLite, a read never waits for a write)."""
+    from planport.store.models import ImportConfiguration
+
+    def stored() -> tuple[str | None, int]:
+        with db.read() as session:
+            row = session.get(ImportConfiguration, saved.id)
+            assert row is not None
+            return row.error, row.checked_version
+
+    before = stored()
+    blocks.remove_property(db, admin, country.id, prop(country, "Region"), confirmed=True)
+    assert configurations.get_configuration(db, admin, saved.id).in_error
+    assert configurations.list_configurations(db, admin, country.id)[0].in_error
+    assert stored() == before
+    configurations.rename_configuration(db, admin, saved.id, "ERP countries")
+    error, checked_version = stored()
+    assert error is not None
+    assert "'Region' was deleted" in error
+    assert checked_version != before[1]
+
+
 def test_retyping_a_property_matched_by_item_name_puts_the_configuration_in_error(
     db: Database, admin: Actor, country: BlockDef, saved: ConfigurationView, erp_file: Path
 ) -> None:

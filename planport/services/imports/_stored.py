@@ -10,7 +10,7 @@ not schedulable, and an edit repairs it.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -113,14 +113,23 @@ def take_over(
     take_over_schedules(session, configuration.id, actor)
 
 
-def load(
+def find(
     session: Session, actor: Actor, configuration_id: uuid.UUID, permission: Permission
 ) -> ImportConfiguration:
+    """The stored configuration, if `actor` has `permission` in its application; as stored
+    (not re-checked). Raises NotFound or PermissionDenied."""
     configuration = session.get(ImportConfiguration, configuration_id)
     if configuration is None:
         raise NotFound("This import configuration does not exist.")
     access.require(session, actor, permission, configuration.application_id)
-    return revalidated(session, configuration)
+    return configuration
+
+
+def load(
+    session: Session, actor: Actor, configuration_id: uuid.UUID, permission: Permission
+) -> ImportConfiguration:
+    """`find`, re-checked and the check stored on the row: for the use cases that edit it."""
+    return revalidated(session, find(session, actor, configuration_id, permission))
 
 
 def block_of(session: Session, configuration: ImportConfiguration) -> Block:
@@ -149,46 +158,70 @@ def is_checked(source: SourceSpec, definition_version: int | None, checked_versi
     )
 
 
-def revalidated(session: Session, configuration: ImportConfiguration) -> ImportConfiguration:
-    """Re-check the configuration when its block changed since the last check; a block
-    source every time (its source block may have changed or gone)."""
+@dataclass(frozen=True, slots=True)
+class CurrentCheck:
+    """What re-checking a configuration finds now: its error, its block's name, its mapping
+    (generated again for a block copy) and the block version it was checked against."""
+
+    error: str | None
+    block_name: str
+    mapping: str
+    checked_version: int
+
+
+def current_check(session: Session, configuration: ImportConfiguration) -> CurrentCheck:
+    """The configuration re-checked against its block now, without changing its row (reads
+    write nothing: on SQLite a page never waits behind an import's write).
+
+    Only when its block changed since the last check, and a block source every time (its
+    source block may have changed or gone); a property added to both blocks of a copy is
+    copied from then on."""
+    stored = CurrentCheck(
+        configuration.error,
+        configuration.block_name,
+        configuration.mapping,
+        configuration.checked_version,
+    )
     block = session.get(Block, configuration.block_id) if configuration.block_id else None
     if block is None:
-        configuration.error = f"The block {configuration.block_name!r} was deleted."
-        return configuration
+        return replace(stored, error=f"The block {configuration.block_name!r} was deleted.")
     spec = spec_of(configuration)
     if is_checked(spec, block.definition_version, configuration.checked_version):
-        return configuration
+        return stored
+    checked = replace(stored, block_name=block.name, checked_version=block.definition_version)
     if isinstance(spec, BlockSource):
-        recheck_copy(session, configuration, block, spec)
-        return configuration
-    configuration.block_name = block.name
+        source = session.get(Block, spec.block_id)
+        if source is None:
+            return replace(checked, error=SOURCE_BLOCK_DELETED)
+        try:
+            copy = plan_copy(to_def(source), to_def(block))
+        except CopyRefused as error:
+            return replace(checked, error=error.message)
+        return replace(checked, error=None, mapping=copy.mapping.model_dump_json())
     problems = check_mapping(to_def(block), mapping_of(configuration))
-    configuration.error = " ".join(problems) if problems else None
-    configuration.checked_version = block.definition_version
+    return replace(checked, error=" ".join(problems) if problems else None)
+
+
+def revalidated(session: Session, configuration: ImportConfiguration) -> ImportConfiguration:
+    """The configuration with `current_check` stored on its row (edits, the scheduler)."""
+    check = current_check(session, configuration)
+    configuration.error = check.error
+    configuration.block_name = check.block_name
+    configuration.checked_version = check.checked_version
+    if configuration.mapping != check.mapping:
+        configuration.mapping = check.mapping
     return configuration
 
 
-def recheck_copy(
-    session: Session, configuration: ImportConfiguration, block: Block, spec: BlockSource
-) -> None:
-    """A block source fits while the copy can be planned; the generated mapping follows both
-    definitions (a property added to both is copied from then on)."""
-    configuration.block_name = block.name
-    configuration.checked_version = block.definition_version
-    source = session.get(Block, spec.block_id)
-    if source is None:
-        configuration.error = SOURCE_BLOCK_DELETED
-        return
-    try:
-        copy = plan_copy(to_def(source), to_def(block))
-    except CopyRefused as error:
-        configuration.error = error.message
-        return
-    generated = copy.mapping.model_dump_json()
-    if configuration.mapping != generated:
-        configuration.mapping = generated
-    configuration.error = None
+def current_view(session: Session, configuration: ImportConfiguration) -> ConfigurationView:
+    """The configuration as `current_check` finds it now, its row left as stored."""
+    check = current_check(session, configuration)
+    return replace(
+        view_of(configuration),
+        error=check.error,
+        block_name=check.block_name,
+        mapping=_parsed_mapping(check.mapping),
+    )
 
 
 def block_copy(session: Session, actor: Actor, target: Block, source_id: uuid.UUID) -> BlockCopy:
@@ -221,8 +254,12 @@ def refuse_duplicate(session: Session, block_id: uuid.UUID, name: str) -> None:
 
 
 def mapping_of(configuration: ImportConfiguration) -> Mapping:
+    return _parsed_mapping(configuration.mapping)
+
+
+def _parsed_mapping(stored: str) -> Mapping:
     try:
-        return Mapping.model_validate_json(configuration.mapping)
+        return Mapping.model_validate_json(stored)
     except ValidationError:
         return Mapping()
 

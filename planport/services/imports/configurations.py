@@ -135,8 +135,9 @@ def get_configuration(db: Database, actor: Actor, configuration_id: uuid.UUID) -
 
     A read: the re-check is shown, not stored (the scheduler's tick and every edit store it),
     so opening a page never waits for a write, such as an import's, on SQLite."""
-    with db.read() as session, session.no_autoflush:
-        view = _stored.view_of(_stored.load(session, actor, configuration_id, Permission.READ))
+    with db.read() as session:
+        found = _stored.find(session, actor, configuration_id, Permission.READ)
+        view = _stored.current_view(session, found)
         return replace(
             view,
             schedule_count=len(_stored.schedules_of(session, configuration_id)),
@@ -147,14 +148,14 @@ def get_configuration(db: Database, actor: Actor, configuration_id: uuid.UUID) -
 def list_configurations(db: Database, actor: Actor, block_id: uuid.UUID) -> list[ConfigurationView]:
     """The block's configurations by name, each re-checked if the block changed (shown, not
     stored: see `get_configuration`)."""
-    with db.read() as session, session.no_autoflush:
+    with db.read() as session:
         block = load_block(session, actor, block_id, Permission.READ)
         found = session.scalars(
             select(ImportConfiguration)
             .where(ImportConfiguration.block_id == block.id)
             .order_by(ImportConfiguration.name_key)
         )
-        return [_stored.view_of(_stored.revalidated(session, c)) for c in found]
+        return [_stored.current_view(session, c) for c in found]
 
 
 def rename_configuration(

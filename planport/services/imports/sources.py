@@ -154,7 +154,7 @@ def preview_folder_source(
     (raises NotFound or PermissionDenied otherwise).
     """
     with db.read() as session:
-        configuration = _stored.load(session, actor, configuration_id, Permission.IMPORT_DATA)
+        configuration = _stored.find(session, actor, configuration_id, Permission.IMPORT_DATA)
         application_id = configuration.application_id
     folder = applications.import_folder(db, actor, application_id, settings)
     try:
@@ -180,7 +180,7 @@ def current_folder_file(
     there now (or it is still settling).
     """
     with db.read() as session:
-        configuration = _stored.load(session, actor, configuration_id, Permission.IMPORT_DATA)
+        configuration = _stored.find(session, actor, configuration_id, Permission.IMPORT_DATA)
         spec, application_id = _stored.spec_of(configuration), configuration.application_id
     if not isinstance(spec, FolderSource):
         raise Conflict("This configuration does not read a server folder.")
