@@ -42,19 +42,37 @@ from planport.scheduling import parsed_times
 from planport.services.blocks.definitions import load_block, to_def
 from planport.services.imports import _stored, preview, runs
 
-# The stored configuration's value and checks (private module), public through this one.
+# The stored configuration's value and checks live in the private `_stored`; this module is
+# their public face (see __all__).
 from planport.services.imports._stored import (
-    SOURCE_BLOCK_DELETED as SOURCE_BLOCK_DELETED,
+    SOURCE_BLOCK_DELETED,
+    UPLOAD_NOT_SCHEDULABLE,
+    ConfigurationView,
+    is_checked,
+    revalidate,
 )
-from planport.services.imports._stored import (
-    UPLOAD_NOT_SCHEDULABLE as UPLOAD_NOT_SCHEDULABLE,
-)
-from planport.services.imports._stored import ConfigurationView as ConfigurationView
-from planport.services.imports._stored import is_checked as is_checked
-from planport.services.imports._stored import revalidate as revalidate
 from planport.services.workspace import members
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportSchedule, Member
+
+__all__ = [
+    "SOURCE_BLOCK_DELETED",
+    "UPLOAD_NOT_SCHEDULABLE",
+    "ConfigurationView",
+    "create_block_configuration",
+    "delete_configuration",
+    "duplicate_configuration",
+    "get_configuration",
+    "is_checked",
+    "list_configurations",
+    "owner_of",
+    "preview_configuration",
+    "rename_configuration",
+    "revalidate",
+    "run_configuration",
+    "save_configuration",
+    "update_configuration",
+]
 
 
 def save_configuration(

@@ -276,6 +276,7 @@ def _cannot_run(
         configuration = session.get(ImportConfiguration, row.configuration_id)
         assert configuration is not None  # deleting it deletes the schedule the claim locked
         error = configurations.revalidate(session, configuration).error
+    # A deleted block is in the error the re-check above recorded ("The block … was deleted.").
     not_runnable = why_not_runnable(
         block_name=row.block_name, has_block=True, error=error, source=recipe.spec
     )
