@@ -1,16 +1,23 @@
 """Sources an import reads from, behind one small interface.
 
-A connector turns a source spec into a local file the engine reads (`fetch`), and answers for
-its kind everywhere else (`label`, `describe`, `checked`: see `Connector`). Each source kind
-has its own module (files, folder, block; later SFTP, S3, SQL, HTTP) registered in
-`CONNECTORS` by its spec's `kind`; callers use the functions below. Connectors never write a
-block and never hold a database transaction across a download: they only produce a file in
-the run's work folder.
+A connector turns a source spec into a local file the engine reads (`fetch`), and answers
+for its kind everywhere else (`label`, `describe`, `checked`, `status`: see `Connector`).
+Each source kind has its own module (files, folder, block; later SFTP, S3, SQL, HTTP)
+registered in `CONNECTORS` by its spec's `kind`; callers use the functions below. Connectors
+never write a block and never hold a database transaction across a download: they only
+produce a file in the run's work folder.
 """
 
 from __future__ import annotations
 
-from planport.connectors._base import Connector, FetchContext, Fetched, SourceUnavailable
+from planport.connectors._base import (
+    Connector,
+    FetchContext,
+    Fetched,
+    SourceState,
+    SourceUnavailable,
+    StatusContext,
+)
 from planport.connectors.block import BlockConnector
 from planport.connectors.files import GivenFileConnector, UploadConnector
 from planport.connectors.folder import FolderConnector
@@ -48,6 +55,11 @@ def fetch(spec: SourceSpec, context: FetchContext) -> Fetched:
     return connector.fetch(spec, context)
 
 
+def status(spec: SourceSpec, context: StatusContext) -> SourceState:
+    """What a run would read now, or why it could not (never a file's content)."""
+    return connector_of(spec).status(spec, context)
+
+
 def label(spec: SourceSpec) -> str | None:
     """What a run's history shows as its file before the executor fetched it."""
     return connector_of(spec).label(spec)
@@ -73,7 +85,9 @@ __all__ = [
     "FolderSource",
     "GivenFile",
     "SourceSpec",
+    "SourceState",
     "SourceUnavailable",
+    "StatusContext",
     "UploadSource",
     "checked",
     "connector_of",
@@ -83,4 +97,5 @@ __all__ = [
     "needs_file",
     "parse_source",
     "source_json",
+    "status",
 ]

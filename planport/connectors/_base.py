@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +51,38 @@ class FetchContext:
     load_block: Callable[[uuid.UUID], BlockDef]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """What a source would read now, for its configuration's page: the source in words, the
+    file a run would pick (its modification time) or why none (`problem`); for a copied block,
+    its name and the target properties it fills and those it does not (with why)."""
+
+    description: str
+    picked: str | None = None
+    picked_modified: datetime | None = None
+    problem: str | None = None
+    source_block_id: uuid.UUID | None = None
+    source_block_name: str | None = None
+    copied: tuple[str, ...] = ()
+    not_copied: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusContext:
+    """What a connector may look at to say what its source reads now; services build it and
+    do the access checks. `folder` gives the target application's folder and how messages name
+    it (asked only by kinds that read one: it may create the folder); `load_block` another
+    block's definition, or None when it was deleted; `error` the configuration's current
+    error, which says best why a source cannot be read."""
+
+    target: BlockDef | None
+    load_block: Callable[[uuid.UUID], BlockDef | None]
+    folder: Callable[[], tuple[Path, str]]
+    settle_seconds: int
+    now: float
+    error: str | None = None
+
+
 class Connector(Protocol):
     """One source kind, registered in `connectors.CONNECTORS` under its spec's `kind`.
 
@@ -70,6 +103,10 @@ class Connector(Protocol):
     def checked(self, spec: Any) -> Any:
         """The spec as a configuration may store it (normalised). Raises Invalid, with the
         field of the source form, for one it may not."""
+        ...
+
+    def status(self, spec: Any, context: StatusContext) -> SourceState:
+        """What a run would read now, or why it could not; never reads a file's content."""
         ...
 
     def fetch(self, spec: Any, context: FetchContext) -> Fetched:

@@ -29,7 +29,13 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
+from planport.connectors._base import (
+    FetchContext,
+    Fetched,
+    SourceState,
+    SourceUnavailable,
+    StatusContext,
+)
 from planport.domain.blocks import BlockDef, PropertyDef
 from planport.domain.enums import BlockKind, PropertyType
 from planport.domain.errors import NotFound, PermissionDenied
@@ -55,6 +61,8 @@ EXPORT_ROWS = 5000  # rows fetched from the database per round trip while export
 # How the exported file is written, so how it is read: UTF-8, commas, ISO dates, "." decimals
 # (domain.values.format_value). Spelt out rather than detected: detection could misread it.
 COPY_FILE_SETTINGS = FileSettings(encoding="utf-8", separator=",", quote='"', header=True)
+
+SOURCE_BLOCK_DELETED = "The source block of this configuration was deleted; choose another source."
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +312,29 @@ class BlockConnector:
     def checked(self, spec: BlockSource) -> BlockSource:
         return spec
 
+    def status(self, spec: BlockSource, context: StatusContext) -> SourceState:
+        source, target = context.load_block(spec.block_id), context.target
+        if source is None or target is None:
+            deleted = context.error or SOURCE_BLOCK_DELETED
+            return SourceState(f"{self.describe(spec)} (deleted)", problem=deleted)
+        described = f"{self.describe(spec)}: {source.name}"
+        try:
+            copy = plan_copy(source, target)
+        except CopyRefused as error:
+            return SourceState(
+                described,
+                source_block_id=source.id,
+                source_block_name=source.name,
+                problem=error.message,
+            )
+        return SourceState(
+            described,
+            source_block_id=source.id,
+            source_block_name=source.name,
+            copied=copy.copied,
+            not_copied=copy.not_copied,
+        )
+
     def fetch(self, spec: BlockSource, context: FetchContext) -> Fetched:
         """The source block's data as a CSV file in the work folder, with its own file settings
         and a mapping for the target. Raises SourceUnavailable (not transient) when the block
@@ -311,10 +342,7 @@ class BlockConnector:
         try:
             source = context.load_block(spec.block_id)
         except (NotFound, LookupError):
-            raise SourceUnavailable(
-                "The source block of this configuration was deleted; choose another source.",
-                transient=False,
-            ) from None
+            raise SourceUnavailable(SOURCE_BLOCK_DELETED, transient=False) from None
         except PermissionDenied as error:
             raise SourceUnavailable(
                 f"The member this run acts for cannot read the source block: {error.message}",

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
+from planport.connectors._base import (
+    FetchContext,
+    Fetched,
+    SourceState,
+    SourceUnavailable,
+    StatusContext,
+)
 from planport.domain.errors import Invalid
 from planport.domain.sources import GivenFile, UploadSource
 
@@ -21,6 +27,9 @@ class UploadConnector:
 
     def checked(self, spec: UploadSource) -> UploadSource:
         return spec
+
+    def status(self, spec: UploadSource, context: StatusContext) -> SourceState:
+        return SourceState(self.describe(spec))
 
     def fetch(self, spec: UploadSource, context: FetchContext) -> Fetched:
         raise SourceUnavailable(
@@ -44,6 +53,11 @@ class GivenFileConnector:
             "given file belongs to one run.",
             field="source",
         )
+
+    def status(self, spec: GivenFile, context: StatusContext) -> SourceState:
+        if Path(spec.path).is_file():
+            return SourceState(self.describe(spec), picked=spec.name)
+        return SourceState(self.describe(spec), problem=f"{spec.name} is no longer available.")
 
     def fetch(self, spec: GivenFile, context: FetchContext) -> Fetched:
         path = Path(spec.path)

@@ -22,9 +22,16 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from planport.connectors._base import FetchContext, Fetched, SourceUnavailable
+from planport.connectors._base import (
+    FetchContext,
+    Fetched,
+    SourceState,
+    SourceUnavailable,
+    StatusContext,
+)
 from planport.domain.errors import Invalid
 from planport.domain.sources import FolderSource, has_wildcard
 from planport.store.db import Database
@@ -298,6 +305,22 @@ class FolderConnector:
 
     def checked(self, spec: FolderSource) -> FolderSource:
         return check_folder_source(spec)
+
+    def status(self, spec: FolderSource, context: StatusContext) -> SourceState:
+        root, words = context.folder()
+        described = self.describe(spec)
+        try:
+            found = locate(
+                spec,
+                root,
+                now=context.now,
+                settle_seconds=context.settle_seconds,
+                folder_words=words,
+            )
+        except SourceUnavailable as error:
+            return SourceState(described, problem=error.message)
+        modified = datetime.fromtimestamp(found.modified, UTC)
+        return SourceState(described, picked=found.name, picked_modified=modified)
 
     def fetch(self, spec: FolderSource, context: FetchContext) -> Fetched:
         # Looked up at each run, not stored with it: a folder a workspace admin moved applies

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from planport.connectors import BlockSource, SourceSpec, UploadSource, needs_file, parse_source
-from planport.connectors.block import BlockCopy, CopyRefused, plan_copy
+from planport.connectors.block import SOURCE_BLOCK_DELETED, BlockCopy, CopyRefused, plan_copy
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied
 from planport.domain.file_settings import FileSettings
@@ -79,9 +79,6 @@ class ConfigurationView:
 
 
 UPLOAD_NOT_SCHEDULABLE = NotRunnable(Blocker.UPLOAD).said_of("This configuration")
-
-
-SOURCE_BLOCK_DELETED = "The source block of this configuration was deleted; choose another source."
 
 
 def take_over(

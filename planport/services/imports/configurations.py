@@ -28,7 +28,7 @@ from planport.connectors import (
     BlockSource,
     source_json,
 )
-from planport.connectors.block import COPY_FILE_SETTINGS
+from planport.connectors.block import COPY_FILE_SETTINGS, SOURCE_BLOCK_DELETED
 from planport.domain.clock import utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
@@ -45,7 +45,6 @@ from planport.services.imports import _stored, preview, runs
 # The stored configuration's value and checks live in the private `_stored`; this module is
 # their public face (see __all__).
 from planport.services.imports._stored import (
-    SOURCE_BLOCK_DELETED,
     UPLOAD_NOT_SCHEDULABLE,
     ConfigurationView,
     is_checked,

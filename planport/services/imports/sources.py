@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from planport.connectors import (
     FolderSource,
     SourceSpec,
     SourceUnavailable,
+    StatusContext,
     source_json,
 )
 from planport.connectors.block import COPY_FILE_SETTINGS, CopyRefused, plan_copy
@@ -30,6 +31,7 @@ from planport.connectors.folder import (
     locate,
     where,
 )
+from planport.domain.blocks import BlockDef
 from planport.domain.clock import utc_now
 from planport.domain.enums import BlockKind, Permission
 from planport.domain.errors import Conflict, Invalid
@@ -38,7 +40,7 @@ from planport.services.blocks import applications
 from planport.services.blocks.applications import ImportFolderView
 from planport.services.blocks.definitions import load_block, to_def
 from planport.services.imports import _stored
-from planport.services.imports._stored import SOURCE_BLOCK_DELETED, ConfigurationView
+from planport.services.imports._stored import ConfigurationView
 from planport.services.imports.configurations import get_configuration
 from planport.settings import Settings
 from planport.store.db import Database
@@ -120,21 +122,62 @@ def source_status(
     *,
     now: float | None = None,
 ) -> SourceStatus:
-    """The configuration's source in words and what a run would read now (see SourceStatus).
+    """The configuration's source in words and what a run would read now (see SourceStatus),
+    as its kind's connector says (`connectors.status`).
 
-    Reads the listing of the application's folder for a folder source (creating the folder
-    if it is missing and the import root exists); never reads a file's content. Raises
-    NotFound or PermissionDenied (no Read).
+    A folder source lists the application's folder (creating it if it is missing and the
+    import root exists); nothing reads a file's content. Raises NotFound or PermissionDenied
+    (no Read).
     """
     view = get_configuration(db, actor, configuration_id)
-    spec = view.source
-    if isinstance(spec, FolderSource):
-        folder = applications.import_folder(db, actor, view.application_id, settings)
-        return _folder_status(spec, settings, folder, time.time() if now is None else now)
-    if isinstance(spec, BlockSource):
-        with db.read() as session:
-            return _block_status(session, view, spec)
-    return SourceStatus(spec.kind, connectors.describe(spec))
+    return _status_of(db, actor, view, view.source, settings, now)
+
+
+def _status_of(
+    db: Database,
+    actor: Actor,
+    view: ConfigurationView,
+    spec: SourceSpec,
+    settings: Settings,
+    now: float | None,
+) -> SourceStatus:
+    shown: list[ImportFolderView] = []
+
+    def folder() -> tuple[Path, str]:
+        # Created on demand: a new application's folder exists once someone looks in it.
+        found = applications.import_folder(db, actor, view.application_id, settings)
+        applications.create_folder(settings, found.folder)
+        shown.append(found)
+        return application_root(settings.effective_import_root, found.folder), where(found.folder)
+
+    with db.read() as session:
+        context = StatusContext(
+            target=_definition(session, view.block_id),
+            load_block=lambda block_id: _definition(session, block_id),
+            folder=folder,
+            settle_seconds=settings.import_settle_seconds,
+            now=time.time() if now is None else now,
+            error=view.error,
+        )
+        state = connectors.status(spec, context)
+    return SourceStatus(
+        spec.kind,
+        state.description,
+        folder=shown[0] if shown else None,
+        picked=state.picked,
+        picked_modified=state.picked_modified,
+        problem=state.problem,
+        source_block_id=state.source_block_id,
+        source_block_name=state.source_block_name,
+        copied=state.copied,
+        not_copied=state.not_copied,
+    )
+
+
+def _definition(session: Session, block_id: uuid.UUID | None) -> BlockDef | None:
+    """The block's definition, or None when it was deleted (access is the caller's)."""
+    block = session.get(Block, block_id) if block_id is not None else None
+    return to_def(block) if block is not None else None
 
 
 def preview_folder_source(
@@ -154,14 +197,15 @@ def preview_folder_source(
     (raises NotFound or PermissionDenied otherwise).
     """
     with db.read() as session:
-        configuration = _stored.find(session, actor, configuration_id, Permission.IMPORT_DATA)
-        application_id = configuration.application_id
-    folder = applications.import_folder(db, actor, application_id, settings)
+        view = _stored.view_of(
+            _stored.find(session, actor, configuration_id, Permission.IMPORT_DATA)
+        )
     try:
         spec = check_folder_source(spec)
     except Invalid as error:
+        folder = applications.import_folder(db, actor, view.application_id, settings)
         return SourceStatus("folder", "Server folder", folder=folder, problem=error.message)
-    return _folder_status(spec, settings, folder, time.time() if now is None else now)
+    return _status_of(db, actor, view, spec, settings, now)
 
 
 def current_folder_file(
@@ -214,54 +258,3 @@ def source_choices(db: Database, actor: Actor, block_id: uuid.UUID) -> list[Sour
                 continue
             choices.append(SourceChoice(block.id, block.name, BlockKind(block.kind)))
         return choices
-
-
-def _folder_status(
-    spec: FolderSource, settings: Settings, folder: ImportFolderView, now: float
-) -> SourceStatus:
-    # Created on demand: a new application's folder exists once someone looks for files in it.
-    applications.create_folder(settings, folder.folder)
-    root = application_root(settings.effective_import_root, folder.folder)
-    description = connectors.describe(spec)
-    try:
-        found = locate(
-            spec,
-            root,
-            now=now,
-            settle_seconds=settings.import_settle_seconds,
-            folder_words=where(folder.folder),
-        )
-    except SourceUnavailable as error:
-        return SourceStatus("folder", description, folder=folder, problem=error.message)
-    modified = datetime.fromtimestamp(found.modified, UTC)
-    return SourceStatus(
-        "folder", description, folder=folder, picked=found.name, picked_modified=modified
-    )
-
-
-def _block_status(session: Session, view: ConfigurationView, spec: BlockSource) -> SourceStatus:
-    source = session.get(Block, spec.block_id)
-    target = session.get(Block, view.block_id) if view.block_id else None
-    if source is None or target is None:
-        return SourceStatus(
-            "block", "Another block (deleted)", problem=view.error or SOURCE_BLOCK_DELETED
-        )
-    description = f"{connectors.describe(spec)}: {source.name}"
-    try:
-        copy = plan_copy(to_def(source), to_def(target))
-    except CopyRefused as error:
-        return SourceStatus(
-            "block",
-            description,
-            source_block_id=source.id,
-            source_block_name=source.name,
-            problem=error.message,
-        )
-    return SourceStatus(
-        "block",
-        description,
-        source_block_id=source.id,
-        source_block_name=source.name,
-        copied=copy.copied,
-        not_copied=copy.not_copied,
-    )
