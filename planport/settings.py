@@ -270,6 +270,40 @@ class Settings(BaseSettings):
         "internal; default: none, only public addresses.",
     )
 
+    # ---- the Import API (issue 12)
+    time_zone: str = Field(
+        default="UTC",
+        description="The workspace's IANA time zone (such as `Europe/Paris`): an API key stops "
+        "working at the start of its expiration date there.",
+    )
+    api_max_push_bytes: int = Field(
+        default=5 << 30,
+        ge=1 << 10,
+        le=1 << 42,
+        description="Largest file a source system may push through the Import API, in bytes "
+        "(after gzip decompression); a larger push is refused with 400 while it arrives and "
+        "nothing of it is kept.",
+    )
+    api_pushes_per_hour: int = Field(
+        default=300,
+        ge=1,
+        le=100_000,
+        description="Most pushes the Import API accepts per import configuration in one hour "
+        "(Pigment's limit is 300); more are answered 429.",
+    )
+    api_push_idle_timeout_s: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="Longest a push may send nothing before it is given up (400; nothing kept).",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDRs of reverse proxies whose "
+        "X-Forwarded-For header is believed for the client's address (API key allow lists, "
+        "last-used address); default: none, the connection's peer is the client.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _base_url_from_the_listening_address(cls, data: Any) -> Any:
@@ -303,6 +337,27 @@ class Settings(BaseSettings):
         if "@" not in address:
             raise ValueError("must be an e-mail address, such as `Planport <planport@example.com>`")
         return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _a_time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone, such as Europe/Paris") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        return ", ".join(str(network) for network in _networks(value))
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """PLANPORT_TRUSTED_PROXIES as networks (empty: no proxy is believed)."""
+        return _networks(self.trusted_proxies)
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from planport import __version__
+from planport.cli import apikeys as cli_apikeys
 from planport.cli import imports as cli_imports
 from planport.cli import runs as cli_runs
 from planport.cli import schedules as cli_schedules
@@ -54,6 +55,7 @@ app.add_typer(cli_imports.import_app, name="import")
 app.add_typer(cli_schedules.schedule_app, name="schedule")
 app.add_typer(cli_runs.runs_app, name="runs")
 app.add_typer(admin_app, name="admin")
+app.add_typer(cli_apikeys.apikey_app, name="apikey")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -460,6 +462,46 @@ def runs_show(
     db = _database(_settings())
     _require_current(db)
     cli_runs.show_command(db, run, as_email)
+
+
+@cli_apikeys.apikey_app.command("create")
+def apikey_create(
+    owner: Annotated[str, typer.Option(help="E-mail of the member whose rights the key has.")],
+    key_type: Annotated[
+        str, typer.Option("--type", help="import, export or metadata (Modeling Metadata).")
+    ],
+    name: Annotated[str | None, typer.Option(help="A name saying what uses the key.")] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            help="YYYY-MM-DD: the key works until the end of the day before, in "
+            "PLANPORT_TIME_ZONE (default: never expires)."
+        ),
+    ] = None,
+) -> None:
+    """Create an API key; prints it alone on the last line (it is shown only once)."""
+    settings = _settings()
+    db = _database(settings)
+    _require_current(db)
+    cli_apikeys.create_command(db, owner, key_type, name, expires, settings.time_zone)
+
+
+@cli_apikeys.apikey_app.command("list")
+def apikey_list() -> None:
+    """List API keys: ID, prefix, name, type, owner, state, expiration, last use."""
+    db = _database(_settings())
+    _require_current(db)
+    cli_apikeys.list_command(db)
+
+
+@cli_apikeys.apikey_app.command("revoke")
+def apikey_revoke(
+    key: Annotated[str, typer.Argument(help="The key's ID or prefix (`planport apikey list`).")],
+) -> None:
+    """Revoke an API key: requests presenting it get 401 from now on."""
+    db = _database(_settings())
+    _require_current(db)
+    cli_apikeys.revoke_command(db, key)
 
 
 @app.command()

@@ -50,6 +50,14 @@ class TooLarge(PlanportError):
     """The request's body is larger than the server accepts (PLANPORT_MAX_UPLOAD_BYTES)."""
 
 
+class TooManyRequests(PlanportError):
+    """A rate limit was reached; `retry_after_s` says when trying again may work."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class DatabaseNotReady(PlanportError):
     """The database is unreachable or its schema is not at the current migration."""
 

@@ -7,11 +7,12 @@ Public ids are UUIDs, stable for clients (URLs, later the API); times are aware 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -113,6 +114,32 @@ class SignIn(Base):
     # throttled
     outcome: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ApiKey(Base):
+    """A key a source system presents to the Import API. Only its hash is stored; it acts with
+    its owner's rights, checked at every call."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    key_type: Mapped[str] = mapped_column(String(20))  # import, export, metadata
+    prefix: Mapped[str] = mapped_column(String(20), index=True)  # the key's first characters
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # HMAC-SHA256, hex
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # as the admin chose it
+    # The start of `expires_on` in the workspace's time zone, in UTC: the key stops then.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Application(Base):
@@ -346,6 +373,10 @@ class ImportRun(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     retry_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0)  # live progress while running
+    # The API key of a run triggered through the Import API (its owner is the actor).
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_key.id", ondelete="SET NULL"), nullable=True
+    )
 
 
 class ImportRunReject(Base):

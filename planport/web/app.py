@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from planport import __version__
+from planport import __version__, api
 from planport.domain.errors import DatabaseNotReady, PlanportError
 from planport.execution import Executor, InlineExecutor
 from planport.logs import get_logger
@@ -65,10 +65,11 @@ def create_app(
     )
     for module in routed:
         app.include_router(module.router)
+    app.include_router(api.router)
     _add_error_handlers(app)
     app.middleware("http")(_log_and_harden)
     # Outermost: a body too large is refused before anything reads it.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes, unlimited=api.is_push_path)
     return app
 
 
@@ -109,9 +110,15 @@ def _add_error_handlers(app: FastAPI) -> None:
             request, "error.html", {"title": "Form expired", "message": message}, status=403
         )
 
+    @app.exception_handler(api.ApiProblem)
+    async def api_problem(request: Request, error: api.ApiProblem) -> Response:
+        return api.problem(error.status, error.message)
+
     @app.exception_handler(PlanportError)
     async def planport_error(request: Request, error: PlanportError) -> Response:
         status = status_for(error)
+        if api.is_api_path(request.url.path):
+            return api.for_error(error, status)
         title = {404: "Not found", 403: "Not allowed"}.get(status, "That did not work")
         return render(
             request, "error.html", {"title": title, "message": error.message}, status=status
@@ -119,6 +126,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, error: RequestValidationError) -> Response:
+        if api.is_api_path(request.url.path):
+            fields = ", ".join(str(p.get("loc", ("", "?"))[-1]) for p in error.errors())
+            return api.problem(400, f"Invalid parameters: {fields}.")
         # A malformed id in a path is an unknown page; anything else names the field.
         for problem in error.errors():
             if problem.get("loc", ("",))[0] == "path":
@@ -136,6 +146,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if api.is_api_path(request.url.path):
+            message = "No such endpoint." if error.status_code == 404 else str(error.detail)
+            return api.problem(error.status_code, message)
         title = "Not found" if error.status_code == 404 else "Error"
         message = "This page does not exist." if error.status_code == 404 else str(error.detail)
         return render(
@@ -176,6 +189,8 @@ def _harden(response: Response) -> None:
 
 
 def _server_error(request: Request) -> Response:
+    if api.is_api_path(request.url.path):
+        return api.problem(500, "An error on the server; it is written in the server's log.")
     message = (
         "Planport could not answer this request because of an error on the server; it is "
         "written in the server's log. Reload the page to see what was saved, and tell your "

@@ -12,6 +12,7 @@ from planport.domain.errors import (
     PermissionDenied,
     PlanportError,
     TooLarge,
+    TooManyRequests,
 )
 from planport.domain.work_limits import TimeLimitReached, WorkCalledOff
 
@@ -22,6 +23,7 @@ STATUS_BY_ERROR: dict[type[PlanportError], int] = {
     Conflict: 409,
     AuthenticationFailed: 401,
     TooLarge: 413,
+    TooManyRequests: 429,
     TimeLimitReached: 422,  # the file is too slow to read while someone waits
     WorkCalledOff: 503,  # the server is stopping (a client that left reads no answer)
     DatabaseNotReady: 503,

@@ -103,12 +103,19 @@ async def _disconnected(request: Request) -> None:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """Refuse (413) a body larger than `max_bytes` (64 KB without a session cookie) while it
+    arrives. Paths for which `unlimited` answers True (the Import API's pushes) are passed
+    through: their handler streams the body to disk within a limit of its own."""
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, unlimited: Callable[[str], bool] = lambda _: False
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.unlimited = unlimited
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self.unlimited(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes if _has_session_cookie(scope) else ANONYMOUS_BYTES

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2] / "planport"
 # Top to bottom. A module belongs to the longest prefix listed; a layer is a tuple of peers.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("planport.__main__", "planport.cli"),
-    ("planport.web", "planport.demo", "planport.processes"),
+    ("planport.web", "planport.api", "planport.demo", "planport.processes"),
     ("planport.execution",),
     ("planport.services.scheduling",),
     ("planport.services.imports",),
@@ -36,7 +36,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 # Peers that must not import each other (the rest of a layer may).
 INDEPENDENT = {"planport.scheduling", "planport.connectors", "planport.engine", "planport.alerts"}
-EDGES = ("planport.web", "planport.cli", "planport.demo", "planport.processes")
+EDGES = ("planport.web", "planport.api", "planport.cli", "planport.demo", "planport.processes")
 BEHIND_SERVICES = ("planport.store", "planport.engine", "planport.connectors")
 
 

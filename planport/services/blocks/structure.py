@@ -72,6 +72,26 @@ def list_blocks(db: Database, actor: Actor, application_id: uuid.UUID) -> list[B
     return sorted(summaries, key=lambda s: (order.index(s.kind), s.name.casefold()))
 
 
+@dataclass(frozen=True, slots=True)
+class BlockName:
+    id: uuid.UUID
+    kind: BlockKind
+    name: str
+
+
+def block_names(db: Database, actor: Actor, application_id: uuid.UUID) -> list[BlockName]:
+    """The application's blocks as `list_blocks` orders them, without counting their rows (the
+    Import API's metadata asks for names only)."""
+    with db.read() as session:
+        access.require(session, actor, Permission.READ, application_id)
+        rows = session.execute(
+            select(Block.id, Block.kind, Block.name).where(Block.application_id == application_id)
+        ).all()
+    order = list(BlockKind)
+    names = [BlockName(id, BlockKind(kind), name) for id, kind, name in rows]
+    return sorted(names, key=lambda b: (order.index(b.kind), b.name.casefold()))
+
+
 def list_dimension_lists(
     db: Database, actor: Actor, application_id: uuid.UUID
 ) -> list[BlockSummary]:

@@ -50,7 +50,7 @@ from planport.services.imports._stored import (
     is_checked,
     revalidate,
 )
-from planport.services.workspace import members
+from planport.services.workspace import access, members
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportSchedule, Member
 
@@ -58,6 +58,7 @@ __all__ = [
     "SOURCE_BLOCK_DELETED",
     "UPLOAD_NOT_SCHEDULABLE",
     "ConfigurationView",
+    "configuration_names",
     "create_block_configuration",
     "delete_configuration",
     "duplicate_configuration",
@@ -173,6 +174,33 @@ def list_configurations(db: Database, actor: Actor, block_id: uuid.UUID) -> list
             .order_by(ImportConfiguration.name_key)
         )
         return [_stored.current_view(session, c) for c in found]
+
+
+def configuration_names(
+    db: Database,
+    actor: Actor,
+    *,
+    application_id: uuid.UUID | None = None,
+    block_id: uuid.UUID | None = None,
+) -> list[tuple[uuid.UUID, str]]:
+    """(id, name) of the configurations `actor` may read, by name: of one block, of one
+    application, or of every application they read (the Import API's metadata)."""
+    with db.read() as session:
+        query = select(
+            ImportConfiguration.id, ImportConfiguration.name, ImportConfiguration.application_id
+        ).order_by(ImportConfiguration.name_key, ImportConfiguration.id)
+        if block_id is not None:
+            query = query.where(ImportConfiguration.block_id == block_id)
+        if application_id is not None:
+            query = query.where(ImportConfiguration.application_id == application_id)
+        readable: dict[uuid.UUID, bool] = {}
+        found = []
+        for id_, name, app_id in session.execute(query):
+            if app_id not in readable:
+                readable[app_id] = access.may_in(session, actor, Permission.READ, app_id)
+            if readable[app_id]:
+                found.append((id_, name))
+        return found
 
 
 def rename_configuration(

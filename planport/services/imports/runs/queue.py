@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,10 +27,8 @@ from sqlalchemy.orm import Session
 
 from planport.connectors import (
     GivenFile,
-    SourceSpec,
     parse_source,
 )
-from planport.domain.blocks import BlockDef
 from planport.domain.clock import Clock, utc_now
 from planport.domain.enums import Permission
 from planport.domain.errors import Conflict, Invalid, NotFound
@@ -61,6 +60,8 @@ log = get_logger("planport.runs")
 
 # Where a member starts a run by hand, the fix for a configuration fed by uploads.
 UPLOAD_FIX = "Use “Run with a new file” and upload one."
+# The same, for a source system calling the Import API's trigger.
+API_UPLOAD_FIX = "Push its file to /api/v1/import/push/csv instead."
 
 
 def queue_run(
@@ -100,13 +101,20 @@ def start_import(
     """
     block = prepare(db, actor, block_id, mapping).block
     source = GivenFile(path=str(path.resolve()), name=file_name or path.name)
-    return _queue_committed(db, configuration_id, block, source, trigger, actor, settings, mapping)
+    recipe = RunRecipe.of(source, settings, mapping)
+    return _queue_committed(db, NewRun.into(block, recipe, trigger, actor.id), configuration_id)
 
 
 def start_configuration_run(
-    db: Database, actor: Actor, configuration_id: uuid.UUID, *, trigger: Trigger = Trigger.MANUAL
+    db: Database,
+    actor: Actor,
+    configuration_id: uuid.UUID,
+    *,
+    trigger: Trigger = Trigger.MANUAL,
+    api_key_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Queue a run of a configuration whose source needs no file ("Start an import right now").
+    """Queue a run of a configuration whose source needs no file ("Start an import right now",
+    the Import API's trigger with the key `api_key_id`).
 
     Returns the run's id; submit it to an executor. Raises Conflict for a configuration in
     error or one fed by uploads (it has no file to run on), and what `start_import` raises.
@@ -122,39 +130,27 @@ def start_configuration_run(
             source=configuration.source,
         )
         if not_runnable is not None:
-            fix = UPLOAD_FIX if not_runnable.blocker is Blocker.UPLOAD else None
+            fix = None
+            if not_runnable.blocker is Blocker.UPLOAD:
+                fix = API_UPLOAD_FIX if trigger is Trigger.API else UPLOAD_FIX
             raise Conflict(not_runnable.message(configuration.name, fix))
         assert configuration.block_id is not None
         source = parse_source(configuration.source)
         file_settings = FileSettings.model_validate_json(configuration.file_settings)
         mapping = Mapping.model_validate_json(configuration.mapping)
     block = prepare(db, actor, configuration.block_id, mapping).block
-    return _queue_committed(
-        db, configuration_id, block, source, trigger, actor, file_settings, mapping
-    )
-
-
-def _queue_committed(
-    db: Database,
-    configuration_id: uuid.UUID | None,
-    block: BlockDef,
-    source: SourceSpec,
-    trigger: Trigger,
-    actor: Actor,
-    file_settings: FileSettings,
-    mapping: Mapping,
-) -> uuid.UUID:
-    """Queue a run as `actor` in a transaction of its own; returns its id (to submit)."""
     recipe = RunRecipe.of(source, file_settings, mapping)
+    new = replace(NewRun.into(block, recipe, trigger, actor.id), api_key_id=api_key_id)
+    return _queue_committed(db, new, configuration_id)
+
+
+def _queue_committed(db: Database, new: NewRun, configuration_id: uuid.UUID | None) -> uuid.UUID:
+    """Queue `new` (of configuration `configuration_id`, checked to exist) in a transaction of
+    its own; returns its id (to submit)."""
     with db.write() as session:
         configuration = _configuration_row(session, configuration_id)
-        new = NewRun.into(
-            block,
-            recipe,
-            trigger,
-            actor.id,
-            configuration_id=configuration.id if configuration is not None else None,
-        )
+        if configuration is not None:
+            new = replace(new, configuration_id=configuration.id)
         return queue_run(session, new).id
 
 

@@ -92,6 +92,7 @@ class NewRun:
     attempt: int = 1
     retry_of: uuid.UUID | None = None
     not_before: datetime | None = None
+    api_key_id: uuid.UUID | None = None  # the key of a run the Import API triggered
 
     @classmethod
     def into(
@@ -131,6 +132,7 @@ class NewRun:
             attempt=run.attempt + 1,
             retry_of=run.id,
             not_before=not_before,
+            api_key_id=run.api_key_id,
         )
 
     def fired(self, schedule_id: uuid.UUID, scheduled_for: datetime) -> NewRun:
@@ -162,6 +164,8 @@ class NewRun:
             # Only a retry names these: a burst of fires inserted in one executemany carries
             # no all-NULL columns (measured: 1,000 fires took 0.27 s with them, 0.05 s without).
             row |= {"retry_of": self.retry_of, "not_before": self.not_before}
+        if self.api_key_id is not None:
+            row["api_key_id"] = self.api_key_id
         return row
 
 

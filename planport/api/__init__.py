@@ -1,0 +1,37 @@
+"""The HTTP API: the import and metadata part of Pigment's published API, served unchanged
+(`../shared/reference/pigment-external-api-openapi.json`), so an integration written for
+Pigment works against Planport by changing its base URL. Calls services only.
+
+- `imports`: push a CSV file, trigger a configuration, a run's status and report;
+- `metadata`: applications, blocks, import configurations, views;
+- `_keys`: which API key a request presents and from which address;
+- `_bodies`: a pushed body streamed to disk; `_answers`: JSON answers for what went wrong.
+
+Every answer under /api is JSON: `answer_for` turns a typed error into one (the web app
+calls it for API paths), so no client ever reads an HTML page or a 500 for its mistake.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from planport.api import imports, metadata
+from planport.api._answers import ApiProblem, for_error, problem
+
+PREFIX = "/api/"
+
+router = APIRouter()
+router.include_router(imports.router)
+router.include_router(metadata.router)
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(PREFIX) or path == PREFIX.rstrip("/")
+
+
+def is_push_path(path: str) -> bool:
+    """The paths whose body is a file, limited by PLANPORT_API_MAX_PUSH_BYTES while streamed."""
+    return path.startswith(("/api/import/push/", "/api/v1/import/push/"))
+
+
+__all__ = ["PREFIX", "ApiProblem", "for_error", "is_api_path", "is_push_path", "problem", "router"]
