@@ -37,7 +37,7 @@ def problem(status: int, message: str, **extra: str) -> JSONResponse:
 def rejected(error: KeyRejected) -> JSONResponse:
     """401 or 403 saying which rule refused the key (`reason`), never which part was wrong."""
     rejection = error.rejection
-    answer = problem(rejection.status, rejection.message, reason=rejection.value)
+    answer = problem(rejection.status, error.message, reason=rejection.value)
     if rejection.status == 401:
         answer.headers["WWW-Authenticate"] = 'Bearer realm="planport"'
     return answer

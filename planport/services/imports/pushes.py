@@ -21,9 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from planport.connectors import GivenFile
+from planport.domain.api_keys import Rejection
 from planport.domain.clock import utc_now
 from planport.domain.enums import Permission
-from planport.domain.errors import Conflict, Invalid, NotFound, PermissionDenied, TooManyRequests
+from planport.domain.errors import Conflict, Invalid, NotFound, TooManyRequests
 from planport.domain.file_settings import FileSettings
 from planport.domain.imports import Trigger
 from planport.domain.mapping import Mapping
@@ -37,7 +38,7 @@ from planport.services.imports.block_import import (
 from planport.services.imports.runs.queue import queue_run
 from planport.services.imports.runs.run_rows import NewRun, RunRecipe
 from planport.services.workspace import access
-from planport.services.workspace.api_keys import KeyCaller
+from planport.services.workspace.api_keys import KeyCaller, KeyRejected
 from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ImportConfiguration, ImportRun
@@ -65,7 +66,7 @@ def push_target(
     *,
     now: datetime | None = None,
 ) -> PushTarget:
-    """The configuration `caller` may push a file to. Raises NotFound (unknown), PermissionDenied
+    """The configuration `caller` may push a file to. Raises NotFound (unknown), KeyRejected
     (the key's owner may not import into its application), Conflict (in error: the reason its
     page shows) and TooManyRequests (the hourly limit of pushes is reached)."""
     with db.read() as session:
@@ -173,9 +174,10 @@ def _require_import(
     if not access.may_in(
         session, caller.actor, Permission.IMPORT_DATA, configuration.application_id
     ):
-        raise PermissionDenied(
+        raise KeyRejected(
+            Rejection.OWNER_LACKS_RIGHT,
             f"The owner of this API key ({caller.actor.email}) needs the Import Data "
-            "permission in the configuration's application."
+            "permission in the configuration's application.",
         )
 
 

@@ -45,8 +45,8 @@ LAST_USED_EVERY = timedelta(minutes=1)
 class KeyRejected(PlanportError):
     """The request's key may not make this call; `rejection` says which rule refused it."""
 
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.message)
+    def __init__(self, rejection: Rejection, message: str | None = None) -> None:
+        super().__init__(message or rejection.message)
         self.rejection = rejection
 
 

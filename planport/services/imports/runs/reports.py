@@ -36,16 +36,15 @@ def run_report(db: Database, actor: Actor, run_id: uuid.UUID) -> RunReport:
         run = _run_view(session, row)
         block = session.get(Block, row.block_id) if row.block_id else None
         counts = run.summary.items_created_count if run.summary else {}
-        lists = {}
+        lists: dict[str, uuid.UUID] = {}
         if counts:
-            lists = dict(
-                session.execute(
-                    select(Block.name, Block.id).where(
-                        Block.application_id == row.application_id,
-                        Block.kind == BlockKind.DIMENSION_LIST.value,
-                        Block.name.in_(list(counts)),
-                    )
-                ).tuples()
+            named = session.execute(
+                select(Block.name, Block.id).where(
+                    Block.application_id == row.application_id,
+                    Block.kind == BlockKind.DIMENSION_LIST.value,
+                    Block.name.in_(list(counts)),
+                )
             )
+            lists = {row.name: row.id for row in named}
     created = tuple((lists[name], count) for name, count in counts.items() if name in lists)
     return RunReport(run, BlockKind(block.kind) if block else None, created)
