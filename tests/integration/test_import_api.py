@@ -30,7 +30,7 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import ApiKey, ImportRun
 from planport.web import create_app
-from tests.integration.builders import grant
+from tests.integration.builders import PASSWORD, grant
 from tests.integration.import_builders import field, mapping
 from tests.integration.schedule_builders import folder_configuration, product_list
 from tests.pigment_schemas import validate
@@ -486,3 +486,26 @@ def test_an_unknown_api_path_answers_json_not_a_page(client: TestClient) -> None
     answer = client.get("/api/v1/nothing-here")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/json"
+
+
+def test_the_configuration_page_shows_a_ready_to_paste_push_with_the_base_url_and_no_key(
+    client: TestClient,
+    db: Database,
+    admin: Actor,
+    settings: Settings,
+    revenue: uuid.UUID,
+    key_of: Callable[..., str],
+) -> None:
+    import re
+
+    key = key_of()
+    login = client.get("/login").text
+    token = re.findall(r'name="csrf_token" value="([^"]+)"', login)[0]
+    client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token})
+    page = client.get(f"/configurations/{revenue}").text
+    push_url = f"{settings.base_url}/api/v1/import/push/csv?configurationId={revenue}"
+    assert push_url in page
+    assert "Basic authentication with the key as user name" in page
+    assert "/api/v1/import/trigger" not in page  # fed by uploads: nothing to trigger
+    assert key not in page
+    assert key[:12] not in page

@@ -145,6 +145,7 @@ def _configuration_page(
         "errors": errors or {},
         "values": values or {},
         "when": when(caller.actor),
+        "base_url": caller.settings.base_url,
         **CHOICES,
     }
     return render(caller.request, "import_configuration.html", context, status=status)
