@@ -73,6 +73,9 @@ class Member(Base):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # An integration member cannot sign in (its password hash is empty): it exists to own API
+    # keys and schedules, so that offboarding a person never breaks an integration.
+    is_integration: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class MemberSession(Base):
@@ -140,6 +143,33 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_used_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IpAllowList(Base):
+    """A named list of addresses and CIDR ranges that API keys linked to it may be used from."""
+
+    __tablename__ = "ip_allow_list"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    entries: Mapped[str] = mapped_column(Text)  # one network per line, as allow_lists parses
+    # At most one list is the default: it applies to every key linked to no list.
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class ApiKeyAllowList(Base):
+    """A key's link to an allow list (a key with several allows their union)."""
+
+    __tablename__ = "api_key_allow_list"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_key.id", ondelete="CASCADE"), primary_key=True
+    )
+    allow_list_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ip_allow_list.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class Application(Base):

@@ -60,6 +60,7 @@ def create_app(
         scheduling.history,
         scheduling.runs,
         workspace.members,
+        workspace.api_keys,
         workspace.account,
         imports.alerts,
     )

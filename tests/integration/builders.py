@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from sqlalchemy import inspect
+from starlette.testclient import TestClient
 
 from planport.domain.members import Actor
 from planport.services.blocks import block_data
@@ -12,6 +14,18 @@ from planport.services.workspace import access
 from planport.store.db import Database
 
 PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def logged_in(client: TestClient, email: str) -> TestClient:
+    """`client` signed in as `email` (password PASSWORD), sending its CSRF token."""
+    token = CSRF.search(client.get("/login").text)
+    assert token
+    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
+    page = CSRF.search(client.get("/account").text)
+    assert page
+    client.headers["X-CSRF-Token"] = page.group(1)
+    return client
 
 
 def role_id(db: Database, admin: Actor, application_id: uuid.UUID, name: str) -> uuid.UUID:

@@ -4,7 +4,6 @@ a run sent on its summary page."""
 from __future__ import annotations
 
 import base64
-import re
 import threading
 import time
 import uuid
@@ -28,10 +27,9 @@ from planport.settings import Settings
 from planport.store.db import Database
 from planport.store.models import AlertMessage, Application
 from planport.web.app import create_app
-from tests.integration.builders import PASSWORD
+from tests.integration.builders import logged_in
 from tests.integration.schedule_builders import Clock, at, daily, folder_configuration, product_list
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECRET_URL = "https://hooks.slack.com/services/T000/B000/very-secret-token"
 
 
@@ -45,16 +43,6 @@ def settings(db: Database, tmp_path: Path) -> Settings:
 def client(db: Database, settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, db), follow_redirects=False) as test_client:
         yield test_client
-
-
-def logged_in(client: TestClient, email: str) -> TestClient:
-    token = CSRF.search(client.get("/login").text)
-    assert token
-    client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
-    page = CSRF.search(client.get("/account").text)
-    assert page
-    client.headers["X-CSRF-Token"] = page.group(1)
-    return client
 
 
 def failed_scheduled_run(

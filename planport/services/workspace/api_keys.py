@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from planport.domain.allow_lists import allows
 from planport.domain.api_keys import (
     PREFIX_LENGTH,
     ApiKeyType,
@@ -32,6 +34,7 @@ from planport.domain.clock import utc_now
 from planport.domain.errors import Invalid, NotFound, PermissionDenied, PlanportError
 from planport.domain.members import Actor
 from planport.domain.names import clean_name
+from planport.services.workspace import allow_lists
 from planport.services.workspace.members import _actor, _by_email
 from planport.store.db import Database
 from planport.store.models import ApiKey, Member
@@ -65,6 +68,12 @@ class ApiKeyView:
     revoked_at: datetime | None
     last_used_at: datetime | None
     last_used_address: str | None
+    allow_lists: tuple[str, ...] = ()  # names; none: the default list, if any, applies
+
+    @property
+    def last_valid_day(self) -> date | None:
+        """The last day the key works (the day before its expiration date)."""
+        return None if self.expires_on is None else self.expires_on - timedelta(days=1)
 
     def state(self, now: datetime) -> str:
         """`active`, `expired` or `revoked`, as the key list shows it."""
@@ -91,6 +100,17 @@ class KeySpec:
     key_type: ApiKeyType
     owner_email: str | None = None  # default: the admin creating it
     expires_on: date | None = None
+    allow_list_ids: tuple[uuid.UUID, ...] = ()  # none: the default list, if any, applies
+
+
+@dataclass(frozen=True, slots=True)
+class KeyChange:
+    """What an admin may change of a key: its name, expiration date and allow lists (None:
+    leave the lists as they are)."""
+
+    name: str
+    expires_on: date | None
+    allow_list_ids: tuple[uuid.UUID, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +154,8 @@ def create_key(
         )
         session.add(row)
         session.flush()
-        return NewKey(view=_view(row, owner), secret=secret)
+        allow_lists.link_key(session, row.id, spec.allow_list_ids)
+        return NewKey(view=_view(session, row, owner), secret=secret)
 
 
 def list_keys(db: Database, by: Actor | None) -> list[ApiKeyView]:
@@ -146,7 +167,8 @@ def list_keys(db: Database, by: Actor | None) -> list[ApiKeyView]:
             .join(Member, Member.id == ApiKey.owner_id)
             .order_by(ApiKey.created_at.desc())
         ).all()
-        return [_view(key, owner) for key, owner in rows]
+        names = allow_lists.key_lists(session, [key.id for key, _ in rows])
+        return [_view(session, key, owner, names.get(key.id, [])) for key, owner in rows]
 
 
 def revoke_key(
@@ -160,28 +182,35 @@ def revoke_key(
         if key.revoked_at is None:
             key.revoked_at = now or utc_now()
         session.flush()
-        return _view(key, _member(session, key.owner_id))
+        return _view(session, key, _member(session, key.owner_id))
 
 
 def update_key(
-    db: Database,
-    key_id: uuid.UUID,
-    *,
-    name: str,
-    expires_on: date | None,
-    by: Actor | None,
-    time_zone: str,
+    db: Database, key_id: uuid.UUID, change: KeyChange, *, by: Actor | None, time_zone: str
 ) -> ApiKeyView:
-    """Rename a key and change its expiration date (an earlier date may end it at once)."""
+    """Rename a key, change its expiration date (an earlier date may end it at once) and its
+    allow lists. A revoked key stays revoked."""
     _require_admin(by)
-    clean = clean_name(name, what="API key")
+    clean = clean_name(change.name, what="API key")
     with db.write() as session:
         key = _find(session, str(key_id))
         key.name = clean
-        key.expires_on = expires_on
-        key.expires_at = expires_at(expires_on, time_zone)
+        key.expires_on = change.expires_on
+        key.expires_at = expires_at(change.expires_on, time_zone)
+        if change.allow_list_ids is not None:
+            allow_lists.link_key(session, key.id, change.allow_list_ids)
         session.flush()
-        return _view(key, _member(session, key.owner_id))
+        return _view(session, key, _member(session, key.owner_id))
+
+
+def get_key(db: Database, key_id: uuid.UUID, by: Actor | None) -> ApiKeyView:
+    """One key (workspace admins). Raises NotFound."""
+    _require_admin(by)
+    with db.read() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            raise NotFound("This API key does not exist.")
+        return _view(session, key, _member(session, key.owner_id))
 
 
 def authenticate(
@@ -219,6 +248,8 @@ def authenticate(
         owner = session.get(Member, key.owner_id)
         if owner is None or not owner.is_active:
             raise KeyRejected(Rejection.OWNER_INACTIVE)
+        if not allows(allow_lists.addresses_for(session, key.id), address):
+            raise KeyRejected(Rejection.ADDRESS_NOT_ALLOWED)
         caller = KeyCaller(key.id, key.name, ApiKeyType(key.key_type), _actor(owner))
         stale = key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY
         fresh_use = stale or key.last_used_address != address
@@ -288,7 +319,11 @@ def _find(session: Session, reference: str) -> ApiKey:
     return matches[0]
 
 
-def _view(key: ApiKey, owner: Member) -> ApiKeyView:
+def _view(
+    session: Session, key: ApiKey, owner: Member, list_names: Sequence[str] | None = None
+) -> ApiKeyView:
+    if list_names is None:
+        list_names = allow_lists.key_lists(session, [key.id]).get(key.id, [])
     return ApiKeyView(
         id=key.id,
         name=key.name,
@@ -303,4 +338,5 @@ def _view(key: ApiKey, owner: Member) -> ApiKeyView:
         revoked_at=key.revoked_at,
         last_used_at=key.last_used_at,
         last_used_address=key.last_used_address,
+        allow_lists=tuple(list_names),
     )

@@ -11,7 +11,7 @@ from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from planport.domain.clock import utc_now
@@ -28,7 +28,14 @@ from planport.domain.names import clean_name
 from planport.services.workspace import sign_ins
 from planport.services.workspace.sign_ins import Outcome, ThrottlePolicy
 from planport.store.db import Database
-from planport.store.models import Member, MemberSession
+from planport.store.models import (
+    ApiKey,
+    Application,
+    ImportConfiguration,
+    ImportSchedule,
+    Member,
+    MemberSession,
+)
 
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
@@ -45,6 +52,25 @@ class MemberView:
     is_active: bool
     time_zone: str
     last_login_at: datetime | None
+    is_integration: bool = False
+
+    @property
+    def kind_label(self) -> str:
+        if self.is_integration:
+            return "Integration"
+        return "Workspace admin" if self.account_type is AccountType.ADMIN else "Member"
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """What a member owns that would stop working without them: API keys that are not
+    revoked, and schedules (whose runs act with their owner's rights)."""
+
+    keys: tuple[str, ...]  # names
+    schedules: tuple[str, ...]  # "configuration · application"
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.schedules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +130,80 @@ def create_member(
         return _view(member)
 
 
+def create_integration(
+    db: Database, name: str, *, email: str = "", actor: Actor | None = None
+) -> MemberView:
+    """Create an integration member: it cannot sign in (no password), exists to own API keys
+    and schedules, and is given application roles like anyone. `email` is its identifier
+    (default: made from the name under integrations.invalid, a domain that never delivers)."""
+    if actor is not None and not actor.is_admin:
+        raise PermissionDenied("Only workspace admins can add integrations.")
+    display = clean_name(name, what="integration", field="display_name")
+    address = clean_email(email) if email.strip() else _integration_address(display)
+    with db.write() as session:
+        if session.scalar(select(Member.id).where(Member.email == address)):
+            raise Conflict(f"A member with the e-mail {address!r} already exists.", field="email")
+        member = Member(
+            email=address,
+            display_name=display,
+            password_hash="",  # matches no password: see _password_matches
+            account_type=AccountType.MEMBER.value,
+            is_integration=True,
+        )
+        session.add(member)
+        session.flush()
+        return _view(member)
+
+
+def owned_by(db: Database, member_id: uuid.UUID) -> Owned:
+    """The API keys (not revoked) and schedules a member owns, for the deactivation page."""
+    with db.read() as session:
+        keys = session.scalars(
+            select(ApiKey.name)
+            .where(ApiKey.owner_id == member_id, ApiKey.revoked_at.is_(None))
+            .order_by(ApiKey.name)
+        ).all()
+        schedules = session.execute(
+            select(ImportConfiguration.name, Application.name)
+            .select_from(ImportSchedule)
+            .join(ImportConfiguration, ImportConfiguration.id == ImportSchedule.configuration_id)
+            .join(Application, Application.id == ImportSchedule.application_id)
+            .where(ImportSchedule.owner_id == member_id)
+            .order_by(Application.name, ImportConfiguration.name)
+        ).all()
+        return Owned(tuple(keys), tuple(f"{c} · {a}" for c, a in schedules))
+
+
+def transfer_ownership(db: Database, actor: Actor, from_id: uuid.UUID, to_id: uuid.UUID) -> Owned:
+    """Give `from_id`'s API keys and schedules to `to_id` (an active member), in one
+    transaction; answers what moved. The keys then act with the new owner's rights."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only workspace admins can transfer ownership.")
+    if from_id == to_id:
+        raise Invalid("Choose another member to take these over.", field="transfer_to")
+    moved = owned_by(db, from_id)
+    with db.write() as session:
+        heir = session.get(Member, to_id)
+        if heir is None or not heir.is_active:
+            raise Invalid("Choose an active member to take these over.", field="transfer_to")
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.owner_id == from_id, ApiKey.revoked_at.is_(None))
+            .values(owner_id=to_id)
+        )
+        session.execute(
+            update(ImportSchedule).where(ImportSchedule.owner_id == from_id).values(owner_id=to_id)
+        )
+    return moved
+
+
 def set_password(db: Database, email: str, password: str) -> None:
     """Replace a member's password and end all their sessions (command line / admin only)."""
     check_password(password)
     with db.write() as session:
         member = _by_email(session, email)
+        if member.is_integration:
+            raise Invalid(f"{member.email} is an integration: it cannot sign in.")
         member.password_hash = _hasher.hash(password)
         session.execute(delete(MemberSession).where(MemberSession.member_id == member.id))
 
@@ -157,6 +252,8 @@ def update_member(
         )
         if losing_admin and _active_admin_count(session) <= 1:
             raise Conflict(f"{member.email} is the last active admin of the workspace.")
+        if account_type is AccountType.ADMIN and member.is_integration:
+            raise Invalid(f"{member.email} is an integration: it cannot be a workspace admin.")
         if account_type is not None:
             member.account_type = account_type.value
         if is_active is not None:
@@ -310,7 +407,7 @@ def actor_for(db: Database, email: str) -> Actor:
 
 def _password_matches(member: Member | None, password: str) -> bool:
     try:
-        if member is None or not member.is_active:
+        if member is None or not member.is_active or not member.password_hash:
             _hasher.verify(_DUMMY_HASH, password or "-")
             return False
         return _hasher.verify(member.password_hash, password or "")
@@ -359,4 +456,10 @@ def _view(member: Member) -> MemberView:
         is_active=member.is_active,
         time_zone=member.time_zone,
         last_login_at=member.last_login_at,
+        is_integration=member.is_integration,
     )
+
+
+def _integration_address(name: str) -> str:
+    slug = "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+    return f"{slug[:60] or 'integration'}@integrations.invalid"

@@ -1,4 +1,5 @@
-"""Workspace members (admins only): list, add, change account type, deactivate."""
+"""Workspace members (admins only): list, add people and integrations, change account type,
+deactivate (offering to transfer what the member owns first)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,27 @@ def add_member(
     return redirect(caller.request, "/members", flash=f"{created.email} added.")
 
 
+@router.post("/members/integrations")
+def add_integration(
+    display_name: str = Form(""),
+    email: str = Form(""),
+    caller: Caller = auth.CallerDep,
+) -> Response:
+    try:
+        created = members.create_integration(
+            caller.db, display_name, email=email, actor=caller.actor
+        )
+    except PlanportError as error:
+        values = {"integration_name": display_name, "integration_email": email}
+        return _members_page(caller, error=error.message, values=values, status=status_for(error))
+    return redirect(
+        caller.request,
+        "/members",
+        flash=f"Integration {created.display_name} added: give it roles in the applications it "
+        "imports into, then create its API keys.",
+    )
+
+
 @router.post("/members/{member_id}")
 def change_member(
     member_id: uuid.UUID,
@@ -76,6 +98,10 @@ def change_member(
     caller: Caller = auth.CallerDep,
 ) -> Response:
     is_active = {"yes": True, "no": False}.get(active)
+    if is_active is False:
+        owned = members.owned_by(caller.db, member_id)
+        if owned:  # say what would stop working, and offer to hand it over first
+            return _deactivate_page(caller, member_id, owned)
     try:
         changed = members.update_member(
             caller.db, caller.actor, member_id, account_type=account_type, is_active=is_active
@@ -83,3 +109,43 @@ def change_member(
     except PlanportError as error:
         return _members_page(caller, error=error.message, status=status_for(error))
     return redirect(caller.request, "/members", flash=f"{changed.email} saved.")
+
+
+@router.post("/members/{member_id}/deactivate")
+def deactivate_member(
+    member_id: uuid.UUID,
+    transfer_to: str = Form(""),
+    caller: Caller = auth.CallerDep,
+) -> Response:
+    """Deactivate, after giving the member's keys and schedules to `transfer_to` if chosen."""
+    moved = None
+    try:
+        if transfer_to:
+            moved = members.transfer_ownership(
+                caller.db, caller.actor, member_id, uuid.UUID(transfer_to)
+            )
+        changed = members.update_member(caller.db, caller.actor, member_id, is_active=False)
+    except ValueError:
+        return _members_page(caller, error="Choose a member to transfer to.", status=400)
+    except PlanportError as error:
+        return _members_page(caller, error=error.message, status=status_for(error))
+    done = f"{changed.email} deactivated."
+    if moved:
+        heir = next(m for m in members.list_members(caller.db) if str(m.id) == transfer_to)
+        done += (
+            f" {len(moved.keys)} API key(s) and {len(moved.schedules)} schedule(s) now belong "
+            f"to {heir.email}."
+        )
+    return redirect(caller.request, "/members", flash=done)
+
+
+def _deactivate_page(caller: Caller, member_id: uuid.UUID, owned: members.Owned) -> Response:
+    if not caller.actor.is_admin:
+        raise PermissionDenied("Only workspace admins can manage members.")
+    everyone = members.list_members(caller.db)
+    member = next((m for m in everyone if m.id == member_id), None)
+    if member is None:
+        return redirect(caller.request, "/members", flash="This member does not exist.")
+    heirs = [m for m in everyone if m.is_active and m.id != member_id]
+    context = {"member": member, "owned": owned, "heirs": heirs}
+    return render(caller.request, "member_deactivate.html", context)
