@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from planport.domain.api_keys import ApiKeyType
 from planport.domain.enums import BlockKind, PropertyType, ValueType
 from planport.domain.file_settings import FileSettings
 from planport.domain.mapping import CODE, NAME
@@ -22,7 +23,7 @@ from planport.services import blocks
 from planport.services.blocks import applications, items
 from planport.services.imports import runs
 from planport.services.scheduling import schedules
-from planport.services.workspace import access, members
+from planport.services.workspace import access, allow_lists, api_keys, members
 from planport.store.db import Database
 from tests.integration.builders import PASSWORD
 from tests.integration.import_builders import field, mapping, write_csv
@@ -67,6 +68,11 @@ def build_world(db: Database, admin: Actor, client: TestClient, folder: Path) ->
     members.create_member(db, email, PASSWORD)
     roles = {r.name: r.id for r in access.list_roles(db, admin, app.id)}
     access.grant_access(db, admin, app.id, email, roles["Reader"])
+    allowed = allow_lists.create_list(
+        db, allow_lists.AllowListSpec(f"Office {tag}", "203.0.113.0/24"), by=admin
+    )
+    key = api_keys.KeySpec(f"Key {tag}", ApiKeyType.IMPORT, allow_list_ids=(allowed.id,))
+    created = api_keys.create_key(db, key, by=admin, time_zone="UTC")
     return World(
         {
             "application_id": str(app.id),
@@ -80,6 +86,8 @@ def build_world(db: Database, admin: Actor, client: TestClient, folder: Path) ->
             "member_id": str(members.actor_for(db, email).id),
             "role_id": str(roles["Reader"]),
             "metric_id": str(metric.id),
+            "key_id": str(created.view.id),
+            "allow_list_id": str(allowed.id),
         }
     )
 

@@ -110,14 +110,14 @@ def create_allow_list(
     return redirect(caller.request, PAGE, flash=f"IP allow list {created.name} created.")
 
 
-@router.get(PAGE + "/allow-lists/{list_id}")
-def edit_allow_list(list_id: uuid.UUID, caller: Caller = auth.CallerDep) -> Response:
-    return _list_page(caller, list_id)
+@router.get(PAGE + "/allow-lists/{allow_list_id}")
+def edit_allow_list(allow_list_id: uuid.UUID, caller: Caller = auth.CallerDep) -> Response:
+    return _list_page(caller, allow_list_id)
 
 
-@router.post(PAGE + "/allow-lists/{list_id}")
+@router.post(PAGE + "/allow-lists/{allow_list_id}")
 def save_allow_list(
-    list_id: uuid.UUID,
+    allow_list_id: uuid.UUID,
     name: str = Form(""),
     description: str = Form(""),
     entries: str = Form(""),
@@ -126,15 +126,17 @@ def save_allow_list(
 ) -> Response:
     spec = AllowListSpec(name, entries, description, is_default=is_default == "yes")
     try:
-        saved = allow_lists.update_list(caller.db, list_id, spec, by=caller.actor)
+        saved = allow_lists.update_list(caller.db, allow_list_id, spec, by=caller.actor)
     except PlanportError as error:
-        return _list_page(caller, list_id, error=error.message, spec=spec, status=status_for(error))
+        return _list_page(
+            caller, allow_list_id, error=error.message, spec=spec, status=status_for(error)
+        )
     return redirect(caller.request, PAGE, flash=f"IP allow list {saved.name} saved.")
 
 
-@router.post(PAGE + "/allow-lists/{list_id}/delete")
-def delete_allow_list(list_id: uuid.UUID, caller: Caller = auth.CallerDep) -> Response:
-    name = allow_lists.delete_list(caller.db, list_id, by=caller.actor)
+@router.post(PAGE + "/allow-lists/{allow_list_id}/delete")
+def delete_allow_list(allow_list_id: uuid.UUID, caller: Caller = auth.CallerDep) -> Response:
+    name = allow_lists.delete_list(caller.db, allow_list_id, by=caller.actor)
     return redirect(caller.request, PAGE, flash=f"IP allow list {name} deleted.")
 
 
@@ -194,16 +196,16 @@ def _key_page(
 
 def _list_page(
     caller: Caller,
-    list_id: uuid.UUID,
+    allow_list_id: uuid.UUID,
     *,
     error: str | None = None,
     spec: AllowListSpec | None = None,
     status: int = 200,
 ) -> Response:
     found = {a.id: a for a in allow_lists.list_lists(caller.db, caller.actor)}
-    if list_id not in found:
+    if allow_list_id not in found:
         return redirect(caller.request, PAGE, flash="This IP allow list no longer exists.")
-    context = {"allow_list": found[list_id], "error": error, "spec": spec}
+    context = {"allow_list": found[allow_list_id], "error": error, "spec": spec}
     return render(caller.request, "ip_allow_list.html", context, status=status)
 
 
