@@ -284,6 +284,14 @@ class Settings(BaseSettings):
         "(after gzip decompression); a larger push is refused with 400 while it arrives and "
         "nothing of it is kept.",
     )
+    api_looker_max_bytes: int = Field(
+        default=256 << 20,
+        ge=1 << 10,
+        le=1 << 34,
+        description="Largest JSON payload a Looker webhook may deliver, in bytes. JSON is parsed "
+        "whole, so this bounds the memory one delivery takes; a raw CSV body sent to the Looker "
+        "endpoint is streamed and limited by PLANPORT_API_MAX_PUSH_BYTES instead.",
+    )
     api_pushes_per_hour: int = Field(
         default=300,
         ge=1,

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from planport.api import _looker
 from planport.api._answers import ApiProblem
 from planport.api._bodies import BodyLimits, receive_file
-from planport.api._keys import PUSH, authenticated
+from planport.api._keys import LOOKER, PUSH, authenticated
 from planport.api.reports import report_json
 from planport.domain.api_keys import ApiKeyType
 from planport.domain.errors import Conflict, NotFound
 from planport.domain.imports import Trigger
 from planport.services.imports import pushes, runs
 from planport.services.imports.runs.reports import RUN_NOT_FOUND, run_report
+from planport.services.workspace.api_keys import KeyCaller
 from planport.settings import Settings
 
 router = APIRouter()
@@ -40,14 +44,58 @@ async def push_csv(request: Request, configurationId: str | None = None) -> JSON
     caller = await run_in_threadpool(authenticated, request, ApiKeyType.IMPORT, PUSH)
     configuration_id = parse_id(configurationId, "configurationId")
     _require_csv(request)
+    return await _push(request, caller, configuration_id, _file_name(request), _receive_csv)
+
+
+@router.post("/api/import/push/looker", include_in_schema=False)
+@router.post("/api/v1/import/push/looker", include_in_schema=False)
+async def push_looker(request: Request, configurationId: str | None = None) -> JSONResponse:
+    """Import what a Looker schedule's webhook delivers: its JSON payload with the CSV text
+    as `attachment.data` (the Look's title recorded as the file's name), or a raw CSV body.
+    Looker's webhook cannot set headers: the key may also come as `?api_key=`."""
+    caller = await run_in_threadpool(authenticated, request, ApiKeyType.IMPORT, LOOKER)
+    configuration_id = parse_id(configurationId, "configurationId")
+    if _content_type(request) not in _looker.JSON_TYPES:
+        _require_csv(request)
+        return await _push(request, caller, configuration_id, _file_name(request), _receive_csv)
+    return await _push(request, caller, configuration_id, "Looker.csv", _receive_looker)
+
+
+Receive = Callable[[Request, Path, Settings], Awaitable[Path]]
+
+
+async def _receive_csv(request: Request, path: Path, settings: Settings) -> Path:
+    limits = BodyLimits(settings.api_max_push_bytes, settings.api_push_idle_timeout_s)
+    if await receive_file(request, path, limits) == 0:
+        raise ApiProblem(400, "The body is empty: send the CSV file's content.")
+    return path
+
+
+async def _receive_looker(request: Request, path: Path, settings: Settings) -> Path:
+    """The payload lands beside the file; the file is named after the Look's title."""
+    payload = path.with_name("looker-payload.json")
+    limits = BodyLimits(settings.api_looker_max_bytes, settings.api_push_idle_timeout_s)
+    if await receive_file(request, payload, limits) == 0:
+        raise ApiProblem(400, _looker.NO_ATTACHMENT)
+    found = await run_in_threadpool(_looker.unpack, payload, path)
+    payload.unlink()
+    named = path.with_name(_safe_name(f"{found.title}.csv") or path.name)
+    return path.rename(named)
+
+
+async def _push(
+    request: Request,
+    caller: KeyCaller,
+    configuration_id: uuid.UUID,
+    name: str,
+    receive: Receive,
+) -> JSONResponse:
     settings: Settings = request.app.state.settings
     db = request.app.state.db
     target = await run_in_threadpool(pushes.push_target, db, caller, configuration_id, settings)
-    path = await run_in_threadpool(pushes.new_push_file, settings, _file_name(request))
+    path = await run_in_threadpool(pushes.new_push_file, settings, name)
     try:
-        limits = BodyLimits(settings.api_max_push_bytes, settings.api_push_idle_timeout_s)
-        if await receive_file(request, path, limits) == 0:
-            raise ApiProblem(400, "The body is empty: send the CSV file's content.")
+        path = await receive(request, path, settings)
         await run_in_threadpool(pushes.check_pushed_file, db, caller, target, path)
         run_id = await run_in_threadpool(pushes.queue_push, db, caller, target, path, settings)
     except BaseException:
@@ -102,8 +150,12 @@ def parse_id(raw: str | None, parameter: str) -> uuid.UUID:
         raise ApiProblem(400, f"{parameter} must be a UUID, such as {uuid.UUID(int=0)}.") from None
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _require_csv(request: Request) -> None:
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = _content_type(request)
     if kind not in CSV_TYPES:
         shown = f"Content-Type {kind!r}" if kind else "No Content-Type"
         raise ApiProblem(
@@ -116,9 +168,12 @@ def _require_csv(request: Request) -> None:
 def _file_name(request: Request) -> str:
     """The file's name from Content-Disposition when sent, else one from the push's time."""
     found = _SAFE_NAME.search(request.headers.get("content-disposition", ""))
-    if found:
-        name = found.group(1).replace("\\", "/").rsplit("/", 1)[-1]
-        name = "".join(ch for ch in name if ch.isprintable()).strip()[:200]
-        if name not in ("", ".", ".."):
-            return name
-    return f"push-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
+    name = _safe_name(found.group(1)) if found else ""
+    return name or f"push-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
+
+
+def _safe_name(raw: str) -> str:
+    """A file name a client gave, as one path component ("" when nothing usable is left)."""
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()[:200]
+    return "" if name in ("", ".", "..") else name

@@ -6,6 +6,7 @@ describes is validated against its schema."""
 from __future__ import annotations
 
 import gzip
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -509,3 +510,121 @@ def test_the_configuration_page_shows_a_ready_to_paste_push_with_the_base_url_an
     assert "/api/v1/import/trigger" not in page  # fed by uploads: nothing to trigger
     assert key not in page
     assert key[:12] not in page
+
+
+# ---------------------------------------------------------------- Looker's webhook
+
+
+def looker_payload(data: str | None, title: str = "Revenue by country") -> bytes:
+    """What a Looker schedule with the Webhook destination and CSV format posts."""
+    attachment = (
+        None
+        if data is None
+        else {"mimetype": "text/csv;charset=utf-8", "extension": "csv", "data": data}
+    )
+    return json.dumps(
+        {
+            "type": "Look",
+            "scheduled_plan": {"title": title, "url": "https://looker.example.com/looks/7"},
+            "attachment": attachment,
+            "data": None,
+        }
+    ).encode()
+
+
+@pytest.mark.parametrize("path", ["/api/import/push/looker", "/api/v1/import/push/looker"])
+def test_a_looker_webhook_with_the_key_in_its_url_lands_with_the_looks_title(
+    client: TestClient,
+    db: Database,
+    settings: Settings,
+    revenue: uuid.UUID,
+    key_of: Callable[..., str],
+    path: str,
+) -> None:
+    answer = client.post(
+        path,
+        params={"configurationId": str(revenue), "api_key": key_of()},
+        content=looker_payload("Country,Revenue\nFR,10\nDE,20\n"),
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200, answer.text
+    validate(answer.json(), path, "post")
+    with db.read() as session:
+        run = session.get(ImportRun, uuid.UUID(answer.json()["importId"]))
+        assert run is not None
+        assert (run.status, run.inserted) == ("completed", 2)
+        assert run.file_name == "Revenue by country.csv"
+    assert [p.name for p in pushed_files(settings)] == ["Revenue by country.csv"]
+
+
+def test_the_looker_endpoint_also_takes_a_raw_csv_body(
+    client: TestClient, revenue: uuid.UUID, key_of: Callable[..., str]
+) -> None:
+    answer = push(client, revenue, GOOD_CSV, bearer(key_of()), path="/api/v1/import/push/looker")
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (looker_payload(None), "no attachment"),
+        (b'{"scheduled_plan": {"title": "x"}', "not JSON"),
+        (
+            json.dumps({"attachment": {"extension": "xlsx", "data": "UEsDB"}}).encode(),
+            "not CSV",
+        ),
+        (b"", "no attachment"),
+    ],
+)
+def test_a_looker_payload_without_a_csv_attachment_is_400_and_leaves_nothing(
+    client: TestClient,
+    db: Database,
+    settings: Settings,
+    revenue: uuid.UUID,
+    key_of: Callable[..., str],
+    body: bytes,
+    said: str,
+) -> None:
+    answer = client.post(
+        "/api/v1/import/push/looker",
+        params={"configurationId": str(revenue)},
+        content=body,
+        headers={**bearer(key_of()), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert said in answer.json()["message"]
+    assert run_count(db) == 0
+    assert pushed_files(settings) == []
+
+
+def test_a_key_in_the_query_string_works_only_on_the_looker_endpoint(
+    client: TestClient, db: Database, revenue: uuid.UUID, key_of: Callable[..., str]
+) -> None:
+    answer = client.post(
+        "/api/v1/import/push/csv",
+        params={"configurationId": str(revenue), "api_key": key_of()},
+        content=GOOD_CSV,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert answer.status_code == 401
+    assert run_count(db) == 0
+
+
+def test_an_api_run_shows_its_key_and_pushed_file_in_the_history(
+    client: TestClient,
+    db: Database,
+    admin: Actor,
+    app: ApplicationView,
+    revenue: uuid.UUID,
+    key_of: Callable[..., str],
+) -> None:
+    from planport.services.imports import runs
+    from planport.services.scheduling import history
+
+    run_id = push(client, revenue, GOOD_CSV, bearer(key_of())).json()["importId"]
+    [entry] = history.list_history(db, admin, app.id)
+    assert entry.trigger.value == "api"
+    assert entry.api_key_name == "Test key"
+    assert entry.file_name is not None
+    assert entry.file_size == len(GOOD_CSV)
+    assert runs.get_run(db, admin, uuid.UUID(run_id)).api_key_name == "Test key"

@@ -141,6 +141,24 @@ def test_a_push_whose_client_leaves_half_way_leaves_no_run_and_no_file(live: Liv
     assert _run_count(live) == runs_before
 
 
+def test_a_looker_webhook_with_the_key_in_its_url_lands_and_no_log_holds_the_key(
+    live: Live,
+) -> None:
+    payload = {
+        "scheduled_plan": {"title": "Monthly revenue"},
+        "attachment": {"extension": "csv", "data": live.sample.read_text()},
+    }
+    status, started = live.request(
+        "POST",
+        f"/api/v1/import/push/looker?configurationId={live.configuration_id}&api_key={live.key}",
+        json.dumps(payload).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 200, started
+    assert finished_report(live, started["importId"])["importStatus"] == "Completed"
+    assert live.key[12:] not in live.log.read_text()
+
+
 def test_a_revoked_key_is_refused_at_once_and_the_log_never_holds_a_key(live: Live) -> None:
     listed = planport("apikey", "list", data_dir=live.data_dir)
     assert listed.returncode == 0, listed.stderr

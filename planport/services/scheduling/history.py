@@ -27,6 +27,7 @@ from planport.services.workspace import access
 from planport.store.db import Database, rowcount
 from planport.store.models import (
     AlertMessage,
+    ApiKey,
     ImportConfiguration,
     ImportRun,
     Member,
@@ -72,6 +73,10 @@ class HistoryEntry:
     deleted: int
     skipped: int
     error: str | None
+    # A run the Import API started: the key's name and the file it pushed.
+    api_key_name: str | None = None
+    file_name: str | None = None
+    file_size: int | None = None
 
     @property
     def duration_s(self) -> float | None:
@@ -150,15 +155,16 @@ def _runs(
 ) -> list[HistoryEntry]:
     when: ColumnElement[datetime] = func.coalesce(ImportRun.scheduled_for, ImportRun.created_at)
     statement = (
-        select(ImportRun, ImportConfiguration.name, Member.email)
+        select(ImportRun, ImportConfiguration.name, Member.email, ApiKey.name)
         .outerjoin(ImportConfiguration, ImportConfiguration.id == ImportRun.configuration_id)
         .outerjoin(Member, Member.id == ImportRun.actor_id)
+        .outerjoin(ApiKey, ApiKey.id == ImportRun.api_key_id)
         .where(ImportRun.application_id == application_id)
         .order_by(when.desc())
         .limit(limit)
     )
     statement = _run_filters(statement, given, when, before)
-    return [_run_entry(run, name, email) for run, name, email in session.execute(statement)]
+    return [_run_entry(*row) for row in session.execute(statement)]
 
 
 def _run_filters(
@@ -216,7 +222,9 @@ def _fires(
     return [_fire_entry(fire, name, block) for fire, name, block in session.execute(statement)]
 
 
-def _run_entry(run: ImportRun, configuration_name: str | None, email: str | None) -> HistoryEntry:
+def _run_entry(
+    run: ImportRun, configuration_name: str | None, email: str | None, key_name: str | None
+) -> HistoryEntry:
     return HistoryEntry(
         when=run.scheduled_for or run.created_at,
         status=run.status,
@@ -236,6 +244,9 @@ def _run_entry(run: ImportRun, configuration_name: str | None, email: str | None
         deleted=run.deleted,
         skipped=run.skipped,
         error=_first_error(run),
+        api_key_name=key_name,
+        file_name=run.file_name if key_name is not None else None,
+        file_size=run.file_size if key_name is not None else None,
     )
 
 

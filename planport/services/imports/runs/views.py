@@ -32,6 +32,7 @@ from planport.services.imports.runs.progress import local_progress
 from planport.services.workspace import access
 from planport.store.db import Database
 from planport.store.models import (
+    ApiKey,
     Block,
     ImportConfiguration,
     ImportRun,
@@ -73,6 +74,7 @@ class RunView:
     not_before: datetime | None = None
     cancel_requested: bool = False
     worker: str | None = None
+    api_key_name: str | None = None  # the key of a run the Import API started
 
     @property
     def duration_s(self) -> float | None:
@@ -141,6 +143,7 @@ def view_of(db: Database, run_id: uuid.UUID) -> RunView:
 
 def _run_view(session: Session, run: ImportRun) -> RunView:
     actor = session.get(Member, run.actor_id) if run.actor_id else None
+    key = session.get(ApiKey, run.api_key_id) if run.api_key_id else None
     summary = ImportSummary.from_json(json.loads(run.summary)) if run.summary else None
     errors = [RunError(**e) for e in json.loads(run.errors)] if run.errors else []
     rows_done = run.rows_done
@@ -177,6 +180,7 @@ def _run_view(session: Session, run: ImportRun) -> RunView:
         not_before=run.not_before,
         cancel_requested=run.cancel_requested,
         worker=run.worker,
+        api_key_name=key.name if key else None,
     )
 
 

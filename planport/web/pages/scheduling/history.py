@@ -22,7 +22,7 @@ from planport.services.scheduling import history
 from planport.services.scheduling.history import HistoryFilter
 from planport.web import auth
 from planport.web.auth import Caller
-from planport.web.formatting import when
+from planport.web.formatting import size, when
 from planport.web.pages.scheduling.page import application_for_import
 from planport.web.templating import render
 
@@ -85,6 +85,7 @@ def history_page(
         ),
         "older": entries[-1].when if len(entries) >= history.PAGE else None,
         "when": when(caller.actor),
+        "size": size,
     }
     return render(caller.request, "history.html", context)
 
