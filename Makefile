@@ -26,8 +26,8 @@ chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 lint: install-test
-	$(BIN)/ruff check planport tests benchmarks
-	$(BIN)/ruff format --check planport tests benchmarks
+	$(BIN)/ruff check planport tests benchmarks examples
+	$(BIN)/ruff format --check planport tests benchmarks examples
 
 typecheck: install-test
 	$(BIN)/mypy

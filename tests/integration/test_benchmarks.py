@@ -53,3 +53,20 @@ def test_the_responsiveness_benchmark_serves_pages_during_an_import_and_ends_wit
     assert figures["sqlite_import_status_ok"] == 1.0
     assert figures["sqlite_failed_requests_during_import"] == 0
     assert "sqlite_page_p99_during_import_ms" in figures
+
+
+def test_the_api_benchmark_pushes_polls_and_authenticates_and_ends_with_one_json_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import api
+
+    api.main(["--push-mb", "2", "--clients", "5", "--seconds", "1", "--auth-calls", "20"])
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["sqlite_push_mb"] == 2.0
+    assert figures["sqlite_push_mb_s"] > 0
+    assert figures["sqlite_push_server_rss_growth_mb"] >= 0
+    assert figures["pg_status_requests"] > 0
+    assert figures["pg_status_failed"] == 0
+    assert figures["pg_status_p99_ms"] >= figures["pg_status_p50_ms"] > 0
+    assert figures["sqlite_authenticate_us"] > 0
+    assert figures["pg_authenticate_us"] > 0
