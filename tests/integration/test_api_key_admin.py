@@ -363,3 +363,17 @@ def test_a_revoked_key_is_not_counted_as_owned(
 ) -> None:
     api_keys.revoke_key(db, api_keys.list_keys(db, admin)[0].prefix, by=admin)
     assert members.owned_by(db, owner_with_things.id).keys == ()
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_checked_and_a_forged_one_is_not(
+    db: Database, admin: Actor, tmp_path: Path
+) -> None:
+    office = allow_lists.create_list(db, AllowListSpec("Office", OFFICE), by=admin)
+    secret = metadata_key(db, admin, office)
+    headers = {"Authorization": f"Bearer {secret}", "X-Forwarded-For": f"192.0.2.9, {OFFICE}"}
+    proxied = Settings(data_dir=tmp_path, database_url=db.url, trusted_proxies="10.0.0.0/8")
+    with client_at(db, proxied, "10.0.0.2") as client:
+        assert client.get("/api/v1/applications", headers=headers).status_code == 200
+    with client_at(db, Settings(data_dir=tmp_path, database_url=db.url), "10.0.0.2") as client:
+        refused = client.get("/api/v1/applications", headers=headers)
+        assert refused.json()["reason"] == "address_not_allowed"
