@@ -284,6 +284,20 @@ class Settings(BaseSettings):
         "(after gzip decompression); a larger push is refused with 400 while it arrives and "
         "nothing of it is kept.",
     )
+    api_requests_per_window: int = Field(
+        default=500,
+        ge=1,
+        le=1_000_000,
+        description="Most Import API requests one client address may make in one window "
+        "(PLANPORT_API_REQUEST_WINDOW_S); more are answered 429 with Retry-After. Counted in the "
+        "database on PostgreSQL, so the limit holds across several servers.",
+    )
+    api_request_window_s: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="The window of PLANPORT_API_REQUESTS_PER_WINDOW, in seconds.",
+    )
     api_looker_max_bytes: int = Field(
         default=256 << 20,
         ge=1 << 10,

@@ -172,6 +172,17 @@ class ApiKeyAllowList(Base):
     )
 
 
+class ApiRequestWindow(Base):
+    """Requests to the Import API from one client address in one fixed window (PostgreSQL:
+    the per-address limit holds across server processes; see request_limits)."""
+
+    __tablename__ = "api_request_window"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Application(Base):
     __tablename__ = "application"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from planport.domain.errors import DatabaseNotReady, PlanportError
 from planport.execution import Executor, InlineExecutor
 from planport.logs import get_logger
 from planport.services import Database, health
+from planport.services.workspace import request_limits
 from planport.settings import Settings
 from planport.web import auth
 from planport.web.errors import status_for
@@ -43,6 +45,12 @@ def create_app(
     app.state.settings = settings
     app.state.db = db or Database.from_settings(settings)
     app.state.executor = executor or InlineExecutor(app.state.db, settings)
+    app.state.request_counter = request_limits.RequestCounter(
+        app.state.db,
+        request_limits.RequestPolicy(
+            settings.api_requests_per_window, timedelta(seconds=settings.api_request_window_s)
+        ),
+    )
     app.state.work_limits = WorkLimits(settings.inspection_time_limit_s)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"

@@ -5,7 +5,8 @@ The block use cases (create, reshape, delete a block) are re-exported here from 
 so `blocks.create_list(...)` reads as it always did; the other modules are used by name:
 `applications`, `definitions` (the stored definition as a `BlockDef`), `conversions`
 (retyping a column), `items` (writing items and cells), `block_data` (the grid and its CSV
-export), `csv_files` (streamed, spreadsheet-safe CSV), `lane` (the SQLite write lane).
+export), `exports` (a List's or a Metric's export with the Export API's options),
+`csv_files` (streamed, spreadsheet-safe CSV), `lane` (the SQLite write lane).
 
 Imports from: services.workspace, connectors (an application's import folder), store,
 engine (result types), domain. Nothing of imports or scheduling.
@@ -17,6 +18,7 @@ from planport.services.blocks import (
     conversions,
     csv_files,
     definitions,
+    exports,
     items,
     lane,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "csv_files",
     "definitions",
     "delete_block",
+    "exports",
     "get_block",
     "items",
     "lane",

@@ -8,7 +8,7 @@ can also be searched by code or name.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,65 +116,106 @@ def export_csv(
 def _stream_csv(db: Database, query: _Query) -> Iterator[str]:
     header = [c.label for c in query.columns]
     statement = query.select.order_by(*query.order)
-    return stream_csv(db, header, statement, lambda row: _export_row(query.columns, row))
+    kinds = [c.kind for c in query.columns]
+    return stream_csv(db, header, statement, lambda row: export_cells(kinds, row, format_value))
 
 
-def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: str) -> _Query:
-    table = block_tables.build_table(block)
-    selected: list[Any] = []
-    columns: list[GridColumn] = []
-    source: Any = table
-    conditions: list[Any] = []
-    known_filters: dict[str, Any] = {}
+@dataclass(frozen=True, slots=True)
+class ReadColumn:
+    """One column of a block as it is read: the grid's column, the expression selected (an
+    item's code for a dimension column), the block table's own column (item ids for a
+    dimension column) and the aliased item table a dimension column joins for its codes."""
 
-    def add_dimension(
-        key: str, label: str, column: Any, list_id: uuid.UUID, list_table: str
-    ) -> None:
-        nonlocal source
-        referenced = _item_table(list_table, key)
-        source = source.outerjoin(referenced, referenced.c.id == column)
-        selected.append(referenced.c.code)
-        columns.append(GridColumn(key, label, PropertyType.DIMENSION, list_id))
-        known_filters[key] = referenced.c.code
+    grid: GridColumn
+    shown: Any
+    stored: Any
+    items: Any = None
 
+
+def read_columns(block: BlockDef, table: Table) -> list[ReadColumn]:
+    """Every column of the block in the grid's order: a Dimension List's code and name, then
+    the properties; a Metric's dimensions, then its value (labelled with the metric's name)."""
     if block.kind is BlockKind.METRIC:
         assert block.value_type is not None
-        for dim in block.dimensions:
-            add_dimension(
-                str(dim.list_id),
-                dim.list_name,
-                table.c[dim.column_name],
-                dim.list_id,
-                dim.list_table_name,
+        found = [
+            _dimension_column(
+                str(d.list_id), d.list_name, table.c[d.column_name], d.list_id, d.list_table_name
             )
-        selected.append(table.c.value)
-        columns.append(GridColumn("value", block.name, block.value_type.as_property_type))
-        order = [table.c[d.column_name] for d in block.dimensions]
-    else:
-        if block.kind is BlockKind.DIMENSION_LIST:
-            selected += [table.c.code, table.c.name]
-            columns += [
-                GridColumn("code", "Code", PropertyType.TEXT),
-                GridColumn("name", "Name", PropertyType.TEXT),
-            ]
-            if search.strip():
-                conditions.append(_search_condition(table, search.strip()))
-        for prop in block.properties:
-            column = table.c[prop.column_name]
-            if prop.type is PropertyType.DIMENSION:
-                assert prop.referenced_table_name
-                assert prop.referenced_block_id
-                add_dimension(
+            for d in block.dimensions
+        ]
+        value = GridColumn("value", block.name, block.value_type.as_property_type)
+        return [*found, ReadColumn(value, table.c.value, table.c.value)]
+    found = []
+    if block.kind is BlockKind.DIMENSION_LIST:
+        found += [
+            ReadColumn(GridColumn("code", "Code", PropertyType.TEXT), table.c.code, table.c.code),
+            ReadColumn(GridColumn("name", "Name", PropertyType.TEXT), table.c.name, table.c.name),
+        ]
+    for prop in block.properties:
+        column = table.c[prop.column_name]
+        if prop.type is PropertyType.DIMENSION:
+            assert prop.referenced_table_name
+            assert prop.referenced_block_id
+            found.append(
+                _dimension_column(
                     str(prop.id),
                     prop.name,
                     column,
                     prop.referenced_block_id,
                     prop.referenced_table_name,
                 )
-            else:
-                selected.append(column)
-                columns.append(GridColumn(str(prop.id), prop.name, prop.type))
-        order = [table.c.id]
+            )
+        else:
+            found.append(ReadColumn(GridColumn(str(prop.id), prop.name, prop.type), column, column))
+    return found
+
+
+def _dimension_column(
+    key: str, label: str, column: Any, list_id: uuid.UUID, list_table: str
+) -> ReadColumn:
+    referenced = _item_table(list_table, key)
+    grid = GridColumn(key, label, PropertyType.DIMENSION, list_id)
+    return ReadColumn(grid, referenced.c.code, column, referenced)
+
+
+def read_order(block: BlockDef, table: Table) -> list[Any]:
+    """The order rows are read in: a Metric's by its dimensions' items, a List's as added."""
+    if block.kind is BlockKind.METRIC:
+        return [table.c[d.column_name] for d in block.dimensions]
+    return [table.c.id]
+
+
+def read_select(table: Table, columns: Sequence[ReadColumn]) -> Select[Any]:
+    """SELECT of `columns`' shown expressions from the table, joining only the item tables
+    those columns need for their codes."""
+    source: Any = table
+    for column in columns:
+        if column.items is not None:
+            source = source.outerjoin(column.items, column.items.c.id == column.stored)
+    # A Transaction List without properties still has rows (and SQLite refuses SELECT FROM).
+    return select(*([c.shown for c in columns] or [table.c.id])).select_from(source)
+
+
+def export_cells(
+    kinds: Sequence[PropertyType], row: Sequence[Any], text_of: Callable[[PropertyType, Any], str]
+) -> list[str]:
+    """A row as CSV cells: each value rendered by `text_of`, text made spreadsheet-safe (only
+    text can be a formula; a negative number stays a number)."""
+    cells = []
+    for kind, value in zip(kinds, row[: len(kinds)], strict=True):
+        text = text_of(kind, value)
+        is_text = kind in (PropertyType.TEXT, PropertyType.DIMENSION)
+        cells.append(spreadsheet_safe(text) if is_text else text)
+    return cells
+
+
+def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: str) -> _Query:
+    table = block_tables.build_table(block)
+    columns = read_columns(block, table)
+    known_filters = {c.grid.key: c.shown for c in columns if c.items is not None}
+    conditions: list[Any] = []
+    if block.kind is BlockKind.DIMENSION_LIST and search.strip():
+        conditions.append(_search_condition(table, search.strip()))
     for key, codes in filters.items():
         if key not in known_filters:
             raise Invalid(
@@ -182,11 +223,10 @@ def _grid_query(block: BlockDef, filters: Mapping[str, Sequence[str]], search: s
             )
         if codes:
             conditions.append(known_filters[key].in_(list(codes)))
-    # A Transaction List without properties still has rows (and SQLite refuses SELECT FROM).
-    statement = select(*(selected or [table.c.id])).select_from(source)
+    statement = read_select(table, columns)
     if conditions:
         statement = statement.where(*conditions)
-    return _Query(columns, statement, order)
+    return _Query([c.grid for c in columns], statement, read_order(block, table))
 
 
 def _item_table(table_name: str, key: str) -> Any:
@@ -195,16 +235,6 @@ def _item_table(table_name: str, key: str) -> Any:
 
 def _format_row(columns: list[GridColumn], row: Sequence[Any]) -> list[str]:
     return [format_value(c.kind, v) for c, v in zip(columns, row[: len(columns)], strict=True)]
-
-
-def _export_row(columns: list[GridColumn], row: Sequence[Any]) -> list[str]:
-    cells = []
-    for column, value in zip(columns, row, strict=True):
-        text = format_value(column.kind, value)
-        # Only text can be a formula; a negative number stays a number.
-        is_text = column.kind in (PropertyType.TEXT, PropertyType.DIMENSION)
-        cells.append(spreadsheet_safe(text) if is_text else text)
-    return cells
 
 
 def item_choices(

@@ -27,11 +27,17 @@ def stream_csv(
     header: list[str],
     statement: Select[*tuple[Any, ...]],
     to_cells: Callable[[Sequence[Any]], list[str]],
+    *,
+    delimiter: str = ",",
+    bom: bool = False,
 ) -> Iterator[str]:
     """CSV text chunks of `statement`'s rows, read from the database STREAM_ROWS at a time, so
-    memory stays flat whatever the number of rows."""
+    memory stays flat whatever the number of rows. `bom`: the text starts with U+FEFF (the
+    UTF-8 byte order mark once encoded)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    if bom:
+        buffer.write("\ufeff")
     writer.writerow(header)
     with db.engine.connect() as connection:
         result = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(

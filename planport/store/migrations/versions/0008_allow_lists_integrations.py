@@ -1,4 +1,4 @@
-"""IP allow lists for API keys, and integration members
+"""IP allow lists for API keys, integration members, per-address API request counts
 
 Revision ID: 0008
 Revises: 0007
@@ -50,6 +50,13 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_api_key_allow_list_allow_list_id"), ["allow_list_id"], unique=False
         )
+    op.create_table(
+        "api_request_window",
+        sa.Column("address", sa.String(length=64), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("address", "window_start", name=op.f("pk_api_request_window")),
+    )
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("is_integration", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -59,5 +66,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.drop_column("is_integration")
+    op.drop_table("api_request_window")
     op.drop_table("api_key_allow_list")
     op.drop_table("ip_allow_list")
