@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -298,6 +299,13 @@ async def _load(port: int, request: bytes, clients: int, seconds: float) -> tupl
     return found, sum(failures)
 
 
+def _run_load(port: int, request: bytes, clients: int, seconds: float) -> tuple[list[float], int]:
+    # Its own thread, hence its own event loop: the caller's thread may already run one (the
+    # test suite's browser fixtures do), and asyncio.run refuses to nest.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _load(port, request, clients, seconds)).result()
+
+
 def measure_status(folder: Path, clients: int, seconds: float) -> dict[str, float]:
     data_dir = folder / "status-postgresql"
     data_dir.mkdir()
@@ -309,8 +317,8 @@ def measure_status(folder: Path, clients: int, seconds: float) -> dict[str, floa
         if server.wait_finished(import_id) != "Completed":
             raise RuntimeError(f"run {import_id} failed")
         request = server.status_request(import_id)
-        alone, _ = asyncio.run(_load(server.port, request, 1, min(seconds, 3.0)))
-        latencies, failures = asyncio.run(_load(server.port, request, clients, seconds))
+        alone, _ = _run_load(server.port, request, 1, min(seconds, 3.0))
+        latencies, failures = _run_load(server.port, request, clients, seconds)
     return {
         "pg_status_clients": clients,
         "pg_status_requests": len(latencies),
