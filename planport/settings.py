@@ -126,6 +126,21 @@ class Settings(BaseSettings):
         le=24 * 365,
         description="How long files uploaded to the import wizard are kept under DATA_DIR/uploads.",
     )
+    file_store_url: str = Field(
+        default="",
+        description="Where files given with runs (wizard uploads, Import API pushes) are kept "
+        "so every machine reads them: empty for DATA_DIR (one machine), or an S3-compatible "
+        "bucket and optional prefix, such as s3://planport-files/prod. Credentials come from "
+        "the machine's AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws, a role).",
+    )
+    file_store_endpoint_url: str = Field(
+        default="",
+        description="The S3 API's address when it is not AWS's (MinIO, Ceph, Scaleway…), such "
+        "as https://s3.example.com.",
+    )
+    file_store_region: str = Field(
+        default="", description="The bucket's region, when the endpoint needs one."
+    )
     import_root: Path | None = Field(
         default=None,
         description="Folder that server-folder sources read from (never outside it); "
@@ -369,6 +384,14 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone, such as Europe/Paris") from None
+        return value
+
+    @field_validator("file_store_url")
+    @classmethod
+    def _a_bucket(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and (not value.startswith("s3://") or value == "s3://"):
+            raise ValueError("must be empty or an S3 bucket address, such as s3://bucket/prefix")
         return value
 
     @field_validator("trusted_proxies")

@@ -99,7 +99,8 @@ async def _push(
         await run_in_threadpool(pushes.check_pushed_file, db, caller, target, path)
         run_id = await run_in_threadpool(pushes.queue_push, db, caller, target, path, settings)
     except BaseException:
-        pushes.discard(path)
+        # Not awaited: a client that left cancels this task, and an await would not run.
+        pushes.discard(settings, path)
         raise
     await run_in_threadpool(request.app.state.executor.submit, run_id)  # after the commit
     return JSONResponse({"importId": str(run_id)})

@@ -14,6 +14,7 @@ from planport.connectors._base import (
 )
 from planport.domain.errors import Invalid
 from planport.domain.sources import GivenFile, UploadSource
+from planport.store.files import FileStore, FileStoreError
 
 
 class UploadConnector:
@@ -60,11 +61,24 @@ class GivenFileConnector:
         return SourceState(self.describe(spec), problem=f"{spec.name} is no longer available.")
 
     def fetch(self, spec: GivenFile, context: FetchContext) -> Fetched:
-        path = Path(spec.path)
-        if not path.is_file():
-            # The upload was swept or lives on another machine's disk: not worth retrying.
+        path = _local(spec, FileStore.of(context.settings))
+        if path is None:
+            # Swept after its retention, or given on another machine's command line: not worth
+            # retrying.
             raise SourceUnavailable(
                 f"The file {spec.name} given with this run is no longer available.",
                 transient=False,
             )
         return Fetched(path=path, name=spec.name)
+
+
+def _local(spec: GivenFile, files: FileStore) -> Path | None:
+    """The given file on this machine: from the file store when it has a key (downloaded
+    first when only the bucket holds it), else the path it was given at."""
+    if spec.key is None:
+        path = Path(spec.path)
+        return path if path.is_file() else None
+    try:
+        return files.local(spec.key)
+    except FileStoreError as error:
+        raise SourceUnavailable(error.message, transient=True) from None

@@ -65,3 +65,8 @@ class DatabaseNotReady(PlanportError):
 class DatabaseBusy(PlanportError):
     """The database could not be written within the wait allowed (SQLite's one writer was busy
     for longer than `PLANPORT_SQLITE_BUSY_TIMEOUT_MS`). Nothing was changed; trying again works."""
+
+
+class FileStoreUnavailable(PlanportError):
+    """The file store's bucket (PLANPORT_FILE_STORE_URL) could not be reached or refused a
+    file. Nothing was queued; trying again works once the bucket answers."""

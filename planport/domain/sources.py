@@ -29,11 +29,15 @@ class UploadSource(_Spec):
 
 
 class GivenFile(_Spec):
-    """A run's file, given with its trigger: a local path readable by the executor."""
+    """A run's file, given with its trigger. `key` names it in the file store (a wizard
+    upload, a push), where every machine finds it; `path` is where the machine that received it
+    put it, and the only way to reach a file given on the command line (no key), read where the
+    command runs."""
 
     kind: Literal["file"] = "file"
     path: str
     name: str
+    key: str | None = None
 
 
 class FolderSource(_Spec):

@@ -7,6 +7,7 @@ from planport.domain.errors import (
     Conflict,
     DatabaseBusy,
     DatabaseNotReady,
+    FileStoreUnavailable,
     Invalid,
     NotFound,
     PermissionDenied,
@@ -28,6 +29,7 @@ STATUS_BY_ERROR: dict[type[PlanportError], int] = {
     WorkCalledOff: 503,  # the server is stopping (a client that left reads no answer)
     DatabaseNotReady: 503,
     DatabaseBusy: 503,
+    FileStoreUnavailable: 503,
 }
 
 

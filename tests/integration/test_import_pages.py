@@ -538,7 +538,7 @@ def test_a_configuration_in_error_is_repaired_by_edit_keeping_its_id(
 def test_uploads_older_than_the_retention_are_swept_when_a_new_one_arrives(
     tmp_path: Path,
 ) -> None:
-    from planport.web.pages.imports._forms import sweep_uploads
+    from planport.services.imports.uploads import sweep_uploads
 
     settings = Settings(data_dir=tmp_path, upload_retention_hours=1)
     uploads = tmp_path / "uploads"

@@ -10,7 +10,14 @@ Imports from: services.blocks, services.workspace, connectors, engine, store, do
 alerts. Nothing of scheduling (a configuration's schedules are read from their rows).
 """
 
-from planport.services.imports import block_import, configurations, preview, runs, sources
+from planport.services.imports import (
+    block_import,
+    configurations,
+    preview,
+    runs,
+    sources,
+    uploads,
+)
 from planport.services.imports.block_import import FileDoesNotMatch, run_permissions
 from planport.services.imports.configurations import ConfigurationView
 from planport.services.imports.preview import (
@@ -39,4 +46,5 @@ __all__ = [
     "runs",
     "sources",
     "suggest_mapping",
+    "uploads",
 ]

@@ -10,8 +10,6 @@ waits behind it.
 
 from __future__ import annotations
 
-import shutil
-import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -41,8 +39,10 @@ from planport.services.workspace import access
 from planport.services.workspace.api_keys import KeyCaller, KeyRejected
 from planport.settings import Settings
 from planport.store.db import Database
+from planport.store.files import FileStore
 from planport.store.models import ImportConfiguration, ImportRun
 
+_PUSHES = "pushes"
 NOT_FOUND = "Import configuration with the specified ID was not found"
 _WINDOW = timedelta(hours=1)
 
@@ -87,14 +87,16 @@ def new_push_file(settings: Settings, name: str) -> Path:
     """A new, empty place for a pushed file named `name`: DATA_DIR/pushes/<uuid>/<name>. Pushed
     files are kept for PLANPORT_UPLOAD_RETENTION_HOURS, as wizard uploads are."""
     sweep_pushes(settings)
-    folder = _pushes(settings) / str(uuid.uuid4())
+    folder = FileStore.of(settings).path_of(f"{_PUSHES}/{uuid.uuid4()}")
     folder.mkdir(parents=True)
     return folder / name
 
 
-def discard(path: Path) -> None:
-    """Remove a pushed file and its folder (a refused or broken push leaves nothing)."""
-    shutil.rmtree(path.parent, ignore_errors=True)
+def discard(settings: Settings, path: Path) -> None:
+    """Remove a pushed file and its folder, here and in the file store's bucket (a refused or
+    broken push leaves nothing)."""
+    files = FileStore.of(settings)
+    files.forget(files.key_of(path.parent))
 
 
 def check_pushed_file(db: Database, caller: KeyCaller, target: PushTarget, path: Path) -> None:
@@ -124,7 +126,9 @@ def queue_push(
     so that pushes arriving together on several servers never pass it."""
     now = now or utc_now()
     block = prepare(db, caller.actor, target.block_id, target.mapping).block
-    source = GivenFile(path=str(path.resolve()), name=path.name)
+    # Kept before the run exists: a worker on another machine may claim it at once.
+    key = FileStore.of(settings).keep(path)
+    source = GivenFile(path=str(path.resolve()), name=path.name, key=key)
     recipe = RunRecipe.of(source, target.file_settings, target.mapping)
     with db.write() as session:
         session.execute(
@@ -142,20 +146,7 @@ def queue_push(
 
 def sweep_pushes(settings: Settings) -> int:
     """Delete pushed files older than PLANPORT_UPLOAD_RETENTION_HOURS; returns how many."""
-    root = _pushes(settings)
-    if not root.is_dir():
-        return 0
-    cutoff = time.time() - settings.upload_retention_hours * 3600
-    removed = 0
-    for folder in root.iterdir():
-        if folder.is_dir() and folder.stat().st_mtime < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-def _pushes(settings: Settings) -> Path:
-    return settings.data_dir / "pushes"
+    return FileStore.of(settings).sweep(_PUSHES, settings.upload_retention_hours * 3600)
 
 
 def _configuration(session: Session, configuration_id: uuid.UUID) -> ImportConfiguration:

@@ -229,8 +229,10 @@ class _Execution:
             if isinstance(job.source, GivenFile):
                 # The file given with the run: to its reader a file that cannot be read, as
                 # before runs had sources (the Import Summary's documented reason).
+                # A file store that cannot be reached now is retried like any source.
                 message = f"The file {job.source.name} could not be read: {error.message}"
-                raise _Refused(_failed(RunErrorName.FILE_UNREADABLE, message)) from None
+                outcome = _failed(RunErrorName.FILE_UNREADABLE, message, transient=error.transient)
+                raise _Refused(outcome) from None
             raise _Refused(
                 _failed(RunErrorName.SOURCE_UNAVAILABLE, error.message, transient=error.transient)
             ) from None

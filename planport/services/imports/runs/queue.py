@@ -48,6 +48,7 @@ from planport.services.imports.runs.views import RunView
 from planport.services.workspace import access
 from planport.settings import Settings, get_settings
 from planport.store.db import Database
+from planport.store.files import FileStore
 from planport.store.models import (
     ImportConfiguration,
     ImportRun,
@@ -92,15 +93,17 @@ def start_import(
     file_name: str | None = None,
     trigger: Trigger = Trigger.MANUAL,
     configuration_id: uuid.UUID | None = None,
+    key: str | None = None,
 ) -> uuid.UUID:
-    """Queue a run of a given file (wizard, command line, a configuration's new file).
+    """Queue a run of a given file (wizard, command line, a configuration's new file); `key`
+    names it in the file store (an upload), so an executor on any machine reads it.
 
     Returns the run's id; submit it to an executor. Raises before anything is queued when the
     actor lacks Import Data or Write (or Delete Item for a clearing import) or the mapping
     does not fit the block.
     """
     block = prepare(db, actor, block_id, mapping).block
-    source = GivenFile(path=str(path.resolve()), name=file_name or path.name)
+    source = GivenFile(path=str(path.resolve()), name=file_name or path.name, key=key)
     recipe = RunRecipe.of(source, settings, mapping)
     return _queue_committed(db, NewRun.into(block, recipe, trigger, actor.id), configuration_id)
 
@@ -165,9 +168,13 @@ def _configuration_row(
     return configuration
 
 
-def run_again(db: Database, actor: Actor, run_id: uuid.UUID) -> uuid.UUID:
+def run_again(
+    db: Database, actor: Actor, run_id: uuid.UUID, *, app_settings: Settings | None = None
+) -> uuid.UUID:
     """Queue a new run with the same configuration, source, file settings and mapping as run
-    `run_id`, acting as `actor`. Returns the new run's id; submit it to an executor.
+    `run_id`, acting as `actor`. Returns the new run's id; submit it to an executor. With
+    `app_settings`, a given file kept in the file store's bucket counts as available even when
+    this machine does not hold it.
 
     Raises Invalid when the run's given file is gone (an upload swept after its retention),
     and what `start_import` raises.
@@ -187,7 +194,7 @@ def run_again(db: Database, actor: Actor, run_id: uuid.UUID) -> uuid.UUID:
         )
         settings = FileSettings.model_validate_json(run.file_settings)
         mapping = Mapping.model_validate_json(run.mapping)
-    if isinstance(source, GivenFile) and not Path(source.path).is_file():
+    if isinstance(source, GivenFile) and not given_file_kept(source, app_settings):
         raise Invalid(
             f"The file {source.name} of this run is no longer available (uploads are kept for "
             "a limited time); import it again with a new upload."
@@ -367,3 +374,13 @@ def cancel_run(db: Database, actor: Actor, run_id: uuid.UUID) -> RunView:
 
 
 # ---------------------------------------------------------------- reading runs
+
+
+def given_file_kept(source: GivenFile, settings: Settings | None) -> bool:
+    """Whether a run's given file can still be read: on this machine, or (with `settings`
+    naming a bucket) in the file store."""
+    if Path(source.path).is_file():
+        return True
+    if source.key is None or settings is None:
+        return False
+    return FileStore.of(settings).exists(source.key)

@@ -30,7 +30,9 @@ from planport.services.blocks.csv_files import spreadsheet_safe, stream_csv
 from planport.services.blocks.definitions import load_block
 from planport.services.imports.runs.progress import local_progress
 from planport.services.workspace import access
+from planport.settings import Settings
 from planport.store.db import Database
+from planport.store.files import FileStore
 from planport.store.models import (
     ApiKey,
     Block,
@@ -212,8 +214,11 @@ class AgainCheck:
         return self.problem is None
 
 
-def check_again(db: Database, actor: Actor, run_id: uuid.UUID) -> AgainCheck:
-    """Raises NotFound, or PermissionDenied without Import Data in the run's application."""
+def check_again(
+    db: Database, actor: Actor, run_id: uuid.UUID, *, settings: Settings | None = None
+) -> AgainCheck:
+    """Raises NotFound, or PermissionDenied without Import Data in the run's application.
+    With `settings`, a given file kept in the file store's bucket counts as available."""
     with db.read() as session:
         run = session.get(ImportRun, run_id)
         if run is None:
@@ -240,7 +245,7 @@ def check_again(db: Database, actor: Actor, run_id: uuid.UUID) -> AgainCheck:
             path = Path(source.path)
             if path.is_file():
                 file_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-            else:
+            elif not _kept_elsewhere(source, settings):
                 problem = problem or (
                     f"The file {source.name} of this run is no longer available (uploads are "
                     "kept for a limited time); import it again with a new upload."
@@ -276,3 +281,10 @@ def check_again(db: Database, actor: Actor, run_id: uuid.UUID) -> AgainCheck:
             newest_at=newest_at,
             problem=problem,
         )
+
+
+def _kept_elsewhere(source: GivenFile, settings: Settings | None) -> bool:
+    # Another machine received it and the file store's bucket keeps it for every machine.
+    if source.key is None or settings is None:
+        return False
+    return FileStore.of(settings).exists(source.key)

@@ -9,7 +9,6 @@ a UUID resolved under DATA_DIR/uploads, so a client never names a path.
 from __future__ import annotations
 
 import shutil
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from planport.domain.blocks import BlockDef
 from planport.domain.enums import BlockKind, PropertyType
-from planport.domain.errors import Invalid, NotFound
+from planport.domain.errors import Invalid
 from planport.domain.file_settings import (
     DATE_PATTERNS,
     ENCODINGS,
@@ -49,6 +48,8 @@ from planport.domain.mapping import (
 )
 from planport.domain.summary import Reason
 from planport.services import imports
+from planport.services.imports import uploads
+from planport.services.imports.uploads import UploadOwner
 from planport.settings import Settings
 
 UPLOAD_CHUNK = 1 << 20
@@ -132,10 +133,6 @@ def targets_of(block: BlockDef) -> list[Target]:
 # ---------------------------------------------------------------- uploads
 
 
-def _uploads(settings: Settings) -> Path:
-    return settings.data_dir / "uploads"
-
-
 def _safe_name(raw: str) -> str:
     """The file name a browser sent, reduced to a plain last path component."""
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
@@ -151,27 +148,10 @@ def _copy(source: IO[bytes], target: Path) -> int:
         return handle.tell()
 
 
-@dataclass(frozen=True, slots=True)
-class UploadOwner:
-    """Who made a wizard upload, and for which block: only they reach it again, there.
-
-    Upload ids travel in request paths (and so in browser histories and logs); binding the
-    file to its uploader and block makes a learned id worthless to anyone else, who gets 404
-    as for an id that never existed.
-    """
-
-    member_id: uuid.UUID
-    block_id: uuid.UUID
-
-    @property
-    def folder_name(self) -> str:
-        return f"{self.member_id.hex}-{self.block_id.hex}"
-
-
 async def save_upload(
     form: FormData, settings: Settings, owner: UploadOwner
 ) -> tuple[uuid.UUID, Path]:
-    """Store the form's `file` under DATA_DIR/uploads/<new uuid>/<owner>/<its name>.
+    """Store the form's `file` as a new upload (`uploads/<new uuid>/<owner>/<its name>`).
 
     Starlette has already spooled the part to a temporary file (in memory only up to 1 MB);
     it is copied from there chunk by chunk. Raises Invalid without a file or for an empty one.
@@ -182,7 +162,7 @@ async def save_upload(
     spooled = item.file
     name = _safe_name(item.filename)
     return await run_in_threadpool(
-        _new_upload, settings, owner, name, lambda path: _copy(spooled, path)
+        uploads.new_upload, settings, owner, name, lambda path: _copy(spooled, path)
     )
 
 
@@ -196,45 +176,7 @@ async def save_copy(source: Path, settings: Settings, owner: UploadOwner) -> tup
         shutil.copyfile(source, path)
         return path.stat().st_size
 
-    return await run_in_threadpool(_new_upload, settings, owner, source.name, copy)
-
-
-def _new_upload(
-    settings: Settings, owner: UploadOwner, name: str, write: Callable[[Path], int]
-) -> tuple[uuid.UUID, Path]:
-    """A new upload folder holding `name`, filled by `write` (which returns the bytes written)."""
-    sweep_uploads(settings)
-    upload_id = uuid.uuid4()
-    folder = _uploads(settings) / str(upload_id)
-    (folder / owner.folder_name).mkdir(parents=True)
-    path = folder / owner.folder_name / name
-    try:
-        size = write(path)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    if size == 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise Invalid(f"{path.name} is empty: choose a file with a header and rows.", field="file")
-    return upload_id, path
-
-
-def sweep_uploads(settings: Settings) -> int:
-    """Delete wizard uploads older than PLANPORT_UPLOAD_RETENTION_HOURS; returns how many.
-
-    A wizard keeps its file between steps by id only, so an abandoned wizard leaves its upload
-    behind; every new upload clears those past the retention.
-    """
-    root = _uploads(settings)
-    if not root.is_dir():
-        return 0
-    cutoff = time.time() - settings.upload_retention_hours * 3600
-    removed = 0
-    for folder in root.iterdir():
-        if folder.is_dir() and folder.stat().st_mtime < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed
+    return await run_in_threadpool(uploads.new_upload, settings, owner, source.name, copy)
 
 
 @asynccontextmanager
@@ -248,13 +190,8 @@ async def form_of(request: Request) -> AsyncIterator[FormData]:
 
 
 def uploaded_file(settings: Settings, upload_id: uuid.UUID, owner: UploadOwner) -> Path:
-    """The file of an upload made by `owner`. Raises NotFound when it is gone or was made by
-    someone else or for another block (the same answer: nothing tells the id exists)."""
-    folder = _uploads(settings) / str(upload_id) / owner.folder_name
-    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
-    if not files:
-        raise NotFound("This uploaded file is no longer here. Upload it again.")
-    return files[0]
+    """The file of an upload made by `owner` (see `uploads.uploaded_file`)."""
+    return uploads.uploaded_file(settings, upload_id, owner)
 
 
 # ---------------------------------------------------------------- file settings

@@ -4,7 +4,6 @@ another block, and renaming, duplicating and deleting it."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Callable
 
@@ -23,14 +22,14 @@ from planport.domain.sources import (
 )
 from planport.services import blocks
 from planport.services.blocks import applications
-from planport.services.imports import configurations, runs, sources
+from planport.services.imports import configurations, runs, sources, uploads
+from planport.services.imports.uploads import UploadOwner
 from planport.web import auth
 from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.formatting import unless_gone, when
 from planport.web.pages.imports._forms import (
     CHOICES,
-    UploadOwner,
     form_of,
     save_upload,
     targets_of,
@@ -266,7 +265,7 @@ async def run_configuration(
             )
         finally:
             if path is not None:
-                shutil.rmtree(path.parent, ignore_errors=True)
+                await run_in_threadpool(uploads.discard, caller.settings, path)
     return redirect(caller.request, f"/runs/{finished.id}")
 
 

@@ -21,12 +21,12 @@ from planport.domain.sources import BlockSource, FolderSource
 from planport.services import Database
 from planport.services.blocks.applications import ApplicationView
 from planport.services.imports import configurations, sources
+from planport.services.imports.uploads import UploadOwner
 from planport.web import auth
 from planport.web.auth import Caller
 from planport.web.errors import status_for
 from planport.web.formatting import when
 from planport.web.pages.imports._forms import (
-    UploadOwner,
     compact,
     form_of,
     save_copy,

@@ -114,7 +114,7 @@ def confirm_again(
 ) -> Response:
     """Run again's confirmation: which file it imports and when that file came, and whether
     newer imports into the block would be overwritten. Its form posts to the same address."""
-    check = check_again(caller.db, caller.actor, run_id)
+    check = check_again(caller.db, caller.actor, run_id, settings=caller.settings)
     found = runs.get_run(caller.db, caller.actor, run_id)
     application = applications.get_application(caller.db, caller.actor, found.application_id)
     context = {"run": found, "application": application, "check": check, "when": when(caller.actor)}
@@ -128,7 +128,7 @@ def again(
 ) -> Response:
     """A new run with the same configuration, source, settings and mapping; its page."""
     try:
-        new_id = runs.run_again(caller.db, caller.actor, run_id)
+        new_id = runs.run_again(caller.db, caller.actor, run_id, app_settings=caller.settings)
     except PlanportError as error:
         return _run_page(
             caller, run_id, "", "", action_error=error.message, status=status_for(error)

@@ -31,7 +31,8 @@ from planport.domain.summary import Reason
 from planport.domain.work_limits import TimeLimitReached, WorkLimit
 from planport.services import Database, imports
 from planport.services.blocks.applications import ApplicationView
-from planport.services.imports import configurations, runs
+from planport.services.imports import configurations, runs, uploads
+from planport.services.imports.uploads import UploadOwner
 from planport.settings import Settings
 from planport.web import auth
 from planport.web.auth import Caller
@@ -39,7 +40,6 @@ from planport.web.errors import status_for
 from planport.web.limits import while_connected
 from planport.web.pages.imports._forms import (
     CHOICES,
-    UploadOwner,
     compact,
     form_of,
     form_text,
@@ -484,6 +484,7 @@ def _run(
         wizard.file_settings,
         mapping,
         file_name=wizard.path.name,
+        key=uploads.key_of(caller.settings, wizard.path),
     )
     # After the commit (start_import's transaction has ended): the executor may start it now.
     caller.request.app.state.executor.submit(run_id)

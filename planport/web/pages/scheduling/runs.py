@@ -78,7 +78,7 @@ def confirm_run_again(
     context = {
         "run": found,
         "application": applications.get_application(caller.db, caller.actor, application_id),
-        "check": check_again(caller.db, caller.actor, run_id),
+        "check": check_again(caller.db, caller.actor, run_id, settings=caller.settings),
         "when": when(caller.actor),
         "action": caller.request.url.path,
         "back": _page(application_id, found.configuration_id),
@@ -94,7 +94,7 @@ def run_again(
 ) -> Response:
     """A new run with the same configuration, source, settings and mapping."""
     found = _run_of(caller.db, caller.actor, application_id, run_id)
-    new_id = runs.run_again(caller.db, caller.actor, run_id)
+    new_id = runs.run_again(caller.db, caller.actor, run_id, app_settings=caller.settings)
     caller.request.app.state.executor.submit(new_id)  # after run_again's commit
     return redirect(
         caller.request, _page(application_id, found.configuration_id), flash="Import started again."
