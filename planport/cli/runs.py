@@ -140,13 +140,16 @@ def _print_run(view: RunView) -> None:
     console.print(f"Run {view.id}: [bold]{view.status.value}[/]")
     console.print(f"Configuration: {view.configuration_id or '— (no saved configuration)'}")
     console.print(f"Block: {view.block_name}")
-    console.print(f"Trigger: {view.trigger.label} · by {view.actor_email or '—'}")
+    key = f" with the key {view.api_key_name}" if view.api_key_name else ""
+    console.print(f"Trigger: {view.trigger.label}{key} · by {view.actor_email or '—'}")
     console.print(
         f"Created {when(view.created_at)} · started {when(view.started_at)} · finished "
         f"{when(view.finished_at)}"
     )
     if view.file_name:
-        console.print(f"File: {view.file_name}")
+        size = f" · {view.file_size:,} bytes" if view.file_size is not None else ""
+        digest = f" · SHA-256 {view.file_sha256}" if view.file_sha256 else ""
+        console.print(f"File: {view.file_name}{size}{digest}")
     if view.summary is not None:
         print_summary(view.summary)
     else:

@@ -319,6 +319,41 @@ def test_runs_list_shows_the_newest_runs_first_and_runs_show_one_in_full(demo_in
     assert "line 3: 'QA'" in shown.stdout
 
 
+def test_runs_show_names_the_api_key_and_the_pushed_file_of_an_api_run(demo: Demo) -> None:
+    import hashlib
+
+    from planport.domain.api_keys import ApiKeyType
+    from planport.services.imports import pushes
+    from planport.services.workspace import api_keys
+    from planport.settings import Settings
+
+    created = demo.run(
+        "apikey", "create", "--owner", DEMO_EMAIL, "--type", "import", "--name", "Workday EIB"
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    revenue = uuid.UUID(demo.configuration_id("Revenue, monthly file"))
+    content = (demo.samples / "revenue_2027-01.csv").read_bytes()
+    settings = Settings(data_dir=demo.data_dir)
+    with _open(demo) as db:
+        caller = api_keys.authenticate(db, key, ApiKeyType.IMPORT, "127.0.0.1")
+        target = pushes.push_target(db, caller, revenue, settings)
+        path = pushes.new_push_file(settings, "revenue-eib.csv")
+        path.write_bytes(content)
+        pushes.check_pushed_file(db, caller, target, path)
+        run_id = pushes.queue_push(db, caller, target, path, settings)
+        assert runs.claim_run(db, run_id, "test-worker")
+        ran = runs.execute_run(db, run_id, "test-worker", settings=settings)
+    assert ran.status is RunStatus.COMPLETED, ran.errors
+
+    shown = demo.run("runs", "show", str(run_id), "--as", DEMO_EMAIL)
+
+    assert shown.returncode == 0, shown.stderr
+    assert f"Trigger: API with the key Workday EIB · by {DEMO_EMAIL}" in shown.stdout
+    digest = hashlib.sha256(content).hexdigest()
+    assert f"File: revenue-eib.csv · {len(content):,} bytes · SHA-256 {digest}" in shown.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
