@@ -5,15 +5,23 @@ would (`planport demo`, a key from `planport apikey create`):
                   server's peak RSS growth during the push (target < 50 MB: the body is streamed
                   to disk). The server runs with --no-worker so that the run it queues is not
                   executed meanwhile: the figures are the push's own.
-  status          GET /api/v1/import/<id>/status?includedDetailedReport=true of a finished run,
-                  from --clients concurrent clients (one keep-alive connection each, asking
-                  again as soon as answered) for --seconds against a server on PostgreSQL:
-                  p50 / p99 latency and requests/s (target p99 < 50 ms at 200 clients); and
-                  the p50 of one client alone, the request's own cost.
+  status          GET /api/v1/import/<id>/status?includedDetailedReport=true of a finished run
+                  against a server on PostgreSQL, for --seconds each:
+                  - closed loop: --clients concurrent clients (one keep-alive connection each,
+                    asking again as soon as answered): requests/s, the server's capacity, and
+                    p50 / p99 latency, which in a closed loop is clients / capacity; the
+                    server's CPU per answer; and the p50 of one client alone, the request's
+                    own cost;
+                  - polling: --poll-clients clients each asking every --poll-interval seconds,
+                    as source systems waiting for their runs do: p50 / p99 latency (target
+                    p99 < 50 ms at 200 clients).
+                  Every request is counted against the address's request limit, set high
+                  enough that none is refused.
   authenticate    `api_keys.authenticate` of a valid key in a loop, in this process: µs per call
                   on SQLite and on PostgreSQL.
 
     python -m benchmarks.api [--push-mb 1024] [--clients 200] [--seconds 10] [--auth-calls 5000]
+                             [--poll-clients 200] [--poll-interval 1]
 
 Prints one table, then one JSON line with every figure.
 """
@@ -26,6 +34,7 @@ import contextlib
 import http.client
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -104,13 +113,15 @@ class Server:
 # ------------------------------------------------------------------ live servers
 
 
-def _environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def _environment(
+    data_dir: Path, database_url: str | None, settings: dict[str, str] | None = None
+) -> dict[str, str]:
     # Only the settings given here count: none inherited from the shell running the benchmark.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PLANPORT_")}
     environment |= {"PLANPORT_DATA_DIR": str(data_dir), "PLANPORT_LOG_LEVEL": "warning"}
     if database_url:
         environment["PLANPORT_DATABASE_URL"] = database_url
-    return environment
+    return environment | (settings or {})
 
 
 def _planport(environment: dict[str, str], *args: str) -> str:
@@ -128,9 +139,16 @@ def _planport(environment: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path, database_url: str | None, *, worker: bool) -> Iterator[Server]:
-    """The demo loaded, an Import key created, and `planport serve` answering on a free port."""
-    environment = _environment(data_dir, database_url)
+def serving(
+    data_dir: Path,
+    database_url: str | None,
+    *,
+    worker: bool,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """The demo loaded, an Import key created, and `planport serve` answering on a free port,
+    with `settings` (PLANPORT_* variables) besides the data folder and database."""
+    environment = _environment(data_dir, database_url, settings)
     loaded = _planport(environment, "demo")
     hint = next(line for line in loaded.splitlines() if "planport import run" in line)
     configuration_id, sample = hint.split("planport import run ")[1].split()
@@ -261,55 +279,115 @@ def measure_push(folder: Path, megabytes: float) -> dict[str, float]:
 
 # ------------------------------------------------------------------ status under load
 
+# Every status request is still counted against its address's limit (one upsert on
+# PostgreSQL), but the load's thousands of requests from 127.0.0.1 must not be answered 429.
+STATUS_SETTINGS = {"PLANPORT_API_REQUESTS_PER_WINDOW": "1000000"}
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """How clients ask: `interval_s` None asks again as soon as answered (closed loop, the
+    server's capacity); a number asks every `interval_s` seconds from a random phase, as a
+    source system polling a run's status does (a late answer makes the next ask at once)."""
+
+    clients: int
+    seconds: float
+    interval_s: float | None = None
+
+
+@dataclass
+class Answers:
+    latencies: list[float]  # seconds, of the requests sent after the warm-up
+    failures: int = 0  # answers that were not 200, warm-up included
+
+
+async def _ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> bool:
+    """Send `request`, read its whole answer; whether it was 200."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    await reader.readexactly(length)
+    return head[9:12] == b"200"
+
 
 async def _client(
-    port: int, request: bytes, stop_at: float, keep_from: float, found: list[float]
-) -> int:
-    """Ask, read the whole answer, ask again, until `stop_at`; appends the latencies (s) of
-    requests sent from `keep_from` on to `found`. Returns the answers that were not 200."""
+    port: int, request: bytes, load: Load, window: tuple[float, float], answers: Answers
+) -> None:
+    """One client on its own keep-alive connection, asking until the window's end; records
+    the latencies of requests sent from the window's start on."""
+    keep_from, stop_at = window
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    failures = 0
+    next_at = time.perf_counter() + (random.uniform(0, load.interval_s) if load.interval_s else 0)
     try:
-        while (started := time.perf_counter()) < stop_at:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = next(
-                int(line.split(b":")[1])
-                for line in head.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            await reader.readexactly(length)
+        while True:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            if (started := time.perf_counter()) >= stop_at:
+                break
+            answers.failures += not await _ask(reader, writer, request)
             if started >= keep_from:
-                found.append(time.perf_counter() - started)
-            failures += head[9:12] != b"200"
+                answers.latencies.append(time.perf_counter() - started)
+            next_at = next_at + load.interval_s if load.interval_s else 0.0
     finally:
         writer.close()
         await writer.wait_closed()
-    return failures
 
 
-async def _load(port: int, request: bytes, clients: int, seconds: float) -> tuple[list[float], int]:
-    warm_s = min(1.0, seconds / 4)  # connections opened and the server's pool filled first
+async def _load(port: int, request: bytes, load: Load) -> Answers:
+    # Connections opened, the server's pool filled and every poller past its first ask first.
+    warm_s = load.interval_s or min(1.0, load.seconds / 4)
     keep_from = time.perf_counter() + warm_s
-    stop_at = keep_from + seconds
-    found: list[float] = []
-    failures = await asyncio.gather(
-        *(_client(port, request, stop_at, keep_from, found) for _ in range(clients))
+    answers = Answers([])
+    window = (keep_from, keep_from + load.seconds)
+    await asyncio.gather(
+        *(_client(port, request, load, window, answers) for _ in range(load.clients))
     )
-    return found, sum(failures)
+    return answers
 
 
-def _run_load(port: int, request: bytes, clients: int, seconds: float) -> tuple[list[float], int]:
+def _run_load(port: int, request: bytes, load: Load) -> Answers:
     # Its own thread, hence its own event loop: the caller's thread may already run one (the
     # test suite's browser fixtures do), and asyncio.run refuses to nest.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _load(port, request, clients, seconds)).result()
+        return pool.submit(asyncio.run, _load(port, request, load)).result()
 
 
-def measure_status(folder: Path, clients: int, seconds: float) -> dict[str, float]:
+def _cpu_s(pid: int) -> float:
+    """CPU time (user + system) of a process and its children alive now (uvicorn's workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def _figures(prefix: str, load: Load, answers: Answers) -> dict[str, float]:
+    found = answers.latencies
+    return {
+        f"{prefix}_clients": load.clients,
+        f"{prefix}_requests": len(found),
+        f"{prefix}_rps": round(len(found) / load.seconds),
+        f"{prefix}_p50_ms": round(percentile(found, 0.50) * 1000, 1),
+        f"{prefix}_p99_ms": round(percentile(found, 0.99) * 1000, 1),
+        f"{prefix}_max_ms": round(max(found, default=0.0) * 1000, 1),
+        f"{prefix}_failed": answers.failures,
+    }
+
+
+def measure_status(folder: Path, closed: Load, polling: Load) -> dict[str, float]:
+    """The status of a finished run under `closed` and `polling` loads, and alone."""
     data_dir = folder / "status-postgresql"
     data_dir.mkdir()
-    with database("postgresql", folder) as db, serving(data_dir, db.url, worker=True) as server:
+    with (
+        database("postgresql", folder) as db,
+        serving(data_dir, db.url, worker=True, settings=STATUS_SETTINGS) as server,
+    ):
         status, answer = server.push(server.sample)
         if status != 200:
             raise RuntimeError(f"the push was refused: {status} {answer}")
@@ -317,17 +395,18 @@ def measure_status(folder: Path, clients: int, seconds: float) -> dict[str, floa
         if server.wait_finished(import_id) != "Completed":
             raise RuntimeError(f"run {import_id} failed")
         request = server.status_request(import_id)
-        alone, _ = _run_load(server.port, request, 1, min(seconds, 3.0))
-        latencies, failures = _run_load(server.port, request, clients, seconds)
+        alone = _run_load(server.port, request, Load(1, min(closed.seconds, 3.0)))
+        cpu_before = _cpu_s(server.pid)
+        loaded = _run_load(server.port, request, closed)
+        cpu_s = _cpu_s(server.pid) - cpu_before
+        polled = _run_load(server.port, request, polling)
     return {
-        "pg_status_clients": clients,
-        "pg_status_requests": len(latencies),
-        "pg_status_rps": round(len(latencies) / seconds),
-        "pg_status_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
-        "pg_status_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-        "pg_status_max_ms": round(max(latencies, default=0.0) * 1000, 1),
-        "pg_status_failed": failures,
-        "pg_status_1_client_p50_ms": round(percentile(alone, 0.50) * 1000, 2),
+        **_figures("pg_status", closed, loaded),
+        "pg_status_1_client_p50_ms": round(percentile(alone.latencies, 0.50) * 1000, 2),
+        # The server's CPU per answer under the closed load, warm-up requests included.
+        "pg_status_server_cpu_ms": round(cpu_s * 1000 / max(1, len(loaded.latencies)), 2),
+        "pg_poll_interval_s": polling.interval_s or 0.0,
+        **_figures("pg_poll", polling, polled),
     }
 
 
@@ -361,6 +440,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10, help="length of the status load")
     parser.add_argument("--auth-calls", type=int, default=5000)
+    parser.add_argument(
+        "--poll-clients", type=int, default=200, help="clients polling the status each interval"
+    )
+    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as name:
@@ -368,7 +451,9 @@ def main(argv: list[str] | None = None) -> None:
         figures |= measure_push(folder, args.push_mb)
         figures |= measure_authenticate("sqlite", folder, args.auth_calls)
         if postgres_available():
-            figures |= measure_status(folder, args.clients, args.seconds)
+            closed = Load(args.clients, args.seconds)
+            polling = Load(args.poll_clients, args.seconds, args.poll_interval)
+            figures |= measure_status(folder, closed, polling)
             figures |= measure_authenticate("postgresql", folder, args.auth_calls)
         else:
             print("PostgreSQL is not answering on 127.0.0.1:5432; skipping it")

@@ -60,7 +60,8 @@ def test_the_api_benchmark_pushes_polls_and_authenticates_and_ends_with_one_json
 ) -> None:
     from benchmarks import api
 
-    api.main(["--push-mb", "2", "--clients", "5", "--seconds", "1", "--auth-calls", "20"])
+    sizes = ["--push-mb", "2", "--clients", "5", "--seconds", "1", "--auth-calls", "20"]
+    api.main([*sizes, "--poll-clients", "5", "--poll-interval", "0.2"])
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["sqlite_push_mb"] == 2.0
     assert figures["sqlite_push_mb_s"] > 0
@@ -68,5 +69,9 @@ def test_the_api_benchmark_pushes_polls_and_authenticates_and_ends_with_one_json
     assert figures["pg_status_requests"] > 0
     assert figures["pg_status_failed"] == 0
     assert figures["pg_status_p99_ms"] >= figures["pg_status_p50_ms"] > 0
+    assert figures["pg_status_server_cpu_ms"] > 0
+    assert figures["pg_poll_requests"] > 0
+    assert figures["pg_poll_failed"] == 0
+    assert figures["pg_poll_p99_ms"] >= figures["pg_poll_p50_ms"] > 0
     assert figures["sqlite_authenticate_us"] > 0
     assert figures["pg_authenticate_us"] > 0
