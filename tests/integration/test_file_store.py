@@ -5,8 +5,6 @@ and the bucket."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import subprocess
 import sys
@@ -25,8 +23,7 @@ from planport.services.imports import pushes, uploads
 from planport.services.imports.uploads import UploadOwner
 from planport.settings import Settings
 from planport.store.files import FileStore
-from tests.integration.test_cli import planport
-from tests.servers import free_port, wait_until_ready
+from tests.servers import demo_with_import_key, free_port, json_call, wait_until_ready
 
 AWS = {
     "AWS_ACCESS_KEY_ID": "planport-test",
@@ -175,16 +172,7 @@ def test_a_push_to_the_web_process_is_imported_by_a_worker_with_another_data_dir
         "PLANPORT_LOG_LEVEL": "info",
         **AWS,
     }
-    loaded = planport("demo", data_dir=web_dir, env=shared, timeout=120)
-    assert loaded.returncode == 0, loaded.stderr
-    hint = next(line for line in loaded.stdout.splitlines() if "planport import run" in line)
-    configuration_id, sample = hint.split("planport import run ")[1].split()
-    created = planport(
-        "apikey", "create", "--owner", "demo@planport.local", "--type", "import",
-        data_dir=web_dir, env=shared,
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    key = created.stdout.strip().splitlines()[-1]
+    configuration_id, sample, key = demo_with_import_key(web_dir, shared)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PLANPORT_")}
     environment |= shared
     port = free_port()
@@ -206,8 +194,8 @@ def test_a_push_to_the_web_process_is_imported_by_a_worker_with_another_data_dir
                 worker_dir / "worker.log",
             )
         )
-        content = Path(sample).read_bytes()
-        status, answer = _request(
+        content = sample.read_bytes()
+        status, answer = json_call(
             port,
             "POST",
             f"/api/v1/import/push/csv?configurationId={configuration_id}",
@@ -269,22 +257,10 @@ class _process:
             self.process.wait(timeout=10)
 
 
-def _request(
-    port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]
-) -> tuple[int, dict[str, Any]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        answer = connection.getresponse()
-        return answer.status, json.loads(answer.read() or b"null")
-    finally:
-        connection.close()
-
-
 def _finished(port: int, key: str, run_id: str, worker_log: Path) -> dict[str, Any]:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        status, report = _request(
+        status, report = json_call(
             port,
             "GET",
             f"/api/v1/import/{run_id}/status?includedDetailedReport=true",

@@ -9,7 +9,6 @@ The server runs without worker threads, so pushed runs stay queued until the tes
 from __future__ import annotations
 
 import gzip
-import http.client
 import json
 import os
 import subprocess
@@ -33,7 +32,7 @@ from tests.conftest import postgres_schema
 from tests.integration.builders import grant
 from tests.integration.test_cli import planport
 from tests.pigment_schemas import validate
-from tests.servers import free_port, wait_until_ready
+from tests.servers import free_port, json_call, wait_until_ready
 
 DEMO = "demo@planport.local"
 MAX_PUSH_BYTES = 64 * 1024
@@ -56,13 +55,7 @@ class Server:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            answer = connection.getresponse()
-            return answer.status, json.loads(answer.read() or b"null")
-        finally:
-            connection.close()
+        return json_call(self.port, method, path, body, headers)
 
     def push(
         self, key: str, body: bytes | None = None, *, query: str | None = None, **headers: str
