@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,20 @@ _BINARY_KINDS = (
 
 
 _BINARY_CONTROLS = [*range(0, 9), *range(14, 32)]  # not tab, line breaks, form feed
+
+
+# Bytes of plain ASCII text: printable characters, tab and line breaks.
+_TEXT = frozenset([9, 10, 13, *range(32, 127)])
+
+
+# The share of a sample's byte pairs that are an ASCII character and a zero byte for it to be
+# taken for UTF-16 without a mark: a CSV file's digits, separators and line breaks are ASCII
+# even when its names are not.
+UTF16_ASCII = 0.3
+
+
+# How a JSON document or JSON lines begin ('{"', '[{', '["', '[['…), which no header row does.
+_JSON_START = re.compile(r'\s*(?:\{\s*["}]|\[\s*[{\["\]])')
 
 
 class FileUnreadable(Exception):
@@ -167,6 +182,37 @@ def _looks_binary(sample: bytes) -> bool:
     return controls * 100 > len(sample)
 
 
+def _refuse_utf16_without_mark(sample: bytes, chosen: str) -> None:
+    """Refuse UTF-16 text that lost its byte-order mark unless a UTF-16 byte order is chosen:
+    read as UTF-8 or Windows-1252 it is only text and NUL bytes. Its sign: ASCII characters,
+    each with a zero byte on the same side, in at least UTF16_ASCII of the sample's pairs."""
+    if chosen.startswith("utf-16") or any(sample.startswith(bom) for bom, _, _ in _BOMS):
+        return
+    pairs = len(sample) // 2
+    if pairs < 8:
+        return
+    even, odd = sample[0 : 2 * pairs : 2], sample[1 : 2 * pairs : 2]
+    for order, high, low in (("LE", odd, even), ("BE", even, odd)):
+        if high.count(0) < pairs * UTF16_ASCII:
+            continue  # the usual case, counted fast: no zero byte beside most characters
+        ascii_pairs = sum(1 for h, c in zip(high, low, strict=True) if h == 0 and c in _TEXT)
+        if ascii_pairs >= pairs * UTF16_ASCII:
+            raise FileUnreadable(
+                f"This looks like UTF-16 {order} text without a byte-order mark (a zero byte "
+                f"beside nearly every character). Choose UTF-16 {order} as the encoding in the "
+                "file settings, or save the file as UTF-8."
+            )
+
+
+def _refuse_json(text: str) -> None:
+    if _JSON_START.match(text):
+        raise FileUnreadable(
+            f"This looks like JSON (it starts with {text.lstrip()[0]!r}), not a CSV file. "
+            "Export the data as CSV or another delimited text file (a header row, then one "
+            "row per line) and import that file."
+        )
+
+
 def _refuse_binary(text: str) -> None:
     position = text.find("\x00")
     if position >= 0:
@@ -231,6 +277,17 @@ def _sample_records(text: str, dialect: Dialect, skip_rows: int) -> tuple[list[l
     return records, first
 
 
+def _whole_lines(text: str) -> str:
+    """`text` up to its last line break: a sample cut in the middle of a row would read a
+    header short of its last columns."""
+    return text[: max(text.rfind("\n"), text.rfind("\r")) + 1]
+
+
+def _lines_in(text: str) -> int:
+    """How many line breaks `text` holds ("\r\n" once)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
 def _column_names(first: list[str], header: bool) -> list[str]:
     if not header:
         return [f"Column {i}" for i in range(1, len(first) + 1)]
@@ -252,11 +309,20 @@ def detect(path: Path, settings: FileSettings) -> tuple[Dialect, list[str], int]
     if not sample:
         raise FileUnreadable("The file is empty.")
     _refuse_binary_kind(sample)
+    _refuse_utf16_without_mark(sample, settings.encoding)
     encoding, bom, codec = _encoding(sample, settings.encoding)
     text = _decode_sample(sample[bom:], encoding, codec)
     _refuse_binary(text)
+    _refuse_json(text)
     dialect = Dialect(encoding, _separator(text, settings), settings.quote, bom, codec)
-    records, first_record = _sample_records(text, dialect, settings.skip_rows)
+    complete = text if len(sample) < SAMPLE_SIZE else _whole_lines(text)
+    records, first_record = _sample_records(complete, dialect, settings.skip_rows)
+    if not records and complete != text and text[len(complete) :].strip():
+        raise FileUnreadable(
+            f"Line {_lines_in(complete) + 1} does not end within the first "
+            f"{SAMPLE_SIZE >> 10} KB of the file, so its columns cannot be read: a CSV file "
+            "has one row per line, and its first row must be shorter than that."
+        )
     if not records:
         raise FileUnreadable(
             f"The file has no rows after the {settings.skip_rows} skipped row(s)."

@@ -30,13 +30,14 @@ import pyarrow.csv as pacsv
 from planport.domain.file_settings import FileSettings
 from planport.domain.work_limits import WorkLimit
 from planport.engine.detection import BLOCK_SIZE as BLOCK_SIZE
+from planport.engine.detection import SAMPLE_SIZE, detect
 from planport.engine.detection import Dialect as Dialect
 from planport.engine.detection import FileUnreadable as FileUnreadable
-from planport.engine.detection import detect
 
 PREVIEW_BYTES = 16 << 20  # the most a preview reads, whatever the file holds
 MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
 CHECK_EVERY = 4096  # records of a Python pass over the file between two checks of its limit
+TAIL_CHUNK = 1 << 20  # bytes read at a time, backwards, to find the file's last line
 
 
 @dataclass(slots=True)
@@ -77,8 +78,9 @@ def open_source(path: Path, settings: FileSettings, *, limit: WorkLimit | None =
     """Detect what `settings` leaves to detection and read the header. Everything read from
     the returned source afterwards stops at `limit`.
 
-    Raises FileUnreadable for an empty, binary or undecodable file; TimeLimitReached or
-    WorkCalledOff when `limit` says so (detection itself is bounded by DETECT_BYTES).
+    Raises FileUnreadable for an empty, binary or undecodable file, and for one cut off inside
+    a row (see `_refuse_cut_off`); TimeLimitReached or WorkCalledOff when `limit` says so
+    (detection itself is bounded by DETECT_BYTES).
     """
     if limit is not None:
         limit.check()
@@ -89,6 +91,7 @@ def open_source(path: Path, settings: FileSettings, *, limit: WorkLimit | None =
         path, settings, dialect, columns, rows_before_data + 1, rows_before_data, limit=limit
     )
     source.check_limit()
+    _refuse_cut_off(source)
     return source
 
 
@@ -138,12 +141,96 @@ def iter_batches(
         _refuse_unclosed_quote(source)
 
 
+@dataclass(frozen=True, slots=True)
+class _LastLine:
+    text: str  # what follows the file's last line break (all of it when `too_long`)
+    only: bool = False  # the file has no line break at all: this line is its first row
+    too_long: bool = False  # no line break in the last BLOCK_SIZE bytes
+
+
+def _refuse_cut_off(source: Source) -> None:
+    """Raise FileUnreadable when the file ends inside a row: a push or a transfer that broke
+    off, or a file still being written. Imported, its last row would be skipped and the rows
+    that never arrived would be missed without a word.
+
+    Its signs: a last line with fewer fields than the header and no line break after it (told
+    only when that line holds no quote: a quoted value may span lines), a last line longer
+    than a row can be, and, in a file small enough to read whole now, a quote never closed.
+    Reads the file's end (one TAIL_CHUNK, unless its last line is longer); a whole pass only
+    to number the line of a file refused, or for a file under SAMPLE_SIZE.
+    """
+    if source.path.stat().st_size <= SAMPLE_SIZE:
+        _refuse_unclosed_quote(source)
+    last = _last_line(source)
+    if last is None or last.only:
+        return
+    # pyarrow's limit is on UTF-8 bytes, which it reads whatever the file's encoding.
+    if last.too_long or len(last.text.encode("utf-8", "replace")) > BLOCK_SIZE:
+        raise FileUnreadable(
+            f"Line {_line_count(source)} is longer than {BLOCK_SIZE >> 20} MB, "
+            "the largest row Planport reads."
+        )
+    text = last.text.strip(" \t\x1a")  # a DOS end-of-file mark is no row
+    if not text or source.dialect.quote in text:
+        return
+    fields = text.count(source.dialect.separator) + 1
+    if fields < len(source.columns):
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise FileUnreadable(
+            f"The file ends in the middle of line {_line_count(source)} ({shown!r}): that "
+            f"line has {fields} of the {len(source.columns)} columns and no line break "
+            "after it, so the file looks cut off. Send or export the whole file again."
+        )
+
+
+def _last_line(source: Source) -> _LastLine | None:
+    """The text after the file's last line break, None when a line break ends the file.
+    Read backwards a TAIL_CHUNK at a time, each decoded alone (a character cut at a chunk's
+    edge is replaced; separators and quotes never are), UTF-16 on its two-byte grid."""
+    codec = source.dialect.text_codec
+    step = 2 if codec.startswith("utf-16") else 1
+    start = source.dialect.bom
+    pieces: list[str] = []
+    with source.path.open("rb") as handle:
+        end = handle.seek(0, io.SEEK_END)
+        position = end - (end - start) % step
+        while position > start:
+            if end - position > BLOCK_SIZE:
+                return _LastLine("".join(reversed(pieces)), too_long=True)
+            begin = max(start, position - TAIL_CHUNK)
+            handle.seek(begin)
+            text = handle.read(position - begin).decode(codec, errors="replace")
+            if not pieces and text.endswith(("\n", "\r")):
+                return None
+            cut = max(text.rfind("\n"), text.rfind("\r"))
+            if cut >= 0:
+                pieces.append(text[cut + 1 :])
+                return _LastLine("".join(reversed(pieces)))
+            pieces.append(text)
+            position = begin
+    return _LastLine("".join(reversed(pieces)), only=True)
+
+
+def _line_count(source: Source) -> int:
+    """The number of the file's last line (a whole pass: only for a file being refused)."""
+    breaks, returns, pairs, previous = 0, 0, 0, ""
+    with _text_after_bom(source) as handle:
+        while chunk := handle.read(TAIL_CHUNK):
+            source.check_limit()
+            breaks += chunk.count("\n")
+            returns += chunk.count("\r")
+            pairs += chunk.count("\r\n") + (previous == "\r" and chunk[0] == "\n")
+            previous = chunk[-1]
+    return breaks + returns - pairs + 1
+
+
 def _refuse_unclosed_quote(source: Source) -> None:
     """Raise FileUnreadable when a quote is never closed: the parser then reads the rest of
     the file as one value (the last row's last field, or a row with too few fields).
 
-    Run only when the file shows one of those signs: a second pass with Python's csv module,
-    whose strict mode says "unexpected end of data" when the file ends inside quotes.
+    Run only when the file shows one of those signs, or on opening a file small enough to
+    read whole at once: a second pass with Python's csv module, whose strict mode says
+    "unexpected end of data" when the file ends inside quotes.
     """
     csv.field_size_limit(BLOCK_SIZE)
     with _text_after_bom(source) as handle:

@@ -70,8 +70,11 @@ def test_the_example_pushes_a_file_waits_and_prints_what_the_run_really_did(
 
 
 def test_an_import_that_fails_exits_1_with_the_reason(live: Live, tmp_path: Path) -> None:
+    # A quote never closed deep in a large file: the push's check reads the file's start and
+    # end (a small file like this is refused at once, 400), the run finds it reading on.
     file = tmp_path / "broken.csv"
-    file.write_text('Month,Country,Product,Revenue\n2027-06,FR,P001,1\n2027-06,"FR,P002,2\n')
+    rows = "2027-06,FR,P001,1\n" * 20_000
+    file.write_text(f'Month,Country,Product,Revenue\n{rows}2027-06,"FR,P002,2\n2027-06,FR,P003,3\n')
 
     result = push_and_poll(live, live.configuration_id, file)
 

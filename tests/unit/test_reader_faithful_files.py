@@ -133,7 +133,9 @@ def test_a_quote_never_closed_names_the_line_where_it_opened(
 
 
 def test_a_quote_never_closed_in_a_column_not_imported_is_still_found(tmp_path: Path) -> None:
-    source = open_source(write(tmp_path, b'Code,Note\nFR,"x\nDE,y\n'), FileSettings())
+    # Larger than the sample that open_source reads whole: only the full read finds it.
+    data = b'Code,Note\nFR,"x\n' + b"DE,y\n" * 60_000
+    source = open_source(write(tmp_path, data), FileSettings())
     with pytest.raises(FileUnreadable, match="line 2 is never closed"):
         list(iter_batches(source, include=[0]))
 
