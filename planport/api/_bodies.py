@@ -45,15 +45,16 @@ async def receive_file(request: Request, path: Path, limits: BodyLimits) -> int:
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise ApiProblem(400, f"Content-Encoding {encoding!r} is not supported: send gzip or none.")
-    gunzip = zlib.decompressobj(_GZIP) if encoding != "identity" else None
-    written = 0
+    gunzip = _Gunzip() if encoding != "identity" else None
+    written = received = 0
     pending = bytearray()
     with path.open("wb") as handle:
         chunks = request.stream().__aiter__()
         while (chunk := await _next_chunk(chunks, limits.idle_timeout_s)) is not None:
+            received += len(chunk)
             if gunzip is not None:
                 room = limits.max_bytes - written
-                written += await run_in_threadpool(_inflate, gunzip, chunk, handle, room)
+                written += await run_in_threadpool(gunzip.inflate, chunk, handle, room)
             else:
                 written += len(chunk)
                 pending += chunk
@@ -62,8 +63,8 @@ async def receive_file(request: Request, path: Path, limits: BodyLimits) -> int:
             if len(pending) >= WRITE_SLICE:
                 await run_in_threadpool(handle.write, pending)
                 pending = bytearray()
-        if gunzip is not None and not gunzip.eof:
-            raise ApiProblem(400, "The gzip stream ends before its end: the push was cut off.")
+        if gunzip is not None and received and not gunzip.ended:
+            raise ApiProblem(400, "The gzip stream stops before its end: the push was cut off.")
         await run_in_threadpool(handle.write, pending)
     return written
 
@@ -78,19 +79,43 @@ async def _next_chunk(chunks: AsyncIterator[bytes], idle_timeout_s: float) -> by
     raise ApiProblem(400, f"The push sent nothing for {idle_timeout_s:g} s and was given up.")
 
 
-def _inflate(gunzip: zlib._Decompress, chunk: bytes, handle: BinaryIO, room: int) -> int:
-    """Decompress `chunk` into `handle` a slice at a time (a bomb never sits in memory);
-    returns the bytes written, stopping once they pass `room`."""
-    total = 0
-    data = chunk
-    try:
+class _Gunzip:
+    """A gzip body unpacked as it arrives, member after member: gzip(1) writes `cat a.gz b.gz`
+    as one valid stream whose text is both files', and stopping at the first member's end
+    would import part of the file without a word."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(_GZIP)
+        self._members = 1
+
+    @property
+    def ended(self) -> bool:
+        """Whether the body so far ends where a gzip member does."""
+        return self._member.eof
+
+    def inflate(self, chunk: bytes, handle: BinaryIO, room: int) -> int:
+        """Decompress `chunk` into `handle` a slice at a time (a bomb never sits in memory);
+        returns the bytes written, stopping once they pass `room`. Raises ApiProblem(400)
+        for bytes that are not gzip."""
+        total = 0
+        data = chunk
         while data and total <= room:
-            piece = gunzip.decompress(data, WRITE_SLICE)
+            if self._member.eof:  # what follows a member's end is the next member
+                self._member = zlib.decompressobj(_GZIP)
+                self._members += 1
+            try:
+                piece = self._member.decompress(data, WRITE_SLICE)
+            except zlib.error:
+                raise ApiProblem(400, self._not_gzip()) from None
             handle.write(piece)
             total += len(piece)
-            data = gunzip.unconsumed_tail
-            if gunzip.eof:
-                break
-    except zlib.error:
-        raise ApiProblem(400, "The body is not valid gzip (Content-Encoding: gzip).") from None
-    return total
+            data = self._member.unused_data if self._member.eof else self._member.unconsumed_tail
+        return total
+
+    def _not_gzip(self) -> str:
+        if self._members == 1:
+            return "The body is not valid gzip (Content-Encoding: gzip)."
+        return (
+            f"The body is not valid gzip (Content-Encoding: gzip): after the end of its gzip "
+            f"stream (member {self._members - 1}) come bytes that are not gzip."
+        )
