@@ -21,13 +21,20 @@ from starlette.concurrency import run_in_threadpool
 from planport.api import _looker
 from planport.api._answers import ApiProblem
 from planport.api._bodies import BodyLimits, receive_file
-from planport.api._keys import LOOKER, PUSH, authenticated
+from planport.api._keys import (
+    BEARER_ONLY,
+    LOOKER,
+    PUSH,
+    authenticated,
+    client_address,
+    presented_key,
+)
 from planport.api.reports import report_json
 from planport.domain.api_keys import ApiKeyType
 from planport.domain.errors import Conflict, NotFound
 from planport.domain.imports import Trigger
 from planport.services.imports import pushes, runs
-from planport.services.imports.runs.reports import RUN_NOT_FOUND, run_report
+from planport.services.imports.runs.reports import keyed_report
 from planport.services.workspace.api_keys import KeyCaller
 from planport.settings import Settings
 
@@ -132,12 +139,17 @@ def status(
     includedDetailedReport: bool = False,
 ) -> JSONResponse:
     """The run's status; with `includedDetailedReport`, its Import Summary as Pigment's report."""
-    caller = authenticated(request, ApiKeyType.IMPORT)
     try:
-        run_id = uuid.UUID(importId)
+        run_id: uuid.UUID | None = uuid.UUID(importId)
     except ValueError:
-        raise ApiProblem(404, RUN_NOT_FOUND) from None
-    report = run_report(request.app.state.db, caller.actor, run_id)
+        run_id = None  # answered 404, once the key is known good
+    report = keyed_report(
+        request.app.state.db,
+        presented_key(request, BEARER_ONLY),
+        client_address(request, request.app.state.settings),
+        run_id,
+        detailed=includedDetailedReport,
+    )
     return JSONResponse(report_json(report, detailed=includedDetailedReport))
 
 

@@ -35,19 +35,27 @@ def may(db: Database, actor: Actor, permission: Permission, application_id: uuid
 
 
 def may_in(
-    session: Session, actor: Actor, permission: Permission, application_id: uuid.UUID
+    session: Session,
+    actor: Actor,
+    permission: Permission,
+    application_id: uuid.UUID,
+    *,
+    known_active: bool = False,
 ) -> bool:
-    """`may`, inside a caller's session."""
-    return permission in permissions_in(session, actor, application_id)
+    """`may`, inside a caller's session. `known_active`: the caller read the actor's member
+    row in this same transaction and found it active (an API key's owner), so it is not
+    read again."""
+    return permission in permissions_in(session, actor, application_id, known_active=known_active)
 
 
 def permissions_in(
-    session: Session, actor: Actor, application_id: uuid.UUID
+    session: Session, actor: Actor, application_id: uuid.UUID, *, known_active: bool = False
 ) -> frozenset[Permission]:
     """Every permission `actor` holds in the application (empty when none or inactive)."""
-    member = session.get(Member, actor.id)
-    if member is None or not member.is_active:
-        return frozenset()
+    if not known_active:
+        member = session.get(Member, actor.id)
+        if member is None or not member.is_active:
+            return frozenset()
     if actor.is_admin:
         return frozenset(Permission)
     rows = session.scalars(

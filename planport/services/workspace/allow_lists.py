@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from planport.domain.allow_lists import Entries, entries_from_text, parse_entries
@@ -114,18 +114,22 @@ def delete_list(db: Database, list_id: uuid.UUID, *, by: Actor | None) -> str:
 def addresses_for(session: Session, key_id: uuid.UUID) -> list[Entries]:
     """The lists a request with this key must pass: the key's own, else the default, else none
     (every address). One query, at each call."""
-    rows = session.execute(
-        select(IpAllowList.entries, IpAllowList.is_default, ApiKeyAllowList.api_key_id)
-        .outerjoin(
-            ApiKeyAllowList,
-            (ApiKeyAllowList.allow_list_id == IpAllowList.id)
-            & (ApiKeyAllowList.api_key_id == key_id),
-        )
-        .where(or_(ApiKeyAllowList.api_key_id.is_not(None), IpAllowList.is_default.is_(True)))
-    ).all()
+    rows = session.execute(_LISTS_OF_KEY, {"key_id": key_id}).all()
     own = [entries for entries, _, linked in rows if linked is not None]
     chosen = own or [entries for entries, is_default, _ in rows if is_default]
     return [entries_from_text(text) for text in chosen]
+
+
+# Built once: it runs on every keyed API request.
+_LISTS_OF_KEY = (
+    select(IpAllowList.entries, IpAllowList.is_default, ApiKeyAllowList.api_key_id)
+    .outerjoin(
+        ApiKeyAllowList,
+        (ApiKeyAllowList.allow_list_id == IpAllowList.id)
+        & (ApiKeyAllowList.api_key_id == bindparam("key_id")),
+    )
+    .where(or_(ApiKeyAllowList.api_key_id.is_not(None), IpAllowList.is_default.is_(True)))
+)
 
 
 def link_key(session: Session, key_id: uuid.UUID, list_ids: Sequence[uuid.UUID]) -> None:
