@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,9 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from planport import __version__, api
 from planport.domain.errors import DatabaseNotReady, PlanportError
@@ -72,11 +73,13 @@ def create_app(
         workspace.account,
         imports.alerts,
     )
+    # The API first: a source system polling a run's status would otherwise be matched
+    # against every page's route before its own.
+    app.include_router(api.router)
     for module in routed:
         app.include_router(module.router)
-    app.include_router(api.router)
     _add_error_handlers(app)
-    app.middleware("http")(_log_and_harden)
+    app.add_middleware(RequestLog)
     # Outermost: a body too large is refused before anything reads it.
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes, unlimited=api.is_push_path)
     return app
@@ -165,36 +168,58 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
 
-async def _log_and_harden(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
+class RequestLog:
     """Log each request once with its duration, and give every answer the security headers.
     An unhandled error becomes a plain 500 page, logged with its request line and one
-    traceback (no local variables; see planport.logs) — never the request's headers or body."""
-    started = time.perf_counter()
-    try:
-        response = await call_next(request)
-    except ClientDisconnect:
-        response = Response(status_code=400)  # nobody to answer (or BodyLimit answers 413)
-    except Exception:
-        log.exception("request failed", method=request.method, path=request.url.path)
-        response = _server_error(request)
-    _harden(response)
-    if not request.url.path.startswith(("/static", "/healthz", "/readyz")):
-        log.info(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-    return response
+    traceback (no local variables; see planport.logs) — never the request's headers or body.
+
+    Pure ASGI: starlette's BaseHTTPMiddleware runs every request through an extra task and
+    a memory stream, which cost a polled API endpoint more than its own work did."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: list[int] = []
+
+        async def hardened(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        request = Request(scope)
+        try:
+            await self.app(scope, receive, hardened)
+        except ClientDisconnect:
+            if not status:  # nobody to answer (or BodyLimit answers 413)
+                await Response(status_code=400)(scope, receive, hardened)
+        except Exception:
+            log.exception("request failed", method=request.method, path=request.url.path)
+            if status:
+                raise  # the answer has begun: the server closes the connection
+            await _server_error(request)(scope, receive, hardened)
+        if not request.url.path.startswith(("/static", "/healthz", "/readyz")):
+            log.info(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status=status[0] if status else 500,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
 
 
-def _harden(response: Response) -> None:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
 
 
 def _server_error(request: Request) -> Response:

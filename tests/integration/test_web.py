@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from planport.domain.enums import BlockKind, PropertyType, ValueType
@@ -335,3 +336,25 @@ def test_the_applications_address_leads_to_the_application_list(
     response = admin_client.get("/applications", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/"
+
+
+def test_every_answer_carries_the_security_headers_and_is_logged_once(
+    client: TestClient,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        page = client.get("/login")
+        api_refusal = client.get(f"/api/v1/import/{uuid.uuid4()}/status")
+        static = client.get("/favicon.ico")
+
+    for answer in (page, api_refusal, static):
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["Referrer-Policy"] == "same-origin"
+    assert api_refusal.status_code == 401
+    lines = [(e["path"], e["status"]) for e in logs if e["event"] == "request"]
+    assert lines == [
+        ("/login", 200),
+        (api_refusal.request.url.path, 401),
+        ("/favicon.ico", 200),
+    ]
+    assert all(isinstance(e["ms"], float) for e in logs if e["event"] == "request")
