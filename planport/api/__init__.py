@@ -25,11 +25,11 @@ from planport.domain.clock import utc_now
 PREFIX = "/api/"
 
 
-def _counted(request: Request) -> None:
+async def _counted(request: Request) -> None:
     """Every API request counts against its address's limit, refused ones included (a client
     guessing keys is limited too). Raises TooManyRequests (429 with Retry-After)."""
     address = client_address(request, request.app.state.settings)
-    request.app.state.request_counter.count(address, utc_now())
+    await request.app.state.request_counter.count(address, utc_now())
 
 
 router = APIRouter(dependencies=[Depends(_counted)])
