@@ -6,6 +6,7 @@ printed in one line (with the fix) and exit with status 1, never as a traceback.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -158,6 +159,11 @@ def serve(
         proxy_headers=False,
     )
     try:
+        # What start-up built (modules, the app, its routes, SQLAlchemy's mappers) lives as
+        # long as the process: moved out of the collector's sight, a full collection no
+        # longer walks it, which made the slowest 1 % of API answers under load twice as slow.
+        gc.collect()
+        gc.freeze()
         StoppingServer(config, web.state.work_limits).run()
     finally:
         if firing is not None:
