@@ -450,6 +450,9 @@ def main(argv: list[str] | None = None) -> None:
         folder = Path(name)
         figures |= measure_push(folder, args.push_mb)
         figures |= measure_authenticate("sqlite", folder, args.auth_calls)
+        # The pushed gigabyte is still being written back to disk: measured meanwhile,
+        # PostgreSQL's commits wait behind it and the status figures are the disk's.
+        os.sync()
         if postgres_available():
             closed = Load(args.clients, args.seconds)
             polling = Load(args.poll_clients, args.seconds, args.poll_interval)
