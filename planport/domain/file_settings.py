@@ -131,6 +131,8 @@ class FileSettings(_Frozen):
     header: bool = True
     skip_rows: int = Field(default=0, ge=0, le=10_000)
     layout: Layout = Layout.FLAT
+    # The sheet of an xlsx workbook to read (None: the first); ignored for other files.
+    sheet: str | None = Field(default=None, min_length=1, max_length=31)
     number: NumberFormat = NumberFormat()
     date: DateFormat = DateFormat()
     boolean: BooleanFormat = BooleanFormat()

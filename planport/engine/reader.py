@@ -33,6 +33,10 @@ from planport.engine.detection import BLOCK_SIZE as BLOCK_SIZE
 from planport.engine.detection import SAMPLE_SIZE, detect
 from planport.engine.detection import Dialect as Dialect
 from planport.engine.detection import FileUnreadable as FileUnreadable
+from planport.engine.tabular import FileFormat, Frame, file_format, open_frame
+
+# A workbook or Parquet file has no dialect: CSV's settings do not apply to it.
+NO_DIALECT = Dialect("", "", "")
 
 PREVIEW_BYTES = 16 << 20  # the most a preview reads, whatever the file holds
 MAX_ROW_TEXT = 2000  # characters of a rejected row kept for the rejects file
@@ -63,6 +67,11 @@ class Source:
     invalid_rows: list[InvalidRow] = field(default_factory=list)
     # Work done while someone waits stops at this limit (see domain.work_limits); runs: none.
     limit: WorkLimit | None = None
+    frame: Frame | None = None  # a workbook sheet or Parquet file: read by engine/tabular
+
+    @property
+    def format(self) -> FileFormat:
+        return self.frame.format if self.frame is not None else FileFormat.CSV
 
     def check_limit(self) -> None:
         """Raise TimeLimitReached or WorkCalledOff when the work on this file must stop."""
@@ -78,12 +87,30 @@ def open_source(path: Path, settings: FileSettings, *, limit: WorkLimit | None =
     """Detect what `settings` leaves to detection and read the header. Everything read from
     the returned source afterwards stops at `limit`.
 
+    An xlsx workbook or a Parquet file (told by its content) is read by `engine/tabular`: its
+    CSV settings (encoding, separator, quote, skipped rows) are ignored.
+
     Raises FileUnreadable for an empty, binary or undecodable file, and for one cut off inside
-    a row (see `_refuse_cut_off`); TimeLimitReached or WorkCalledOff when `limit` says so
-    (detection itself is bounded by DETECT_BYTES).
+    a row (see `_refuse_cut_off`), or for a damaged workbook or Parquet file; TimeLimitReached
+    or WorkCalledOff when `limit` says so (detection itself is bounded by DETECT_BYTES).
     """
     if limit is not None:
         limit.check()
+    if path.stat().st_size == 0:
+        raise FileUnreadable("The file is empty.")
+    kind = file_format(path)
+    if kind is not FileFormat.CSV:
+        frame = open_frame(path, kind, settings)
+        return Source(
+            path,
+            settings,
+            NO_DIALECT,
+            frame.columns,
+            frame.first_data_line,
+            0,
+            limit=limit,
+            frame=frame,
+        )
     dialect, columns, first_record = detect(path, settings)
     # Blank lines before the header are passed over like skipped rows; pyarrow counts them.
     rows_before_data = first_record + (1 if settings.header else 0)
@@ -112,6 +139,9 @@ def iter_batches(
     file cannot be parsed or decoded, naming the line when it can be found, and the errors of
     `source.limit` when it says stop (checked at each block the parser reads).
     """
+    if source.frame is not None:
+        yield from source.frame.batches(source.settings, include, source.check_limit)
+        return
     count = len(source.columns)
     names = [str(i) for i in range(count)]
     wanted = [names[i] for i in (include if include is not None else range(count))]
@@ -429,6 +459,8 @@ def physical_lines(
     file's separator and qualifier).
     """
     lines: dict[int, int] = {}
+    if source.frame is not None:
+        return {index: source.frame.line_of(index) for index in wanted}
     if not wanted and not source.invalid_rows:
         return lines
     expected, last_wanted = len(source.columns), max(wanted, default=-1)
