@@ -17,6 +17,7 @@ from rich.console import Console
 
 from planport import __version__
 from planport.cli import apikeys as cli_apikeys
+from planport.cli import connections as cli_connections
 from planport.cli import imports as cli_imports
 from planport.cli import runs as cli_runs
 from planport.cli import schedules as cli_schedules
@@ -51,12 +52,16 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
+connection_app = typer.Typer(
+    help="Connections to source systems (S3-compatible storage).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(cli_imports.import_app, name="import")
 app.add_typer(cli_schedules.schedule_app, name="schedule")
 app.add_typer(cli_runs.runs_app, name="runs")
 app.add_typer(admin_app, name="admin")
 app.add_typer(cli_apikeys.apikey_app, name="apikey")
+app.add_typer(connection_app, name="connection")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -508,6 +513,73 @@ def apikey_revoke(
     db = _database(_settings())
     _require_current(db)
     cli_apikeys.revoke_command(db, key)
+
+
+@connection_app.command("create")
+def connection_create(
+    kind: Annotated[str, typer.Option("--type", help="s3 (S3-compatible storage).")],
+    name: Annotated[str, typer.Option(help="The connection's name, unique in the workspace.")],
+    application: Annotated[
+        list[str] | None,
+        typer.Option(help="An application (name or ID) allowed to use it; repeat for more."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="A setting, KEY=VALUE; repeat for more.")
+    ] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A secret, KEY=VALUE, KEY=@FILE (read from the file) or KEY=- (from standard "
+            "input); repeat for more. Stored encrypted, never shown."
+        ),
+    ] = None,
+) -> None:
+    """Create a connection to a source system (docs/connections.md lists each type's fields)."""
+    settings = _settings()
+    db = _database(settings)
+    _require_current(db)
+    cli_connections.create_command(
+        db, settings, kind, name, application or [], set_ or [], secret or []
+    )
+
+
+@connection_app.command("list")
+def connection_list() -> None:
+    """List connections: ID, name, type, applications, last test."""
+    db = _database(_settings())
+    _require_current(db)
+    cli_connections.list_command(db)
+
+
+@connection_app.command("show")
+def connection_show(
+    connection: Annotated[str, typer.Argument(help="The connection's name or ID.")],
+) -> None:
+    """Show a connection's settings and which secrets are set (never their values)."""
+    db = _database(_settings())
+    _require_current(db)
+    cli_connections.show_command(db, connection)
+
+
+@connection_app.command("test")
+def connection_test(
+    connection: Annotated[str, typer.Argument(help="The connection's name or ID.")],
+) -> None:
+    """Try the connection: prints "Connection successful", or exits 1 with the cause."""
+    settings = _settings()
+    db = _database(settings)
+    _require_current(db)
+    cli_connections.test_command(db, settings, connection)
+
+
+@connection_app.command("delete")
+def connection_delete(
+    connection: Annotated[str, typer.Argument(help="The connection's name or ID.")],
+) -> None:
+    """Delete a connection and its secrets."""
+    db = _database(_settings())
+    _require_current(db)
+    cli_connections.delete_command(db, connection)
 
 
 @app.command()

@@ -183,6 +183,43 @@ class ApiRequestWindow(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Connection(Base):
+    """Workspace-level credentials to a source system and the applications allowed to use
+    them. Settings are plain JSON; secrets a JSON object of each secret's name and its Fernet
+    token (PLANPORT_SECRET_KEY), never shown."""
+
+    __tablename__ = "connection"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)  # casefolded: one per name
+    kind: Mapped[str] = mapped_column(String(20))  # domain.connections.ConnectionKind
+    settings: Mapped[str] = mapped_column(Text, default="{}")
+    secrets: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("member.id", ondelete="SET NULL"), nullable=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # The last "Test connection": when, and its answer in words (None: never tested).
+    tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    test_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    test_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConnectionApplication(Base):
+    """An application whose import configurations may use a connection."""
+
+    __tablename__ = "connection_application"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True
+    )
+    application_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Application(Base):
     __tablename__ = "application"
 
