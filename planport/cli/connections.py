@@ -40,8 +40,11 @@ def pairs(raw: list[str], what: str) -> dict[str, str]:
 def secret_values(raw: list[str]) -> dict[str, str]:
     """--secret options with their values read: @PATH from the file, - from standard input.
     A failure names the key and the file, never a value."""
+    given = pairs(raw, "secret")
+    if sum(1 for value in given.values() if value == "-") > 1:
+        fail("Only one secret can be read from standard input (KEY=-).")
     secrets = {}
-    for key, value in pairs(raw, "secret").items():
+    for key, value in given.items():
         if value == "-":
             secrets[key] = sys.stdin.readline().rstrip("\r\n")
         elif value.startswith("@"):
@@ -52,8 +55,6 @@ def secret_values(raw: list[str]) -> dict[str, str]:
                 fail(f"The secret {key} cannot be read from {path}: {type(error).__name__}.")
         else:
             secrets[key] = value
-    if sum(1 for value in pairs(raw, "secret").values() if value == "-") > 1:
-        fail("Only one secret can be read from standard input (KEY=-).")
     return secrets
 
 
