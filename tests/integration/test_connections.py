@@ -5,12 +5,15 @@ field to fix; and the same through `planport connection`."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -299,3 +302,111 @@ def test_the_command_line_exits_1_with_the_cause_of_a_failed_test(
     )
     assert bad.returncode == 1
     assert "--set takes KEY=VALUE, not 'colour'." in bad.stderr
+
+
+# ---------------------------------------------------------------- an S3 server that checks keys
+
+POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", '
+    '"Resource": ["arn:aws:s3:::team-bucket", "arn:aws:s3:::team-bucket/*"]}]}'
+)
+
+
+@pytest.fixture(scope="module")
+def checking_s3() -> Iterator[tuple[str, str, str]]:
+    """A moto server of its own that checks every request's key and policy once its first
+    four requests (the set-up below) are through: (endpoint, access key ID, secret) of a user
+    who may use the bucket team-bucket only."""
+    import botocore.session
+
+    port = free_port()
+    environment = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "4"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto server did not start"
+                time.sleep(0.1)
+
+        def client(service: str) -> Any:
+            return botocore.session.get_session().create_client(
+                service,
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="AKIDSETUP",
+                aws_secret_access_key="setup",
+            )
+
+        iam = client("iam")
+        iam.create_user(UserName="planport")
+        key = iam.create_access_key(UserName="planport")["AccessKey"]
+        iam.put_user_policy(UserName="planport", PolicyName="read", PolicyDocument=POLICY)
+        client("s3").create_bucket(Bucket="team-bucket")
+        yield endpoint, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key_id", "secret", "answer"),
+    [
+        ("team-bucket", None, None, CONNECTION_OK),
+        (
+            "team-bucket",
+            None,
+            "not-the-secret",
+            "Authentication failed: the secret access key is wrong.",
+        ),
+        (
+            "team-bucket",
+            "AKIDUNKNOWN",
+            None,
+            "Authentication failed: the access key ID is not known to the server.",
+        ),
+        (
+            "finance-bucket",
+            None,
+            None,
+            "Access denied to the bucket 'finance-bucket': give the access key s3:ListBucket "
+            "on the bucket and s3:GetObject on its objects.",
+        ),
+    ],
+)
+def test_keys_the_server_refuses_are_told_apart(
+    db: Database,
+    settings: Settings,
+    admin: Actor,
+    checking_s3: tuple[str, str, str],
+    bucket: str,
+    key_id: str | None,
+    secret: str | None,
+    answer: str,
+) -> None:
+    endpoint, real_id, real_secret = checking_s3
+    spec = ConnectionSpec(
+        name="Team",
+        kind="s3",
+        settings={"bucket": bucket, "endpoint_url": endpoint, "path_style": "true"},
+        secrets={
+            "access_key_id": key_id or real_id,
+            "secret_access_key": secret or real_secret,
+        },
+    )
+    connections.create_connection(db, settings, spec, by=admin)
+
+    tested = connections.check_connection(db, settings, "Team", by=admin)
+
+    assert tested.test_message == answer
+    assert tested.test_ok is (answer == CONNECTION_OK)
+    assert real_secret not in (tested.test_message or "")
