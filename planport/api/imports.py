@@ -40,7 +40,10 @@ from planport.settings import Settings
 
 router = APIRouter()
 
-CSV_TYPES = ("text/csv", "application/octet-stream")
+# A pushed file's format is told by its content (engine/tabular): these types only let it in.
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PARQUET_TYPES = ("application/vnd.apache.parquet", "application/x-parquet")
+CSV_TYPES = ("text/csv", "application/octet-stream", XLSX_TYPE, *PARQUET_TYPES)
 _SAFE_NAME = re.compile(r'filename\*?=(?:UTF-8\'\')?"?([^";]+)"?', re.IGNORECASE)
 
 
@@ -174,7 +177,8 @@ def _require_csv(request: Request) -> None:
         raise ApiProblem(
             400,
             f"{shown} is not accepted: send the file as the raw body with Content-Type: "
-            "text/csv (or application/octet-stream).",
+            "text/csv (or application/octet-stream). An Excel workbook (xlsx) or a Parquet "
+            "file may also be sent with its own type.",
         )
 
 

@@ -133,6 +133,7 @@ class Frame:
     _rows: pa.RecordBatch | None = None  # a workbook's data rows, blank rows left out
     _lines: pa.Array | None = None  # the sheet row of each of `_rows`
     _parquet: pq.ParquetFile | None = None
+    _lost: dict[int, pa.Array] = field(default_factory=dict)  # see _lost_cells
 
     def batches(
         self, settings: FileSettings, include: list[int] | None, check: Callable[[], None]
@@ -144,10 +145,14 @@ class Frame:
         for typed in self._typed_batches(wanted):
             check()
             texts = [
-                as_text(typed.column(i), settings, self.columns[position], self._where())
-                for i, position in enumerate(wanted)
+                self._text(typed.column(i), position, settings) for i, position in enumerate(wanted)
             ]
             yield pa.RecordBatch.from_arrays(texts, names=[str(p) for p in wanted])
+
+    def _text(self, typed: pa.Array, position: int, settings: FileSettings) -> pa.Array:
+        text = as_text(typed, settings, self.columns[position], self._where())
+        lost = self._lost.get(position)
+        return text if lost is None else pc.coalesce(lost, text)
 
     def line_of(self, index: int) -> int:
         """The line shown for the data row at `index` (0-based, among the rows yielded)."""
@@ -218,14 +223,13 @@ def _open_sheet(path: Path, settings: FileSettings) -> Frame:
             f"The workbook has no sheet named {sheet!r}. Its sheets: "
             f"{', '.join(repr(s) for s in sheets)}. Choose one in the file settings."
         )
+    header_row = 0 if settings.header else None
     try:
         first = reader.load_sheet(sheet, header_row=None, n_rows=1, dtypes="string", eager=True)
-        rows = reader.load_sheet(
-            sheet,
-            header_row=0 if settings.header else None,
-            schema_sample_rows=None,  # typed from every row: a late text cell stays text
-            eager=True,
-        )
+        rows = reader.load_sheet(sheet, header_row=header_row, schema_sample_rows=None, eager=True)
+        # fastexcel types a column by its most common cells and turns the others into nulls
+        # ("n/a" among numbers): read as text too, such a cell keeps its text (a reject).
+        texts = reader.load_sheet(sheet, header_row=header_row, dtypes="string", eager=True)
     except fastexcel.FastExcelError as error:
         raise FileUnreadable(f"Sheet {sheet!r} cannot be read: {_first_line(error)}") from None
     if first.num_rows == 0 or first.num_columns == 0:
@@ -234,7 +238,8 @@ def _open_sheet(path: Path, settings: FileSettings) -> Frame:
     start = _first_row(path, sheet)
     first_line = start + (1 if settings.header else 0)
     lines = pa.array(range(first_line, first_line + rows.num_rows), pa.int64())
-    kept = _not_blank(rows)
+    lost = _lost_cells(rows, texts)
+    kept = _not_blank(texts)
     return Frame(
         FileFormat.XLSX,
         _column_names(header, settings.header),
@@ -243,11 +248,27 @@ def _open_sheet(path: Path, settings: FileSettings) -> Frame:
         sheet,
         _rows=rows.filter(kept),
         _lines=lines.filter(kept),
+        _lost={position: cells.filter(kept) for position, cells in lost.items()},
     )
 
 
 def _first_line(error: Exception) -> str:
     return str(error).strip().splitlines()[0]
+
+
+def _lost_cells(rows: pa.RecordBatch, texts: pa.RecordBatch) -> dict[int, pa.Array]:
+    """By column position, the text of the cells a typed column lost to its type (null where
+    the cell was kept), for the columns that lost any."""
+    lost: dict[int, pa.Array] = {}
+    for position, (typed, text) in enumerate(zip(rows.columns, texts.columns, strict=True)):
+        if pa.types.is_string(typed.type) or pa.types.is_large_string(typed.type):
+            continue
+        missing = pc.and_(pc.is_null(typed), pc.is_valid(text))
+        if pc.any(missing).as_py():
+            lost[position] = pc.if_else(
+                missing, text.cast(pa.string()), pa.scalar(None, pa.string())
+            )
+    return lost
 
 
 def _not_blank(rows: pa.RecordBatch) -> pa.BooleanArray:

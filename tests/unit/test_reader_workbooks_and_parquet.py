@@ -221,3 +221,9 @@ def test_a_column_of_lists_is_refused_naming_it(tmp_path: Path) -> None:
     assert "Column 'Tags' of the Parquet file holds list<element: string> values" in (
         raised.value.message
     )
+
+
+def test_a_text_cell_among_numbers_keeps_its_text_to_be_rejected(tmp_path: Path) -> None:
+    rows: list[list[object]] = [["Code", "Amount"], ["A", 1.5], ["B", "n/a"], ["C", 2]]
+    path = write_workbook(tmp_path / "book.xlsx", {"Sales": rows})
+    assert read_all(path) == [["A", "1.5"], ["B", "n/a"], ["C", "2"]]
