@@ -36,9 +36,15 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Key that encrypts secrets at rest (application alert webhooks; connection "
-        "credentials later); default: generated once into DATA_DIR/secret_key on first use. "
+        description="Key that encrypts secrets at rest (application alert webhooks, connection "
+        "credentials); default: generated once into DATA_DIR/secret_key on first use. "
         "Set it explicitly, and the same, on every machine sharing one database.",
+    )
+    secret_key_previous: SecretStr | None = Field(
+        default=None,
+        description="While changing PLANPORT_SECRET_KEY: the key secrets were encrypted with "
+        "before. It is only read, never written with; `planport secrets rotate` re-encrypts "
+        "every secret under PLANPORT_SECRET_KEY, after which it can be removed.",
     )
     host: str = Field(default="127.0.0.1", description="Address `planport serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `planport serve` uses.")
@@ -468,6 +474,8 @@ class Settings(BaseSettings):
             elif name == "secret_key":
                 source = "set" if self.secret_key is not None else "not set: generated on first use"
                 value = f"******** ({source})"
+            elif name == "secret_key_previous":
+                value = "******** (set)" if self.secret_key_previous is not None else "not set"
             elif name == "smtp_password":
                 value = "******** (set)" if self.smtp_password is not None else "not set"
             shown[f"PLANPORT_{name.upper()}"] = "not set" if value is None else str(value)

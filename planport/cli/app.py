@@ -52,6 +52,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 admin_app = typer.Typer(help="Workspace admins.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Secrets stored encrypted.", no_args_is_help=True)
 connection_app = typer.Typer(
     help="Connections to source systems (S3-compatible storage).", no_args_is_help=True
 )
@@ -62,6 +63,7 @@ app.add_typer(cli_runs.runs_app, name="runs")
 app.add_typer(admin_app, name="admin")
 app.add_typer(cli_apikeys.apikey_app, name="apikey")
 app.add_typer(connection_app, name="connection")
+app.add_typer(secrets_app, name="secrets")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -580,6 +582,31 @@ def connection_delete(
     db = _database(_settings())
     _require_current(db)
     cli_connections.delete_command(db, connection)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret under PLANPORT_SECRET_KEY (the old key given as
+    PLANPORT_SECRET_KEY_PREVIOUS); all of them, or none when one cannot be read."""
+    from planport.services.workspace.secret_box import SecretUnreadable
+    from planport.services.workspace.secret_rotation import rotate_secrets
+
+    settings = _settings()
+    db = _database(settings)
+    _require_current(db)
+    try:
+        done = rotate_secrets(db, settings)
+    except SecretUnreadable as error:
+        raise _fail(error.message) from None
+    console.print(
+        f"Re-encrypted {done.secrets} secret(s) under PLANPORT_SECRET_KEY: {done.webhooks} "
+        f"alert webhook(s), {done.connections} connection(s)."
+    )
+    if settings.secret_key_previous is not None:
+        console.print(
+            "Remove PLANPORT_SECRET_KEY_PREVIOUS once every machine runs with the new "
+            "PLANPORT_SECRET_KEY."
+        )
 
 
 @app.command()

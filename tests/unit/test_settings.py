@@ -107,6 +107,15 @@ def test_masked_settings_hide_the_secret_key(monkeypatch: pytest.MonkeyPatch) ->
     assert not any("very-secret-signing-key" in value for value in shown.values())
 
 
+def test_masked_settings_hide_the_previous_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLANPORT_SECRET_KEY_PREVIOUS", "the-old-signing-key")
+    settings = Settings()
+    shown = settings.masked()
+    assert shown["PLANPORT_SECRET_KEY_PREVIOUS"] == "******** (set)"
+    assert not any("the-old-signing-key" in value for value in shown.values())
+    assert "the-old-signing-key" not in repr(settings)
+
+
 def test_without_smtp_settings_alert_emails_go_to_the_log_over_starttls_defaults() -> None:
     settings = Settings()
     assert settings.smtp_host is None

@@ -11,7 +11,7 @@ import base64
 import hashlib
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from planport.domain.errors import Invalid, PlanportError
 from planport.settings import Settings
@@ -23,26 +23,47 @@ class SecretUnreadable(PlanportError):
     """A stored secret was encrypted under another PLANPORT_SECRET_KEY."""
 
 
-def _fernet(settings: Settings) -> Fernet:
+def _fernet(key: str) -> Fernet:
     # Fernet wants 32 url-safe base64 bytes; the configured key is any long text, so it is
     # hashed (with a context string, so the same key serves other purposes independently).
-    digest = hashlib.sha256(_CONTEXT + settings.effective_secret_key().encode()).digest()
+    digest = hashlib.sha256(_CONTEXT + key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
+def _keys(settings: Settings) -> MultiFernet:
+    """PLANPORT_SECRET_KEY first (it encrypts), then PLANPORT_SECRET_KEY_PREVIOUS if set (it
+    only decrypts): while a key is being changed, secrets of either key read."""
+    keys = [_fernet(settings.effective_secret_key())]
+    if settings.secret_key_previous is not None:
+        keys.append(_fernet(settings.secret_key_previous.get_secret_value()))
+    return MultiFernet(keys)
+
+
 def encrypt(settings: Settings, plain: str) -> str:
-    return _fernet(settings).encrypt(plain.encode()).decode()
+    return _keys(settings).encrypt(plain.encode()).decode()
 
 
 def decrypt(settings: Settings, token: str) -> str:
     """Raises SecretUnreadable when the key changed since the secret was stored."""
     try:
-        return _fernet(settings).decrypt(token.encode()).decode()
+        return _keys(settings).decrypt(token.encode()).decode()
     except InvalidToken:
-        raise SecretUnreadable(
-            "A stored secret cannot be decrypted: PLANPORT_SECRET_KEY differs from the key it "
-            "was saved with. Set the original key, or enter the secret again."
-        ) from None
+        raise SecretUnreadable(UNREADABLE) from None
+
+
+def reseal(settings: Settings, token: str) -> str:
+    """`token` encrypted again under PLANPORT_SECRET_KEY. Raises SecretUnreadable."""
+    try:
+        return _keys(settings).rotate(token.encode()).decode()
+    except InvalidToken:
+        raise SecretUnreadable(UNREADABLE) from None
+
+
+UNREADABLE = (
+    "A stored secret cannot be decrypted: PLANPORT_SECRET_KEY differs from the key it was "
+    "saved with. Set the original key (or give it as PLANPORT_SECRET_KEY_PREVIOUS), or enter "
+    "the secret again."
+)
 
 
 def check_webhook_url(url: str | None) -> str | None:
