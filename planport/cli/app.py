@@ -540,9 +540,8 @@ def connection_create(
     settings = _settings()
     db = _database(settings)
     _require_current(db)
-    cli_connections.create_command(
-        db, settings, kind, name, application or [], set_ or [], secret or []
-    )
+    options = cli_connections.ConnectionOptions(application or [], set_ or [], secret or [])
+    cli_connections.create_command(db, settings, kind, name, options)
 
 
 @connection_app.command("list")

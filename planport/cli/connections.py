@@ -9,6 +9,7 @@ trailing line break dropped) or `--secret KEY=-` (standard input). No command pr
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
 
 console = Console(soft_wrap=True, highlight=False)
 LIST_HEADER = ("ID", "NAME", "TYPE", "APPLICATIONS", "LAST TEST")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOptions:
+    """The repeated options of `connection create`, as typed."""
+
+    applications: list[str]
+    settings: list[str]  # --set KEY=VALUE
+    secrets: list[str]  # --secret KEY=VALUE | KEY=@FILE | KEY=-
 
 
 def pairs(raw: list[str], what: str) -> dict[str, str]:
@@ -59,22 +69,16 @@ def secret_values(raw: list[str]) -> dict[str, str]:
 
 
 def create_command(
-    db: Database,
-    settings: Settings,
-    kind: str,
-    name: str,
-    applications: list[str],
-    set_: list[str],
-    secret: list[str],
+    db: Database, settings: Settings, kind: str, name: str, options: ConnectionOptions
 ) -> None:
     from planport.services.workspace import connections
 
     spec = connections.ConnectionSpec(
         name=name,
         kind=kind,
-        settings=pairs(set_, "set"),
-        secrets=secret_values(secret),
-        applications=applications,
+        settings=pairs(options.settings, "set"),
+        secrets=secret_values(options.secrets),
+        applications=options.applications,
     )
     try:
         created = connections.create_connection(db, settings, spec, by=None)

@@ -9,11 +9,13 @@ and then records its answer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -154,17 +156,11 @@ def check_connection(
 
 
 def _find(session: Session, reference: str) -> Connection:
-    wanted = reference.strip()
-    try:
-        by_id = uuid.UUID(wanted)
-    except ValueError:
-        by_id = None
-    condition = Connection.name_key == name_key(wanted)
-    if by_id is not None:
-        condition = or_(condition, Connection.id == by_id)
-    row = session.scalars(select(Connection).where(condition)).first()
+    row = _by_name_or_id(session, Connection, reference)
     if row is None:
-        raise NotFound(f"There is no connection {wanted!r}: `planport connection list` shows them.")
+        raise NotFound(
+            f"There is no connection {reference.strip()!r}: `planport connection list` shows them."
+        )
     return row
 
 
@@ -173,19 +169,23 @@ def _applications(session: Session, references: Sequence[str]) -> list[Applicati
     that does not exist."""
     found: dict[uuid.UUID, Application] = {}
     for reference in references:
-        wanted = reference.strip()
-        try:
-            by_id: uuid.UUID | None = uuid.UUID(wanted)
-        except ValueError:
-            by_id = None
-        condition = Application.name_key == name_key(wanted)
-        if by_id is not None:
-            condition = or_(condition, Application.id == by_id)
-        app = session.scalars(select(Application).where(condition)).first()
+        app = _by_name_or_id(session, Application, reference)
         if app is None:
-            raise NotFound(f"There is no application {wanted!r}.")
+            raise NotFound(f"There is no application {reference.strip()!r}.")
         found[app.id] = app
     return list(found.values())
+
+
+_Named = TypeVar("_Named", Connection, Application)
+
+
+def _by_name_or_id(session: Session, model: type[_Named], reference: str) -> _Named | None:
+    """The row of `model` whose name (compared as names are) or ID is `reference`."""
+    wanted = reference.strip()
+    condition = model.name_key == name_key(wanted)
+    with contextlib.suppress(ValueError):  # not an ID: the name alone
+        condition = or_(condition, model.id == uuid.UUID(wanted))
+    return session.scalars(select(model).where(condition)).first()
 
 
 def _view(session: Session, row: Connection) -> ConnectionView:
